@@ -1,0 +1,201 @@
+"""Verbs that set a ledger up and keep it sound: init, key new|grant|revoke, redact, repair."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ledger.cli.context import Context
+from ledger.cli.options import signing_parser, timestamp
+from ledger.cli.output import print_appended
+from ledger.errors import StorageError, UsageError
+from ledger.events import KeyGrantedBody, KeyRevokedBody
+from ledger.ids import resolve
+from ledger.keys import SigningKey, parse_public_key, save_signing_key
+from ledger.ledger import Draft, Ledger, Snapshot, new_salt
+
+Sub = Any  # argparse's _SubParsersAction is private; typed loosely on purpose
+
+
+def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
+    sign = [*parents, signing_parser()]
+
+    p = sub.add_parser(
+        "init",
+        help="create a ledger in DIR, owned by KEYFILE",
+        description="Create a ledger: ledger.toml (origin, pinned trust root), the signed "
+        "genesis entry and a checkpoint. KEYFILE's key becomes the owner and first admin.",
+    )
+    p.add_argument("dir", metavar="DIR", type=Path)
+    p.add_argument("--origin", required=True, help="the ledger's name, e.g. example.org/claims")
+    p.add_argument("--key", required=True, metavar="KEYFILE", help="the owner's private key")
+    p.add_argument("--description", default="", help="one line saying what the ledger holds")
+    p.add_argument("--owner-name", help="the owner's display name (default: the key's comment)")
+    p.add_argument("--at", type=timestamp, metavar="TIME", help="genesis time (default: now)")
+    p.set_defaults(func=cmd_init)
+
+    keys = sub.add_parser("key", help="create, grant and revoke signing keys").add_subparsers(
+        dest="key_command", metavar="VERB", required=True
+    )
+    p = keys.add_parser(
+        "new",
+        help="write a new Ed25519 key to PATH (0600) and PATH.pub",
+        description="Write a new Ed25519 private key to PATH (OpenSSH format, mode 0600) and "
+        "its public key to PATH.pub. With $FACTLEDGER_PASSPHRASE set, or --encrypt, the key "
+        "is encrypted. Prints the key's fingerprint.",
+    )
+    p.add_argument("path", metavar="PATH", type=Path)
+    p.add_argument("--comment", default="", help="a comment stored in PATH.pub, e.g. an email")
+    p.add_argument("--encrypt", action="store_true", help="ask for a passphrase to encrypt it")
+    p.set_defaults(func=cmd_key_new)
+
+    p = keys.add_parser(
+        "grant",
+        parents=sign,
+        help="admit a public key with a role (admin only)",
+        description="Admit PUBKEY (an OpenSSH public key line, or a .pub file) to sign "
+        "entries with ROLE: reviewer (claims, sources, attributions, notes), editor (also "
+        "verdicts and status) or admin (also keys and redactions).",
+    )
+    p.add_argument("pubkey", metavar="PUBKEY")
+    p.add_argument("--name", required=True, help="the person's display name")
+    p.add_argument("--role", required=True, choices=["admin", "editor", "reviewer"])
+    p.set_defaults(func=cmd_key_grant)
+
+    p = keys.add_parser(
+        "revoke",
+        parents=sign,
+        help="withdraw a key's authority (admin only)",
+        description="Revoke a key. 'retired': it signs nothing from now on. 'compromised': "
+        "also void its entries after --void-after EVENT (all of them if omitted).",
+    )
+    p.add_argument("fingerprint", metavar="FINGERPRINT", help="fingerprint (or prefix) or name")
+    p.add_argument("--reason", required=True, choices=["retired", "compromised"])
+    p.add_argument("--void-after", metavar="EVENT", help="last trusted entry of a compromised key")
+    p.add_argument("--note", default="", help="why, for the record")
+    p.set_defaults(func=cmd_key_revoke)
+
+    p = sub.add_parser(
+        "redact",
+        parents=sign,
+        help="remove an entry's body, keeping its signature (admin only)",
+        description="Append entry.redacted and rewrite EVENT's line to its header form: "
+        "the body is gone, while every signature, id, proof and checkpoint stays valid.",
+    )
+    p.add_argument("event", metavar="EVENT", help="event id or unique prefix")
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=cmd_redact)
+
+    p = sub.add_parser(
+        "repair",
+        parents=parents,
+        help="move a torn final line aside",
+        description="If the log ends in a partial line (a torn write), move that tail into "
+        "a backup file beside the log. Complete entries are never dropped; a complete entry "
+        "that lost only its newline gets it back.",
+    )
+    p.set_defaults(func=cmd_repair)
+
+
+def _read_passphrase(confirm: bool) -> bytes | None:
+    env = os.environ.get("FACTLEDGER_PASSPHRASE")
+    if env is not None:
+        return env.encode()
+    if not confirm:
+        return None
+    if not sys.stdin.isatty():
+        raise UsageError("--encrypt needs a terminal, or set FACTLEDGER_PASSPHRASE")
+    first = getpass.getpass("new passphrase: ")
+    if first != getpass.getpass("again: "):
+        raise UsageError("the passphrases differ")
+    return first.encode()
+
+
+def cmd_key_new(ctx: Context, args: argparse.Namespace) -> int:
+    key = SigningKey.generate(comment=args.comment)
+    save_signing_key(key, args.path, _read_passphrase(args.encrypt))
+    ctx.emit(key.public.fingerprint)
+    ctx.info(f"wrote {args.path} (private, 0600) and {args.path}.pub")
+    return 0
+
+
+def cmd_init(ctx: Context, args: argparse.Namespace) -> int:
+    key = ctx.key()
+    ledger = Ledger.init(
+        args.dir,
+        origin=args.origin,
+        key=key,
+        owner_name=args.owner_name or key.public.comment or "owner",
+        description=args.description,
+        at=args.at,
+    )
+    snap = ledger.load()
+    ctx.emit(snap.state.heads["ledger"])
+    ctx.info(f"created ledger {args.origin} in {args.dir}")
+    ctx.info(f"trust root (pin it in CI): {ledger.config.trust_root}")
+    return 0
+
+
+def _public_key_arg(text: str) -> str:
+    path = Path(text)
+    if not text.startswith("ssh-") and path.exists():
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StorageError(f"could not read {path}: {exc}", path=str(path)) from None
+    return text.strip()
+
+
+def cmd_key_grant(ctx: Context, args: argparse.Namespace) -> int:
+    public = parse_public_key(_public_key_arg(args.pubkey))
+    body = KeyGrantedBody(
+        salt=new_salt(os.urandom), key=public.openssh_line(), name=args.name, role=args.role
+    )
+    draft = Draft("key.granted", public.fingerprint, body)
+    done = ctx.ledger().append([draft], ctx.key(), at=args.at)
+    print_appended(ctx, done)
+    return 0
+
+
+def _key_fingerprint(snap: Snapshot, text: str) -> str:
+    by_name = [fp for fp, k in snap.state.keys.items() if k.name == text]
+    if len(by_name) == 1:
+        return by_name[0]
+    prefix = text if text.startswith("SHA256:") else f"SHA256:{text}"
+    return resolve(prefix, snap.state.keys, "key")
+
+
+def cmd_key_revoke(ctx: Context, args: argparse.Namespace) -> int:
+    def build(snap: Snapshot) -> list[Draft]:
+        fingerprint = _key_fingerprint(snap, args.fingerprint)
+        void_after = None
+        if args.void_after:
+            void_after = resolve(args.void_after, snap.state.events, "event")
+        body = KeyRevokedBody(
+            salt=new_salt(os.urandom), reason=args.reason, void_after=void_after, note=args.note
+        )
+        return [Draft("key.revoked", fingerprint, body)]
+
+    print_appended(ctx, ctx.ledger().append(build, ctx.key(), at=args.at))
+    return 0
+
+
+def cmd_redact(ctx: Context, args: argparse.Namespace) -> int:
+    ledger = ctx.ledger()
+    target = resolve(args.event, ledger.load().state.events, "event")
+    done = ledger.redact(target, args.reason, ctx.key(), at=args.at)
+    print_appended(ctx, [done])
+    return 0
+
+
+def cmd_repair(ctx: Context, args: argparse.Namespace) -> int:
+    backup = ctx.ledger().repair()
+    if backup is None:
+        ctx.info("the log ends in a whole line; nothing to repair")
+    else:
+        ctx.info(f"moved the torn tail to {backup}; run 'factledger verify' next")
+    return 0

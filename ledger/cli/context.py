@@ -1,0 +1,71 @@
+"""What every command gets: the parsed options, the ledger, the key, and where to write.
+
+stdout carries data (ids, JSON, tables); stderr carries messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from ledger.errors import BadKey, UsageError
+from ledger.keys import SigningKey, key_file_is_private, load_signing_key
+from ledger.ledger import Ledger, open_ledger
+
+
+@dataclass
+class Context:
+    args: argparse.Namespace
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    _ledger: Ledger | None = None
+
+    def ledger(self) -> Ledger:
+        """The ledger named by --ledger, $FACTLEDGER_DIR, or the nearest one upward."""
+        if self._ledger is None:
+            path = getattr(self.args, "ledger", None)
+            self._ledger = open_ledger(Path(path) if path else None)
+        return self._ledger
+
+    def key(self) -> SigningKey:
+        """The signing key from --key or $FACTLEDGER_KEY (passphrase: env or prompt)."""
+        name = getattr(self.args, "key", None) or os.environ.get("FACTLEDGER_KEY")
+        if not name:
+            raise UsageError(
+                "this command signs an entry and needs a key",
+                hint="pass --key FILE or set FACTLEDGER_KEY",
+            )
+        path = Path(name)
+        if path.exists() and not key_file_is_private(path):
+            self.warn(f"key file {path} is readable by other users; run 'chmod 600 {path}'")
+        env = os.environ.get("FACTLEDGER_PASSPHRASE")
+        passphrase = env.encode() if env is not None else None
+        try:
+            return load_signing_key(path, passphrase)
+        except BadKey:
+            if passphrase is None and sys.stdin.isatty():
+                typed = getpass.getpass(f"passphrase for {path}: ")
+                return load_signing_key(path, typed.encode())
+            raise
+
+    @property
+    def json(self) -> bool:
+        return bool(getattr(self.args, "json", False))
+
+    def emit(self, text: str) -> None:
+        self.out.write(text + "\n")
+
+    def emit_json(self, data: Any) -> None:
+        self.out.write(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+
+    def warn(self, text: str) -> None:
+        self.err.write(f"warning: {text}\n")
+
+    def info(self, text: str) -> None:
+        self.err.write(text + "\n")

@@ -1,0 +1,84 @@
+"""``factledger``: one console script, one verb per subcommand (DESIGN §13)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+from ledger.cli import admin, browse, write
+from ledger.cli.context import Context
+from ledger.cli.options import common_parser
+from ledger.errors import EXIT_IO, LedgerError
+
+EXIT_CODES = """\
+exit codes:
+  0  ok (for verify: the ledger verified)
+  1  verification failed: the ledger is not trustworthy as it stands
+  2  usage error: a bad option, id or value
+  3  could not check: a file could not be read, written or locked
+
+environment:
+  FACTLEDGER_DIR         the ledger directory when --ledger is not given
+  FACTLEDGER_KEY         the signing key file when --key is not given
+  FACTLEDGER_PASSPHRASE  the passphrase of an encrypted key
+"""
+
+
+def _version() -> str:
+    try:
+        return version("factledger")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="factledger",
+        description="A tamper-evident, event-sourced audit ledger for fact-checkers: every "
+        "claim, source, correction and verdict is a signed, append-only entry.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"factledger {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parents = [common_parser()]
+    modules = [admin, write, browse]
+    try:
+        from ledger.cli import read
+    except ImportError:  # the read side (projections) is optional at this layer
+        pass
+    else:
+        modules.append(read)
+    for module in modules:
+        module.register(sub, parents)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    ctx = Context(args)
+    try:
+        code: int = args.func(ctx, args)
+    except LedgerError as exc:
+        ctx.err.write(f"error: {exc.one_line()}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        ctx.err.write("interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `factledger log | head`): not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        ctx.err.write(f"error: {exc.filename or ''}: {exc.strerror or exc}\n")
+        return EXIT_IO
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Options shared by many verbs, as argparse parent parsers, and their value parsers."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+
+from ledger.ledger import format_time
+
+
+def common_parser() -> argparse.ArgumentParser:
+    """``--ledger``: which ledger to use."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument(
+        "--ledger",
+        metavar="DIR",
+        help="the ledger directory (default: $FACTLEDGER_DIR, else the nearest directory "
+        "upward holding ledger.toml)",
+    )
+    return p
+
+
+def signing_parser() -> argparse.ArgumentParser:
+    """``--key``, ``--at`` and ``--json``: for verbs that sign and append an entry."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument(
+        "--key",
+        metavar="FILE",
+        help="signing key: OpenSSH or PKCS#8 Ed25519 private key (default: $FACTLEDGER_KEY; "
+        "passphrase from $FACTLEDGER_PASSPHRASE or a prompt)",
+    )
+    p.add_argument(
+        "--at",
+        metavar="TIME",
+        type=timestamp,
+        help="author-stated time, RFC 3339 (e.g. 2024-04-02T09:15:00Z; default: now)",
+    )
+    p.add_argument("--json", action="store_true", help="print the full entry as JSON, not its id")
+    return p
+
+
+def timestamp(text: str) -> str:
+    """An RFC 3339 time with a zone, normalised to ``YYYY-MM-DDTHH:MM:SSZ``."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an RFC 3339 time like 2024-04-02T09:15:00Z"
+        ) from None
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; add Z for UTC")
+    if when.microsecond:
+        raise argparse.ArgumentTypeError(f"{text!r}: times are recorded in whole seconds")
+    return format_time(when.astimezone(UTC))
+
+
+def date(text: str) -> str:
+    """A calendar date ``YYYY-MM-DD``."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").strftime("%Y-%m-%d")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-04-02") from None
+
+
+def nonempty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def credibility(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 6:
+        raise argparse.ArgumentTypeError(f"{text!r}: credibility is a whole number from 1 to 6")
+    return value

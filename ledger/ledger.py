@@ -1,0 +1,443 @@
+"""The application service: open a ledger directory, fold its log, append, redact, repair.
+
+Time and randomness are parameters (``now``, ``rng``) so fixtures and tests are
+deterministic; the command line passes the real clock and ``os.urandom``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tomllib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Final
+
+from ledger import checkpoint as cp
+from ledger import log, merkle, rules
+from ledger.codec import decode_entry, encode_entry
+from ledger.entry import event_id, redacted, seal
+from ledger.errors import (
+    DecodeError,
+    LedgerError,
+    NotALedger,
+    StaleParent,
+    StorageError,
+    TornWrite,
+    UsageError,
+)
+from ledger.events import (
+    DEFAULT_SCALE,
+    AnyBody,
+    Entry,
+    EntryRedactedBody,
+    LedgerCreatedBody,
+    ScaleStep,
+)
+from ledger.keys import SigningKey
+
+CONFIG_NAME: Final = "ledger.toml"
+CHECKPOINT_NAME: Final = "checkpoint"
+LOCK_NAME: Final = ".factledger.lock"
+CACHE_DIR: Final = ".cache"
+GITIGNORE: Final = f"{CACHE_DIR}/\n{LOCK_NAME}\n*.torn-*\n"
+FORMAT: Final = 1
+
+Rng = Callable[[int], bytes]
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_time(when: datetime) -> str:
+    """RFC 3339 UTC with whole seconds, as every ``at`` is written."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_salt(rng: Rng) -> str:
+    return base64.b64encode(rng(16)).decode()
+
+
+def new_id(prefix: str, rng: Rng) -> str:
+    """``clm_``/``src_`` + 12 random characters of lowercase base32."""
+    return prefix + base64.b32encode(rng(8)).decode()[:12].lower()
+
+
+@dataclass(frozen=True)
+class LedgerConfig:
+    """``ledger.toml``: the origin, the pinned trust root and the events file."""
+
+    origin: str
+    trust_root: str
+    events: str = "events.jsonl"
+    format: int = FORMAT
+
+    def to_toml(self) -> str:
+        return (
+            f"format = {self.format}\n"
+            f"origin = {json.dumps(self.origin)}\n"
+            f"trust_root = {json.dumps(self.trust_root)}\n"
+            f"events = {json.dumps(self.events)}\n"
+        )
+
+    @classmethod
+    def parse(cls, text: str, *, path: str = CONFIG_NAME) -> LedgerConfig:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise DecodeError(f"not valid TOML: {exc}", path=path, rule="config") from None
+        try:
+            config = cls(
+                origin=data["origin"],
+                trust_root=data["trust_root"],
+                events=data.get("events", "events.jsonl"),
+                format=data.get("format", FORMAT),
+            )
+        except KeyError as exc:
+            raise DecodeError(f"missing key {exc}", path=path, rule="config") from None
+        if config.format != FORMAT:
+            raise DecodeError(f"format {config.format} is not supported", path=path, rule="config")
+        if not all(isinstance(v, str) for v in (config.origin, config.trust_root, config.events)):
+            raise DecodeError("origin, trust_root and events are strings", path=path, rule="config")
+        if "/" in config.events or config.events.startswith("."):
+            raise DecodeError("events names a file beside ledger.toml", path=path, rule="config")
+        return config
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An event to append: the signer supplies author, time, signature and (by default) parent.
+
+    ``parent`` is the head the caller expects (optimistic concurrency); ``None``
+    with ``expect_parent=True`` means "a new stream".
+    """
+
+    kind: str
+    subject: str
+    body: AnyBody
+    parent: str | None = None
+    expect_parent: bool = False
+
+
+@dataclass(frozen=True)
+class Appended:
+    seq: int
+    id: str
+    entry: Entry
+
+
+@dataclass
+class Snapshot:
+    """The log folded: rule state, leaf hashes (event ids) and where the file ends."""
+
+    state: rules.LedgerState
+    leaves: list[bytes] = field(default_factory=list)
+    end_offset: int = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.leaves)
+
+    def root(self) -> bytes:
+        return merkle.root(self.leaves)
+
+
+def find_ledger(start: Path | None = None) -> Path:
+    """The nearest directory upward from ``start`` holding ``ledger.toml``, as git finds .git."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate
+    raise NotALedger(
+        f"no {CONFIG_NAME} in {here} or any parent directory",
+        hint="pass --ledger DIR, set FACTLEDGER_DIR, or create one with 'factledger init'",
+    )
+
+
+class Ledger:
+    """A ledger directory (DESIGN §1)."""
+
+    def __init__(self, root: Path, config: LedgerConfig) -> None:
+        self.root = root
+        self.config = config
+
+    # --- paths -------------------------------------------------------------------
+
+    @property
+    def events_path(self) -> Path:
+        return self.root / self.config.events
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.root / CHECKPOINT_NAME
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / LOCK_NAME
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / CACHE_DIR
+
+    # --- opening and creating -----------------------------------------------------
+
+    @classmethod
+    def open(cls, root: Path) -> Ledger:
+        path = root / CONFIG_NAME
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise NotALedger(
+                f"{root} is not a ledger (no {CONFIG_NAME})",
+                hint="create one with 'factledger init DIR --origin ORIGIN --key KEYFILE'",
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StorageError(f"could not read {path}: {exc}", path=str(path)) from None
+        return cls(root, LedgerConfig.parse(text, path=str(path)))
+
+    @classmethod
+    def init(
+        cls,
+        root: Path,
+        *,
+        origin: str,
+        key: SigningKey,
+        owner_name: str,
+        description: str = "",
+        scale: Sequence[ScaleStep] = DEFAULT_SCALE,
+        at: str | None = None,
+        now: Clock = utc_now,
+        rng: Rng = os.urandom,
+    ) -> Ledger:
+        """Create the directory's ledger: ``ledger.toml``, the genesis entry and a checkpoint."""
+        if not origin or any(c.isspace() or ord(c) < 0x20 for c in origin) or "+" in origin:
+            raise UsageError(
+                f"origin {origin!r} must be non-empty, without spaces or '+'",
+                hint="use a name like example.org/claims",
+            )
+        if (root / CONFIG_NAME).exists():
+            raise UsageError(f"{root} already holds a ledger", hint="choose an empty directory")
+        config = LedgerConfig(origin=origin, trust_root=key.public.fingerprint)
+        ledger = cls(root, config)
+        body = LedgerCreatedBody(
+            salt=new_salt(rng),
+            origin=origin,
+            description=description,
+            owner=key.public.openssh_line(),
+            owner_name=owner_name,
+            scale=list(scale),
+        )
+        genesis = seal(
+            kind="ledger.created",
+            subject="ledger",
+            parent=None,
+            at=at or format_time(now()),
+            body=body,
+            key=key,
+        )
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            if ledger.events_path.exists():
+                raise UsageError(
+                    f"{ledger.events_path} already exists", hint="choose an empty directory"
+                )
+            ledger.events_path.touch()
+        except OSError as exc:
+            raise StorageError(f"could not create {root}: {exc.strerror}", path=str(root)) from None
+        with log.locked(ledger.lock_path):
+            log.append(ledger.events_path, [encode_entry(genesis)], expected_size=0)
+            leaf = bytes.fromhex(event_id(genesis))
+            ledger._write_checkpoint(1, merkle.root([leaf]), key)
+            log.write_atomic(root / CONFIG_NAME, config.to_toml().encode())
+            gitignore = root / ".gitignore"
+            if not gitignore.exists():
+                log.write_atomic(gitignore, GITIGNORE.encode())
+        return ledger
+
+    # --- reading ------------------------------------------------------------------
+
+    def entries(self) -> Iterable[tuple[log.Line, Entry]]:
+        """Decode every complete line strictly, in order (raises on the first bad one)."""
+        path = str(self.events_path.name)
+        for line in log.scan(self.events_path):
+            yield line, decode_entry(line.data, lineno=line.index + 1, path=path)
+
+    def load(self, *, now: datetime | None = None) -> Snapshot:
+        """Fold the whole log through the rules; the first problem raises.
+
+        For the full list of problems use :mod:`ledger.verify` instead.
+        """
+        snap = Snapshot(
+            rules.new_state(origin=self.config.origin, trust_root=self.config.trust_root)
+        )
+        for line, entry in self.entries():
+            eid = event_id(entry)
+            for problem in rules.violations(snap.state, entry, eid, now=now):
+                problem.path, problem.line = self.config.events, line.index + 1
+                raise problem
+            rules.apply(snap.state, entry, eid)
+            snap.leaves.append(bytes.fromhex(eid))
+            snap.end_offset = line.offset + len(line.data) + 1
+        if snap.size == 0:
+            raise DecodeError("the log is empty", path=self.config.events, rule="genesis")
+        return snap
+
+    # --- writing ------------------------------------------------------------------
+
+    def append(
+        self,
+        drafts: Sequence[Draft] | Callable[[Snapshot], Sequence[Draft]],
+        key: SigningKey,
+        *,
+        at: str | None = None,
+        now: Clock = utc_now,
+        on_wait: Callable[[], None] | None = None,
+    ) -> list[Appended]:
+        """Sign and append ``drafts`` under one lock and one fsync (DESIGN §6).
+
+        Every draft is checked against the rules at its position; if any is refused,
+        nothing is written. ``drafts`` may be a function of the folded log, called
+        under the lock, so that ids typed as prefixes resolve against what is written.
+        """
+        with log.locked(self.lock_path, on_wait=on_wait):
+            snap = self.load()
+            if callable(drafts):
+                drafts = drafts(snap)
+            stamp = at or format_time(now())
+            sealed = self._seal_all(snap, drafts, key, stamp, now())
+            lines = [encode_entry(item.entry) for item in sealed]
+            log.append(self.events_path, lines, expected_size=snap.end_offset)
+            self._write_checkpoint(snap.size, snap.root(), key)
+        return sealed
+
+    def _seal_all(
+        self,
+        snap: Snapshot,
+        drafts: Sequence[Draft],
+        key: SigningKey,
+        stamp: str,
+        wall: datetime,
+    ) -> list[Appended]:
+        out: list[Appended] = []
+        for draft in drafts:
+            head = snap.state.heads.get(draft.subject)
+            if draft.expect_parent and draft.parent != head:
+                raise StaleParent(
+                    f"{draft.subject} has moved on: its head is {head[:12] if head else 'empty'},"
+                    f" not {draft.parent[:12] if draft.parent else 'empty'}",
+                    rule="stale-parent",
+                    hint="re-read it ('factledger show') and retry against the new head",
+                )
+            entry = seal(
+                kind=draft.kind,
+                subject=draft.subject,
+                parent=head,
+                at=stamp,
+                body=draft.body,
+                key=key,
+            )
+            eid = event_id(entry)
+            for problem in rules.violations(snap.state, entry, eid, now=wall):
+                raise problem
+            out.append(Appended(snap.size, eid, entry))
+            rules.apply(snap.state, entry, eid)
+            snap.leaves.append(bytes.fromhex(eid))
+        return out
+
+    def redact(
+        self,
+        target: str,
+        reason: str,
+        key: SigningKey,
+        *,
+        at: str | None = None,
+        now: Clock = utc_now,
+        rng: Rng = os.urandom,
+    ) -> Appended:
+        """Append ``entry.redacted`` and rewrite the target line to its header form, atomically."""
+        with log.locked(self.lock_path):
+            snap = self.load()
+            info = snap.state.events.get(target)
+            if info is None:
+                raise UsageError(f"no event {target[:12]} in this ledger")
+            body = EntryRedactedBody(salt=new_salt(rng), target=target, reason=reason)
+            draft = Draft("entry.redacted", info.subject, body)
+            (done,) = self._seal_all(snap, [draft], key, at or format_time(now()), now())
+            data = bytearray()
+            for line, entry in self.entries():
+                if line.index == info.seq:
+                    data += encode_entry(redacted(entry)) + b"\n"
+                else:
+                    data += line.data + b"\n"
+            data += encode_entry(done.entry) + b"\n"
+            log.write_atomic(self.events_path, bytes(data))
+            self._write_checkpoint(snap.size, snap.root(), key)
+        return done
+
+    def _write_checkpoint(self, size: int, root: bytes, key: SigningKey) -> None:
+        note = cp.sign_checkpoint(cp.Checkpoint(self.config.origin, size, root), key)
+        log.write_atomic(self.checkpoint_path, note.encode())
+
+    def repair(self) -> Path | None:
+        """Move a torn tail aside into a backup file; return it, or None if the log is whole.
+
+        A tail that is a complete, valid entry missing only its newline is kept:
+        the newline is added instead. Complete lines are never touched.
+        """
+        with log.locked(self.lock_path):
+            end = 0
+            try:
+                for line in log.scan(self.events_path):
+                    end = line.offset + len(line.data) + 1
+                return None
+            except TornWrite:
+                pass
+            tail = log.read_tail(self.events_path, end)
+            try:
+                decode_entry(tail)
+            except LedgerError:
+                backup = self.root / f"{self.config.events}.torn-{end}"
+                log.write_atomic(backup, tail)
+                _truncate(self.events_path, end)
+                return backup
+            log.append(self.events_path, [b""], expected_size=end + len(tail))
+            return None
+
+
+def _truncate(path: Path, size: int) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise StorageError(f"could not truncate {path}: {exc.strerror}", path=str(path)) from None
+
+
+def open_ledger(path: Path | None) -> Ledger:
+    """Open the ledger at ``path``, else ``$FACTLEDGER_DIR``, else the nearest one upward."""
+    if path is None and (env := os.environ.get("FACTLEDGER_DIR")):
+        path = Path(env)
+    return Ledger.open(path if path is not None else find_ledger())
+
+
+__all__ = [
+    "Appended",
+    "Draft",
+    "Ledger",
+    "LedgerConfig",
+    "Snapshot",
+    "find_ledger",
+    "format_time",
+    "new_id",
+    "new_salt",
+    "open_ledger",
+    "timedelta",
+]

@@ -1,0 +1,184 @@
+"""The append-only file: lock, scan, append with fsync, atomic replace, torn tails (DESIGN §6).
+
+This is the I/O edge of the core. Nothing here knows what an entry means: lines
+are bytes. Every write is followed by ``fsync`` before anything is acknowledged,
+and every replacement goes through a temporary file, ``fsync``, ``rename`` and
+an ``fsync`` of the directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from ledger.errors import LockBusy, StorageError, TornWrite
+
+READ_CHUNK: Final = 1 << 20
+DEFAULT_LOCK_TIMEOUT: Final = 30.0
+
+
+@dataclass(frozen=True)
+class Line:
+    """A complete line of the log: its 0-based index, byte offset and bytes (no newline)."""
+
+    index: int
+    offset: int
+    data: bytes
+
+
+def _io_error(action: str, path: Path, exc: OSError) -> StorageError:
+    reason = exc.strerror or str(exc)
+    hint = None
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "check the ledger directory's permissions (is it read-only?)"
+    return StorageError(f"could not {action} {path}: {reason}", hint=hint, path=str(path))
+
+
+def scan(path: Path, *, start_offset: int = 0, start_index: int = 0) -> Iterator[Line]:
+    """Yield the log's complete lines in order, then raise :class:`TornWrite` for a partial tail.
+
+    Reads in large chunks; memory is bounded by the longest line, not the log.
+    """
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise StorageError(
+            f"{path} does not exist", hint="is this a ledger? see 'factledger init'", path=str(path)
+        ) from None
+    except OSError as exc:
+        raise _io_error("read", path, exc) from None
+    with handle:
+        handle.seek(start_offset)
+        index, offset, pending = start_index, start_offset, b""
+        while chunk := handle.read(READ_CHUNK):
+            buf = pending + chunk if pending else chunk
+            pos = 0
+            while (nl := buf.find(b"\n", pos)) >= 0:
+                yield Line(index, offset, buf[pos:nl])
+                offset += nl + 1 - pos
+                index += 1
+                pos = nl + 1
+            pending = buf[pos:]
+        if pending:
+            raise TornWrite(
+                f"the log ends in a partial line of {len(pending)} bytes (a torn write)",
+                hint="run 'factledger repair' to move the partial tail aside",
+                path=str(path),
+                line=index + 1,
+                rule="torn-tail",
+            )
+
+
+def read_tail(path: Path, offset: int) -> bytes:
+    """The bytes from ``offset`` to the end of the file."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            return handle.read()
+    except OSError as exc:
+        raise _io_error("read", path, exc) from None
+
+
+def append(path: Path, lines: list[bytes], *, expected_size: int) -> int:
+    """Append whole lines and ``fsync`` them; return the new file size.
+
+    ``expected_size`` is the size the caller scanned under the lock: anything else
+    means the file changed behind the lock, and nothing is written.
+    """
+    data = b"".join(line + b"\n" for line in lines)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    except OSError as exc:
+        raise _io_error("open for appending", path, exc) from None
+    try:
+        size = os.fstat(fd).st_size
+        if size != expected_size:
+            raise StorageError(
+                f"{path} changed while locked ({size} bytes, expected {expected_size})",
+                hint="another program writes the log without the lock; stop it and retry",
+                path=str(path),
+            )
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    except OSError as exc:
+        raise _io_error("append to", path, exc) from None
+    finally:
+        os.close(fd)
+    return expected_size + len(data)
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data``: temp file, fsync, rename, fsync the directory."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise _io_error("write", path, exc) from None
+
+
+@contextlib.contextmanager
+def locked(
+    lock_path: Path,
+    *,
+    timeout: float = DEFAULT_LOCK_TIMEOUT,
+    on_wait: Callable[[], None] | None = None,
+) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_path`` for the block.
+
+    The kernel drops the lock when its holder dies, so a crashed writer never
+    wedges the ledger. ``on_wait`` is called once if another writer holds it.
+    """
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise _io_error("open the lock file", lock_path, exc) from None
+    try:
+        deadline = time.monotonic() + timeout
+        waited = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited and on_wait is not None:
+                    on_wait()
+                waited = True
+                if time.monotonic() >= deadline:
+                    raise LockBusy(
+                        f"another writer has held {lock_path} for over {timeout:.0f}s",
+                        hint="wait for it to finish, or find the process holding the lock",
+                        path=str(lock_path),
+                    ) from None
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)
