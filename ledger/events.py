@@ -22,19 +22,19 @@ FORMAT_VERSION: Final = 1
 
 # --- scalar shapes -------------------------------------------------------------
 
-Salt = Annotated[str, Meta(pattern=r"^[A-Za-z0-9+/]{21}[AQgw]==$")]
+Salt = Annotated[str, Meta(pattern=r"^[A-Za-z0-9+/]{21}[AQgw]==\Z")]
 """Standard base64 of 16 bytes, with padding and zero trailing bits."""
-EventId = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
-Sha256Hex = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
-Fingerprint = Annotated[str, Meta(pattern=r"^SHA256:[A-Za-z0-9+/]{43}$")]
-Signature = Annotated[str, Meta(pattern=r"^[A-Za-z0-9+/]{85}[AQgw]==$")]
+EventId = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}\Z")]
+Sha256Hex = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}\Z")]
+Fingerprint = Annotated[str, Meta(pattern=r"^SHA256:[A-Za-z0-9+/]{43}\Z")]
+Signature = Annotated[str, Meta(pattern=r"^[A-Za-z0-9+/]{85}[AQgw]==\Z")]
 """Standard base64 of 64 bytes, with padding and zero trailing bits."""
 Timestamp = Annotated[
-    str, Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")
+    str, Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
 ]
-Date = Annotated[str, Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
-ClaimId = Annotated[str, Meta(pattern=r"^clm_[a-z2-7]{12}$")]
-SourceId = Annotated[str, Meta(pattern=r"^src_[a-z2-7]{12}$")]
+Date = Annotated[str, Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")]
+ClaimId = Annotated[str, Meta(pattern=r"^clm_[a-z2-7]{12}\Z")]
+SourceId = Annotated[str, Meta(pattern=r"^src_[a-z2-7]{12}\Z")]
 SafeInt = Annotated[int, Meta(ge=-(2**53) + 1, le=2**53 - 1)]
 """I-JSON integers (RFC 7493 §2.2): exactly representable as a double."""
 Credibility = Annotated[int, Meta(ge=1, le=6)]

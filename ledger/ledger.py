@@ -7,12 +7,13 @@ deterministic; the command line passes the real clock and ``os.urandom``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
@@ -133,18 +134,23 @@ class Appended:
 
 @dataclass
 class Snapshot:
-    """The log folded: rule state, leaf hashes (event ids) and where the file ends."""
+    """The log folded: rule state, the Merkle tree's right edge and where the file ends."""
 
     state: rules.LedgerState
-    leaves: list[bytes] = field(default_factory=list)
+    edge: merkle.RightEdge = merkle.EMPTY_EDGE
     end_offset: int = 0
 
     @property
     def size(self) -> int:
-        return len(self.leaves)
+        return self.edge.size
 
     def root(self) -> bytes:
-        return merkle.root(self.leaves)
+        return merkle.edge_root(self.edge)
+
+    def add(self, entry: Entry, eid: str) -> None:
+        """Advance past an entry already checked against the rules."""
+        rules.apply(self.state, entry, eid)
+        self.edge = merkle.append_leaf(self.edge, bytes.fromhex(eid))
 
 
 def find_ledger(start: Path | None = None) -> Path:
@@ -252,7 +258,7 @@ class Ledger:
         with log.locked(ledger.lock_path):
             log.append(ledger.events_path, [encode_entry(genesis)], expected_size=0)
             leaf = bytes.fromhex(event_id(genesis))
-            ledger._write_checkpoint(1, merkle.root([leaf]), key)
+            ledger.write_checkpoint(1, merkle.root([leaf]), key)
             log.write_atomic(root / CONFIG_NAME, config.to_toml().encode())
             gitignore = root / ".gitignore"
             if not gitignore.exists():
@@ -280,8 +286,7 @@ class Ledger:
             for problem in rules.violations(snap.state, entry, eid, now=now):
                 problem.path, problem.line = self.config.events, line.index + 1
                 raise problem
-            rules.apply(snap.state, entry, eid)
-            snap.leaves.append(bytes.fromhex(eid))
+            snap.add(entry, eid)
             snap.end_offset = line.offset + len(line.data) + 1
         if snap.size == 0:
             raise DecodeError("the log is empty", path=self.config.events, rule="genesis")
@@ -304,50 +309,26 @@ class Ledger:
         nothing is written. ``drafts`` may be a function of the folded log, called
         under the lock, so that ids typed as prefixes resolve against what is written.
         """
-        with log.locked(self.lock_path, on_wait=on_wait):
-            snap = self.load()
+        with self.writer(now=now, on_wait=on_wait) as writer:
             if callable(drafts):
-                drafts = drafts(snap)
-            stamp = at or format_time(now())
-            sealed = self._seal_all(snap, drafts, key, stamp, now())
-            lines = [encode_entry(item.entry) for item in sealed]
-            log.append(self.events_path, lines, expected_size=snap.end_offset)
-            self._write_checkpoint(snap.size, snap.root(), key)
-        return sealed
+                drafts = drafts(writer.snapshot)
+            return writer.append(drafts, key, at=at)
 
-    def _seal_all(
-        self,
-        snap: Snapshot,
-        drafts: Sequence[Draft],
-        key: SigningKey,
-        stamp: str,
-        wall: datetime,
-    ) -> list[Appended]:
-        out: list[Appended] = []
-        for draft in drafts:
-            head = snap.state.heads.get(draft.subject)
-            if draft.expect_parent and draft.parent != head:
-                raise StaleParent(
-                    f"{draft.subject} has moved on: its head is {head[:12] if head else 'empty'},"
-                    f" not {draft.parent[:12] if draft.parent else 'empty'}",
-                    rule="stale-parent",
-                    hint="re-read it ('factledger show') and retry against the new head",
-                )
-            entry = seal(
-                kind=draft.kind,
-                subject=draft.subject,
-                parent=head,
-                at=stamp,
-                body=draft.body,
-                key=key,
-            )
-            eid = event_id(entry)
-            for problem in rules.violations(snap.state, entry, eid, now=wall):
-                raise problem
-            out.append(Appended(snap.size, eid, entry))
-            rules.apply(snap.state, entry, eid)
-            snap.leaves.append(bytes.fromhex(eid))
-        return out
+    @contextlib.contextmanager
+    def writer(
+        self, *, now: Clock = utc_now, on_wait: Callable[[], None] | None = None
+    ) -> Iterator[Writer]:
+        """Hold the lock and the folded log across many appends (imports, generators).
+
+        Each :meth:`Writer.append` is one fsync; the checkpoint is re-signed once,
+        when the block ends, by the last key that appended.
+        """
+        with log.locked(self.lock_path, on_wait=on_wait):
+            writer = Writer(self, self.load(), now)
+            try:
+                yield writer
+            finally:
+                writer.close()
 
     def redact(
         self,
@@ -359,7 +340,10 @@ class Ledger:
         now: Clock = utc_now,
         rng: Rng = os.urandom,
     ) -> Appended:
-        """Append ``entry.redacted`` and rewrite the target line to its header form, atomically."""
+        """Append ``entry.redacted`` and rewrite the target line to its header form.
+
+        Both happen in one atomic replacement of the log (temp file, fsync, rename).
+        """
         with log.locked(self.lock_path):
             snap = self.load()
             info = snap.state.events.get(target)
@@ -367,7 +351,7 @@ class Ledger:
                 raise UsageError(f"no event {target[:12]} in this ledger")
             body = EntryRedactedBody(salt=new_salt(rng), target=target, reason=reason)
             draft = Draft("entry.redacted", info.subject, body)
-            (done,) = self._seal_all(snap, [draft], key, at or format_time(now()), now())
+            (done,) = seal_drafts(snap, [draft], key, at or format_time(now()), now())
             data = bytearray()
             for line, entry in self.entries():
                 if line.index == info.seq:
@@ -376,10 +360,11 @@ class Ledger:
                     data += line.data + b"\n"
             data += encode_entry(done.entry) + b"\n"
             log.write_atomic(self.events_path, bytes(data))
-            self._write_checkpoint(snap.size, snap.root(), key)
+            self.write_checkpoint(snap.size, snap.root(), key)
         return done
 
-    def _write_checkpoint(self, size: int, root: bytes, key: SigningKey) -> None:
+    def write_checkpoint(self, size: int, root: bytes, key: SigningKey) -> None:
+        """Sign and atomically replace the checkpoint for ``size`` entries with ``root``."""
         note = cp.sign_checkpoint(cp.Checkpoint(self.config.origin, size, root), key)
         log.write_atomic(self.checkpoint_path, note.encode())
 
@@ -409,6 +394,71 @@ class Ledger:
             return None
 
 
+def seal_drafts(
+    snap: Snapshot,
+    drafts: Sequence[Draft],
+    key: SigningKey,
+    stamp: str,
+    wall: datetime,
+) -> list[Appended]:
+    """Sign each draft on the current head of its subject, check it, and fold it into ``snap``.
+
+    Raises on the first refused draft; ``snap`` has then advanced past the drafts
+    before it, so a caller that goes on must fold the log again.
+    """
+    out: list[Appended] = []
+    for draft in drafts:
+        head = snap.state.heads.get(draft.subject)
+        if draft.expect_parent and draft.parent != head:
+            raise StaleParent(
+                f"{draft.subject} has moved on: its head is {head[:12] if head else 'empty'},"
+                f" not {draft.parent[:12] if draft.parent else 'empty'}",
+                rule="stale-parent",
+                hint="re-read it ('factledger show') and retry against the new head",
+            )
+        entry = seal(
+            kind=draft.kind, subject=draft.subject, parent=head, at=stamp, body=draft.body, key=key
+        )
+        eid = event_id(entry)
+        for problem in rules.violations(snap.state, entry, eid, now=wall):
+            raise problem
+        out.append(Appended(snap.size, eid, entry))
+        snap.add(entry, eid)
+    return out
+
+
+class Writer:
+    """Appends under a held lock, keeping the folded log between batches."""
+
+    def __init__(self, ledger: Ledger, snapshot: Snapshot, now: Clock) -> None:
+        self.ledger = ledger
+        self.snapshot = snapshot
+        self.now = now
+        self.last_key: SigningKey | None = None
+
+    def append(
+        self, drafts: Sequence[Draft], key: SigningKey, *, at: str | None = None
+    ) -> list[Appended]:
+        """Sign, check and write ``drafts`` with one fsync: all of them or none."""
+        wall = self.now()
+        try:
+            sealed = seal_drafts(self.snapshot, drafts, key, at or format_time(wall), wall)
+        except LedgerError:
+            self.snapshot = self.ledger.load()
+            raise
+        lines = [encode_entry(item.entry) for item in sealed]
+        self.snapshot.end_offset = log.append(
+            self.ledger.events_path, lines, expected_size=self.snapshot.end_offset
+        )
+        self.last_key = key
+        return sealed
+
+    def close(self) -> None:
+        if self.last_key is not None:
+            snap = self.snapshot
+            self.ledger.write_checkpoint(snap.size, snap.root(), self.last_key)
+
+
 def _truncate(path: Path, size: int) -> None:
     try:
         fd = os.open(path, os.O_WRONLY)
@@ -434,10 +484,10 @@ __all__ = [
     "Ledger",
     "LedgerConfig",
     "Snapshot",
+    "Writer",
     "find_ledger",
     "format_time",
     "new_id",
     "new_salt",
     "open_ledger",
-    "timedelta",
 ]

@@ -1,0 +1,130 @@
+"""``factledger verify``: what CI runs on every push and pull request."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from ledger import gitrev
+from ledger.cli import report as fmt
+from ledger.cli.context import Context
+from ledger.errors import EXIT_FINDINGS, EXIT_OK, StorageError
+from ledger.ledger import CHECKPOINT_NAME, CONFIG_NAME, Ledger, LedgerConfig, utc_now
+from ledger.verify import Since, verify
+
+Sub = Any
+
+
+def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "verify",
+        parents=parents,
+        help="check every entry, signature, rule and the checkpoint",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Stream the log and report every finding: canonical encoding, schema, "
+        "signatures, key authority and roles at each position, stream parents, references, "
+        "genesis and trust root, times, redactions, torn tail, and the signed checkpoint.\n\n"
+        "With --since REF it also proves the log only appended to an earlier checkpoint: "
+        "REF is a checkpoint file, or git:REV to read the checkpoint and ledger.toml (trust "
+        "root and policy) from that revision, so a pull request cannot loosen its own check.",
+        epilog="exit codes: 0 verified, 1 findings, 2 usage error, 3 could not check",
+    )
+    p.add_argument("dir", metavar="DIR", nargs="?", help="the ledger (default: as --ledger)")
+    p.add_argument("--since", metavar="REF", help="checkpoint file, or git:REV (e.g. git:main)")
+    p.add_argument("--trust-root", metavar="FP", help="pin the genesis owner's fingerprint")
+    p.add_argument(
+        "--format", choices=["text", "json", "github", "junit"], default="text", dest="fmt"
+    )
+    p.add_argument(
+        "--max-skew",
+        metavar="HOURS",
+        type=float,
+        default=24.0,
+        help="how far in the future an entry's time may be (default 24)",
+    )
+    p.add_argument("--workers", type=int, metavar="N", help="signature-checking processes")
+    p.add_argument(
+        "--unsafe-allow-test-keys",
+        action="store_true",
+        help="accept a published demo/test key as trust root (only for the bundled demo)",
+    )
+    p.set_defaults(func=cmd_verify)
+
+
+def _since(ledger: Ledger, ref: str) -> Since:
+    if ref.startswith("git:"):
+        rev = ref[4:]
+        note = gitrev.show_file(ledger.root, rev, CHECKPOINT_NAME)
+        if note is None:
+            raise StorageError(
+                f"there is no checkpoint at {rev} for this ledger",
+                hint="a new ledger has nothing to append to; verify it without --since",
+            )
+        config_bytes = gitrev.show_file(ledger.root, rev, CONFIG_NAME)
+        config = None
+        if config_bytes is not None:
+            config = LedgerConfig.parse(
+                config_bytes.decode("utf-8", "replace"), path=f"{rev}:{CONFIG_NAME}"
+            )
+        return Since(note, config, label=f"the checkpoint at {rev}")
+    path = Path(ref)
+    try:
+        return Since(path.read_bytes(), None, label=f"checkpoint {path}")
+    except OSError as exc:
+        raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
+
+
+def cmd_verify(ctx: Context, args: argparse.Namespace) -> int:
+    if args.dir:
+        ctx.args.ledger = args.dir
+    ledger = ctx.ledger()
+    since = _since(ledger, args.since) if args.since else None
+    if args.unsafe_allow_test_keys:
+        ctx.warn("--unsafe-allow-test-keys: a published demo/test key is accepted as trust root")
+    progress = _progress(ctx) if sys.stderr.isatty() and args.fmt == "text" else None
+    report = verify(
+        ledger.root,
+        config=ledger.config,
+        trust_root=args.trust_root,
+        since=since,
+        now=utc_now(),
+        skew=timedelta(hours=args.max_skew),
+        workers=args.workers,
+        progress=progress,
+        unsafe_allow_test_keys=args.unsafe_allow_test_keys,
+    )
+    if progress is not None:
+        ctx.err.write("\r\x1b[K")
+    base = _relative(ledger.root)
+    if args.fmt == "json":
+        ctx.out.write(fmt.as_json(report))
+    elif args.fmt == "github":
+        ctx.out.write(fmt.as_github(report, base=base))
+    elif args.fmt == "junit":
+        ctx.out.write(fmt.as_junit(report, base=base))
+    else:
+        ctx.out.write(fmt.as_text(report, base=base, colour=ctx.out.isatty()))
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
+def _relative(root: Path) -> str:
+    try:
+        return root.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(root)
+
+
+def _progress(ctx: Context) -> Any:
+    shown = [False]
+
+    def report(done: int, total: int) -> None:
+        if total < 8 << 20:
+            return
+        shown[0] = True
+        ctx.err.write(f"\rverifying… {100 * done // max(total, 1):3d}% of {total >> 20} MiB")
+        ctx.err.flush()
+
+    return report

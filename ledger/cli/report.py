@@ -1,0 +1,130 @@
+"""Verification reports as text, JSON, GitHub workflow annotations and JUnit XML.
+
+Pure functions of a :class:`ledger.verify.Report`; the JSON shape is documented in
+docs/verify.md and is a contract for scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from ledger.verify import RULES, Finding, Report
+
+JSON_VERSION = 1
+
+
+def _where(f: Finding, base: str) -> str:
+    path = os.path.join(base, f.file) if base else f.file
+    return f"{path}:{f.line}" if f.line is not None else path
+
+
+def as_text(report: Report, *, base: str = "", colour: bool = False) -> str:
+    red, yellow, dim, reset = (
+        ("\x1b[31m", "\x1b[33m", "\x1b[2m", "\x1b[0m") if colour else ("",) * 4
+    )
+    lines = []
+    for f in report.findings:
+        tag = f"{red}error{reset}" if f.severity == "error" else f"{yellow}notice{reset}"
+        event = f" {dim}(event {f.event_id[:12]}){reset}" if f.event_id else ""
+        lines.append(f"{_where(f, base)}: {tag} [{f.rule}] {f.message}{event}")
+        if f.hint:
+            lines.append(f"    hint: {f.hint}")
+    errors = len(report.errors)
+    notices = len(report.findings) - errors
+    cp = report.checkpoint
+    cp_text = f"checkpoint at {cp.size}" if cp is not None else "no valid checkpoint"
+    since = f", appends to {report.since.size} entries" if report.since and report.ok else ""
+    verdict = "verified" if report.ok else f"{red}FAILED{reset}"
+    lines.append(
+        f"{verdict}: {report.entries} entries, {errors} error(s), {notices} notice(s); "
+        f"{cp_text}{since}; root {report.root.hex()[:16]}; {report.seconds:.2f}s"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def as_json(report: Report) -> str:
+    def cp(c: Any) -> dict[str, Any] | None:
+        return None if c is None else {"origin": c.origin, "size": c.size, "root": c.root.hex()}
+
+    doc = {
+        "version": JSON_VERSION,
+        "ok": report.ok,
+        "origin": report.origin,
+        "trust_root": report.trust_root,
+        "entries": report.entries,
+        "root": report.root.hex(),
+        "checkpoint": cp(report.checkpoint),
+        "since": cp(report.since),
+        "seconds": round(report.seconds, 3),
+        "counts": {
+            "error": len(report.errors),
+            "notice": len(report.findings) - len(report.errors),
+        },
+        "findings": [
+            {
+                "rule": f.rule,
+                "severity": f.severity,
+                "message": f.message,
+                "hint": f.hint,
+                "file": f.file,
+                "line": f.line,
+                "event_id": f.event_id,
+            }
+            for f in report.findings
+        ],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def as_github(report: Report, *, base: str = "") -> str:
+    """GitHub Actions workflow commands: one annotation per finding, at file and line."""
+    out = []
+    for f in report.findings:
+        level = "error" if f.severity == "error" else "notice"
+        props = [f"file={_escape_property(os.path.join(base, f.file) if base else f.file)}"]
+        if f.line is not None:
+            props.append(f"line={f.line}")
+        props.append(f"title={_escape_property('factledger ' + f.rule)}")
+        message = f.message + (f" — {f.hint}" if f.hint else "")
+        out.append(f"::{level} {','.join(props)}::{_escape_data(message)}")
+    summary = "verified" if report.ok else "verification failed"
+    out.append(f"{summary}: {report.entries} entries, {len(report.errors)} error(s)")
+    return "\n".join(out) + "\n"
+
+
+def as_junit(report: Report, *, base: str = "") -> str:
+    """JUnit XML: one test case per rule class; failures carry that rule's findings."""
+    by_rule: dict[str, list[Finding]] = {rule: [] for rule in RULES}
+    for f in report.errors:
+        by_rule.setdefault(f.rule, []).append(f)
+    failures = sum(1 for found in by_rule.values() if found)
+    suites = ET.Element("testsuites", name="factledger verify")
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name=f"factledger verify {report.origin}",
+        tests=str(len(by_rule)),
+        failures=str(failures),
+        errors="0",
+        time=f"{report.seconds:.3f}",
+    )
+    for rule, found in by_rule.items():
+        case = ET.SubElement(suite, "testcase", classname="factledger.verify", name=rule)
+        if found:
+            failure = ET.SubElement(case, "failure", message=f"{len(found)} finding(s)", type=rule)
+            failure.text = "\n".join(
+                f"{_where(f, base)}: {f.message}" + (f" ({f.hint})" if f.hint else "")
+                for f in found
+            )
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

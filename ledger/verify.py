@@ -1,0 +1,489 @@
+"""Full verification and the pull-request gate (DESIGN §5, §8).
+
+:func:`verify` streams the log once and reports **every** finding as a
+:class:`Finding` (line, event id, rule, one-line explanation, hint) instead of
+stopping at the first. The sequential rules are the same fold that appending
+uses (:mod:`ledger.rules`); signature checks, which are position-independent,
+run in worker processes in chunks for large logs while the main process folds.
+Memory is bounded by the rule state (keys, stream heads, event index), never by
+the log: lines are read in chunks and the Merkle tree is kept as its right edge.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Final, Literal
+
+from ledger import log, merkle, rules
+from ledger.checkpoint import Checkpoint, open_checkpoint
+from ledger.codec import decode_entry
+from ledger.entry import decode_signature, event_id, header_of, signed_message
+from ledger.errors import DecodeError, LedgerError, NoteError, StorageError, TornWrite
+from ledger.keys import PublicKey
+from ledger.ledger import CHECKPOINT_NAME, LedgerConfig
+from ledger.trust import is_test_key
+
+Severity = Literal["error", "notice"]
+
+RULES: Final = (
+    "json",
+    "schema",
+    "canonical",
+    "line-too-long",
+    "base64",
+    "signature",
+    "genesis",
+    "trust-root",
+    "unknown-key",
+    "key-revoked",
+    "role",
+    "subject",
+    "stale-parent",
+    "fork",
+    "duplicate-id",
+    "reference",
+    "key-grant",
+    "verdict",
+    "redaction",
+    "time",
+    "torn-tail",
+    "checkpoint",
+    "since",
+)
+"""Every rule class a finding can name, in report order (JUnit has one case each)."""
+Progress = Callable[[int, int], None]
+
+PARALLEL_MIN_BYTES: Final = 4 << 20
+"""Below this log size, process start-up costs more than parallel checking saves."""
+CHUNK: Final = 2048
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong with the ledger (or, as a notice, worth knowing)."""
+
+    rule: str
+    message: str
+    line: int | None = None
+    event_id: str | None = None
+    hint: str | None = None
+    severity: Severity = "error"
+    file: str = "events.jsonl"
+
+
+@dataclass
+class Report:
+    """What :func:`verify` found; ``ok`` when there is no error finding."""
+
+    origin: str
+    trust_root: str
+    entries: int = 0
+    root: bytes = merkle.EMPTY_ROOT
+    findings: list[Finding] = field(default_factory=list)
+    checkpoint: Checkpoint | None = None
+    since: Checkpoint | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+
+@dataclass(frozen=True)
+class Since:
+    """The earlier state a change must only append to: a signed checkpoint and its policy."""
+
+    note: bytes
+    config: LedgerConfig | None = None
+    label: str = "the earlier checkpoint"
+
+
+def verify(
+    root: Path,
+    *,
+    config: LedgerConfig,
+    trust_root: str | None = None,
+    since: Since | None = None,
+    now: datetime | None = None,
+    skew: timedelta = rules.DEFAULT_SKEW,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    unsafe_allow_test_keys: bool = False,
+) -> Report:
+    """Verify the ledger in ``root`` whose policy is ``config``.
+
+    ``trust_root`` overrides the pinned owner fingerprint; with ``since`` the
+    policy and trust root come from that earlier state. Raises only when the
+    log cannot be read at all (:class:`StorageError`); everything else is a finding.
+    """
+    started = time.monotonic()
+    policy = since.config if since is not None and since.config is not None else config
+    pinned = trust_root or policy.trust_root
+    report = Report(origin=policy.origin, trust_root=pinned)
+    events_file = config.events
+    if is_test_key(pinned) and not unsafe_allow_test_keys:
+        report.findings.append(
+            Finding(
+                "trust-root",
+                f"the trust root {pinned} is a published demo/test key, which anyone can sign with",
+                hint="pin a real owner key; for the bundled demo pass --unsafe-allow-test-keys",
+                file="ledger.toml",
+            )
+        )
+    old = _open_since(since, policy, report) if since is not None else None
+    path = root / events_file
+    total = _size_of(path)
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    if total < PARALLEL_MIN_BYTES:
+        count = 1
+    run = _Run(policy.origin, pinned, events_file, now, skew, old.size if old else None, count)
+    if old is not None:
+        run.remember_root_at(old.size)
+    try:
+        for line in _lines(path, run):
+            run.fold(line)
+            if progress is not None and line.index % 8192 == 0:
+                progress(line.offset, total)
+    finally:
+        run.finish_signatures()
+    report.entries, report.root = run.state.size, merkle.edge_root(run.edge)
+    report.findings.extend(run.findings)
+    _check_redactions(run, report)
+    _check_voids(run, report)
+    _check_checkpoint(root, run, report)
+    if since is not None and old is not None:
+        _check_since(since, old, run, report)
+    report.findings.sort(key=lambda f: (f.line is None, f.line or 0))
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError as exc:
+        raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
+
+
+def _lines(path: Path, run: _Run) -> Iterator[log.Line]:
+    try:
+        yield from log.scan(path)
+    except TornWrite as exc:
+        run.findings.append(
+            Finding("torn-tail", exc.message, line=exc.line, hint=exc.hint, file=run.file)
+        )
+
+
+class _Run:
+    """The state of one verification pass."""
+
+    def __init__(
+        self,
+        origin: str,
+        trust_root: str,
+        file: str,
+        now: datetime | None,
+        skew: timedelta,
+        skip_signatures_below: int | None,
+        workers: int,
+    ) -> None:
+        self.state = rules.new_state(origin=origin, trust_root=trust_root)
+        self.file = file
+        self.now, self.skew = now, skew
+        self.edge = merkle.EMPTY_EDGE
+        self.edge_at: dict[int, bytes] = {}
+        self.watch: set[int] = set()
+        self.findings: list[Finding] = []
+        self.skip_below = skip_signatures_below or 0
+        self.keys_at: dict[int, list[PublicKey]] = {}
+        self.signatures = _Signatures(workers)
+
+    def remember_root_at(self, size: int) -> None:
+        """Keep the root (and the ledger keys) as they were at ``size`` entries."""
+        self.watch.add(size)
+        if size == 0:
+            self.edge_at[0] = merkle.EMPTY_ROOT
+            self.keys_at[0] = []
+
+    def fold(self, line: log.Line) -> None:
+        lineno = line.index + 1
+        try:
+            entry = decode_entry(line.data, lineno=lineno, path=self.file)
+            eid = event_id(entry)
+            message = signed_message(header_of(entry))
+            sig = decode_signature(entry.sig)
+        except DecodeError as exc:
+            self.findings.append(
+                Finding(exc.rule or "schema", exc.message, lineno, hint=exc.hint, file=self.file)
+            )
+            # The line still occupies its leaf: hash its bytes so sizes stay aligned.
+            self._leaf(merkle.leaf_hash(line.data))
+            self.state.size += 1
+            return
+        for problem in rules.violations(self.state, entry, eid, now=self.now, skew=self.skew):
+            self.findings.append(
+                Finding(
+                    problem.rule or "rule",
+                    problem.message,
+                    lineno,
+                    eid,
+                    problem.hint,
+                    file=self.file,
+                )
+            )
+        key = self.state.keys.get(entry.author)
+        if key is None and self.state.size == 0:
+            key = _genesis_key(entry)
+        if key is not None and line.index >= self.skip_below:
+            self.signatures.add((line.index, eid, key.public.raw, message, sig))
+        rules.apply(self.state, entry, eid)
+        self._leaf(bytes.fromhex(eid))
+
+    def _leaf(self, leaf: bytes) -> None:
+        self.edge = merkle.append_leaf(self.edge, leaf)
+        if self.edge.size in self.watch:
+            self.edge_at[self.edge.size] = merkle.edge_root(self.edge)
+            self.keys_at[self.edge.size] = _ledger_keys(self.state)
+
+    def finish_signatures(self) -> None:
+        for index, eid in self.signatures.close():
+            self.findings.append(
+                Finding(
+                    "signature",
+                    "the signature does not verify for the stated author and header",
+                    index + 1,
+                    eid,
+                    hint="the entry was altered after signing, or signed by another key",
+                    file=self.file,
+                )
+            )
+
+
+Job = tuple[int, str, bytes, bytes, bytes]
+
+
+class _Signatures:
+    """Signature checks in chunks: inline for small logs, else in worker processes.
+
+    At most ``2 × workers`` chunks are in flight, so memory stays bounded.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pool: ProcessPoolExecutor | None = None
+        self.batch: list[Job] = []
+        self.inflight: deque[Future[list[tuple[int, str]]]] = deque()
+        self.bad: list[tuple[int, str]] = []
+
+    def add(self, job: Job) -> None:
+        self.batch.append(job)
+        if len(self.batch) >= CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        batch, self.batch = self.batch, []
+        if not batch:
+            return
+        if self.workers <= 1:
+            self.bad.extend(_check_batch(batch))
+            return
+        if self.pool is None:
+            method = "fork" if threading.active_count() == 1 else "forkserver"
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context(method))
+        self.inflight.append(self.pool.submit(_check_batch, batch))
+        while len(self.inflight) > 2 * self.workers:
+            self.bad.extend(self.inflight.popleft().result())
+
+    def close(self) -> list[tuple[int, str]]:
+        self._flush()
+        try:
+            while self.inflight:
+                self.bad.extend(self.inflight.popleft().result())
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(cancel_futures=True)
+        return self.bad
+
+
+def _genesis_key(entry: object) -> rules.KeyState | None:
+    from ledger.events import LedgerCreatedBody
+    from ledger.keys import parse_public_key
+
+    body = getattr(entry, "body", None)
+    if not isinstance(body, LedgerCreatedBody):
+        return None
+    try:
+        public = parse_public_key(body.owner)
+    except LedgerError:
+        return None
+    return rules.KeyState(public.fingerprint, public, body.owner_name, "admin", 0)
+
+
+def _check_batch(jobs: Sequence[Job]) -> list[tuple[int, str]]:
+    """Verify (index, id, public key, message, signature) tuples; return the failures."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    cache: dict[bytes, Ed25519PublicKey] = {}
+    bad: list[tuple[int, str]] = []
+    for index, eid, raw, message, sig in jobs:
+        key = cache.get(raw)
+        if key is None:
+            key = cache[raw] = Ed25519PublicKey.from_public_bytes(raw)
+        try:
+            key.verify(sig, message)
+        except InvalidSignature:
+            bad.append((index, eid))
+    return bad
+
+
+def _check_redactions(run: _Run, report: Report) -> None:
+    for eid, seq in sorted(run.state.unexplained_redactions.items(), key=lambda kv: kv[1]):
+        report.findings.append(
+            Finding(
+                "redaction",
+                "this line carries only its header, but no entry.redacted targets it",
+                seq + 1,
+                eid,
+                hint="a body may only be removed by 'factledger redact'",
+                file=run.file,
+            )
+        )
+
+
+def _check_voids(run: _Run, report: Report) -> None:
+    for void in run.state.void:
+        key = run.state.keys.get(void.author)
+        name = key.name if key else void.author
+        report.findings.append(
+            Finding(
+                "key-compromised",
+                f"{name}'s key was revoked as compromised on line {void.revoked_seq + 1}: its "
+                f"entries after line {void.after_seq + 1} and before the revocation are void",
+                void.revoked_seq + 1,
+                severity="notice",
+                file=run.file,
+            )
+        )
+
+
+def _ledger_keys(state: rules.LedgerState) -> list[PublicKey]:
+    return [k.public for k in state.keys.values() if k.revoked != "compromised"]
+
+
+def _check_checkpoint(root: Path, run: _Run, report: Report) -> None:
+    path = root / CHECKPOINT_NAME
+    try:
+        note = path.read_bytes()
+    except FileNotFoundError:
+        report.findings.append(
+            Finding("checkpoint", "the ledger has no checkpoint", file=path.name)
+        )
+        return
+    except OSError as exc:
+        raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
+    try:
+        cp = open_checkpoint(note, report.origin, _ledger_keys(run.state))
+    except (NoteError, DecodeError) as exc:
+        report.findings.append(
+            Finding(
+                "checkpoint", exc.message, hint="re-sign only with a ledger key", file=path.name
+            )
+        )
+        return
+    report.checkpoint = cp
+    if cp.size > report.entries:
+        report.findings.append(
+            Finding(
+                "checkpoint",
+                f"the checkpoint covers {cp.size} entries but the log has {report.entries}: "
+                "the log was truncated",
+                hint="restore the missing entries from git history",
+                file=path.name,
+            )
+        )
+    elif cp.size < report.entries:
+        report.findings.append(
+            Finding(
+                "checkpoint",
+                f"the checkpoint covers {cp.size} entries but the log has {report.entries}",
+                hint="entries were added without factledger; append only with factledger",
+                file=path.name,
+            )
+        )
+    elif cp.root != report.root:
+        report.findings.append(
+            Finding(
+                "checkpoint",
+                "the log's Merkle root differs from the signed checkpoint's root",
+                hint="an entry was changed, reordered or replaced",
+                file=path.name,
+            )
+        )
+
+
+def _open_since(since: Since, policy: LedgerConfig, report: Report) -> Checkpoint | None:
+    from ledger.checkpoint import parse_body
+
+    try:
+        text = since.note.decode("utf-8")
+        body, _, _ = text.partition("\n\n")
+        old = parse_body(body + "\n", origin=policy.origin)
+    except (UnicodeDecodeError, NoteError, DecodeError) as exc:
+        message = getattr(exc, "message", str(exc))
+        report.findings.append(
+            Finding("since", f"{since.label} is not a checkpoint: {message}", file=CHECKPOINT_NAME)
+        )
+        return None
+    report.since = old
+    return old
+
+
+def _check_since(since: Since, old: Checkpoint, run: _Run, report: Report) -> None:
+    """Append-only against an earlier checkpoint (DESIGN §5, the pull-request gate).
+
+    Old size ≤ new size, and the root of the first old-size entries — recomputed
+    from the log itself, which is stronger than checking a consistency proof — equals
+    the old root; the old checkpoint is signed by a key the ledger had at that size.
+    """
+
+    def finding(message: str, hint: str) -> None:
+        report.findings.append(Finding("since", message, hint=hint, file=run.file))
+
+    if old.size > report.entries:
+        finding(
+            f"{since.label} covers {old.size} entries but the log now has {report.entries}: "
+            "entries were removed",
+            "a change may only append; restore the removed entries",
+        )
+        return
+    if run.edge_at.get(old.size) != old.root:
+        finding(
+            f"the first {old.size} entries no longer match {since.label}: an old entry was "
+            "edited, dropped, reordered or inserted",
+            "a change may only append; rebase it on the base branch's events.jsonl",
+        )
+        return
+    try:
+        open_checkpoint(since.note, report.origin, run.keys_at.get(old.size, []))
+    except (NoteError, DecodeError) as exc:
+        finding(
+            f"{since.label} is not signed by a key of the ledger: {exc.message}",
+            "compare against a checkpoint that factledger wrote",
+        )
+
+
+__all__ = ["Finding", "Report", "Since", "verify"]
