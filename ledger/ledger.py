@@ -25,6 +25,7 @@ from ledger.errors import (
     DecodeError,
     LedgerError,
     NotALedger,
+    RuleViolation,
     StaleParent,
     StorageError,
     TornWrite,
@@ -427,6 +428,18 @@ def seal_drafts(
     return out
 
 
+class Refused(RuleViolation):
+    """Entries signed elsewhere that the rules refuse at their new positions."""
+
+    def __init__(self, problems: list[tuple[int, str, RuleViolation]]) -> None:
+        first = problems[0][2]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(
+            f"position {problems[0][0]}: {first.message}{more}", rule=first.rule, hint=first.hint
+        )
+        self.problems = problems
+
+
 class Writer:
     """Appends under a held lock, keeping the folded log between batches."""
 
@@ -452,6 +465,30 @@ class Writer:
         )
         self.last_key = key
         return sealed
+
+    def append_signed(self, entries: Sequence[Entry], key: SigningKey) -> list[Appended]:
+        """Append entries signed elsewhere (a merge), unchanged; ``key`` re-signs the checkpoint.
+
+        Every entry is checked at its new position; if any is refused, nothing is
+        written and :class:`Refused` lists every problem, not just the first.
+        """
+        snap, wall = self.snapshot, self.now()
+        out: list[Appended] = []
+        problems: list[tuple[int, str, RuleViolation]] = []
+        for entry in entries:
+            eid = event_id(entry)
+            problems.extend(
+                (snap.size, eid, p) for p in rules.violations(snap.state, entry, eid, now=wall)
+            )
+            out.append(Appended(snap.size, eid, entry))
+            snap.add(entry, eid)
+        if problems:
+            self.snapshot = self.ledger.load()
+            raise Refused(problems)
+        lines = [encode_entry(item.entry) for item in out]
+        snap.end_offset = log.append(self.ledger.events_path, lines, expected_size=snap.end_offset)
+        self.last_key = key
+        return out
 
     def close(self) -> None:
         if self.last_key is not None:
@@ -483,6 +520,7 @@ __all__ = [
     "Draft",
     "Ledger",
     "LedgerConfig",
+    "Refused",
     "Snapshot",
     "Writer",
     "find_ledger",

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from ledger.cli import admin, browse, check, write
+from ledger.cli import admin, browse, check, proofs, write
 from ledger.cli.context import Context
 from ledger.cli.options import common_parser
 from ledger.errors import EXIT_IO, LedgerError
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"factledger {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     parents = [common_parser()]
-    modules = [admin, write, browse, check]
+    modules = [admin, write, browse, check, proofs]
     try:
         from ledger.cli import read
     except ImportError:  # the read side (projections) is optional at this layer

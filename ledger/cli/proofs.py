@@ -1,0 +1,125 @@
+"""``prove``, ``check-receipt`` and ``merge``: evidence for readers, and combining branches."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ledger import receipts
+from ledger.cli.context import Context
+from ledger.cli.output import print_appended
+from ledger.errors import StorageError
+from ledger.ids import resolve
+from ledger.log import write_atomic
+from ledger.merge import merge_file
+from ledger.proofs import check_receipt
+
+Sub = Any
+
+
+def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "prove",
+        parents=parents,
+        help="write a receipt (EVENT) or a dossier (CLAIM)",
+        description="For an event id: a C2SP tlog-proof receipt (entry, inclusion proof, signed "
+        "checkpoint, key chain). For a claim id: a dossier of every entry of the claim and of "
+        "its sources, with proofs against one checkpoint. Both verify offline with "
+        "'factledger check-receipt'.",
+    )
+    p.add_argument("target", metavar="EVENT|CLAIM")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    p.set_defaults(func=cmd_prove)
+
+    p = sub.add_parser(
+        "check-receipt",
+        help="verify a receipt or dossier offline, without the log",
+        description="Check the inclusion proofs, entry signatures and the checkpoint "
+        "signature against a pinned owner fingerprint. Exit 0 valid, 1 invalid.",
+    )
+    p.add_argument("file", metavar="FILE")
+    p.add_argument(
+        "--trust-root", required=True, metavar="FP", help="the ledger owner's key fingerprint"
+    )
+    p.add_argument("--json", action="store_true", help="print what was proven as JSON")
+    p.set_defaults(func=cmd_check_receipt)
+
+    p = sub.add_parser(
+        "merge",
+        parents=parents,
+        help="append a diverged branch's new entries after ours",
+        description="Keep the common prefix, append the other events file's new entries after "
+        "ours without re-signing them, and re-sign the checkpoint (with --key). Stops, writing "
+        "nothing, when both sides changed the same subject from the same parent.",
+    )
+    p.add_argument("other", metavar="OTHER_EVENTS_FILE")
+    p.add_argument("--key", metavar="FILE", help="key that re-signs the checkpoint")
+    p.add_argument("--json", action="store_true", help="print the appended entries as JSON")
+    p.set_defaults(func=cmd_merge, at=None)
+
+
+def cmd_prove(ctx: Context, args: argparse.Namespace) -> int:
+    ledger = ctx.ledger()
+    snap = ledger.load()
+    if args.target.startswith("clm_"):
+        text = receipts.dossier(ledger, resolve(args.target, snap.state.claims, "claim"))
+    else:
+        text = receipts.receipt(ledger, args.target)
+    if args.output:
+        write_atomic(Path(args.output), text.encode())
+        ctx.info(f"wrote {args.output}")
+    else:
+        ctx.out.write(text)
+    return 0
+
+
+def cmd_check_receipt(ctx: Context, args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else path.read_bytes()
+    except OSError as exc:
+        raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
+    checked = check_receipt(data, args.trust_root)
+    if args.json:
+        ctx.emit(
+            json.dumps(
+                {
+                    "ok": True,
+                    "origin": checked.origin,
+                    "checkpoint": {"size": checked.size, "root": checked.root.hex()},
+                    "entries": [
+                        {
+                            "index": i,
+                            "kind": e.kind,
+                            "subject": e.subject,
+                            "at": e.at,
+                            "author": e.author,
+                            "author_name": checked.signers.get(e.author),
+                        }
+                        for i, e in checked.entries
+                    ],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    for index, entry in checked.entries:
+        who = checked.signers.get(entry.author, entry.author)
+        ctx.emit(f"{index:>6}  {entry.at}  {who}  {entry.kind}  {entry.subject}")
+    ctx.info(
+        f"valid: {len(checked.entries)} entr{'y' if len(checked.entries) == 1 else 'ies'} "
+        f"included in {checked.origin} at size {checked.size}, signed by the ledger's keys"
+    )
+    return 0
+
+
+def cmd_merge(ctx: Context, args: argparse.Namespace) -> int:
+    done = merge_file(ctx.ledger(), Path(args.other), ctx.key())
+    if not done:
+        ctx.info("nothing to merge: the other file has no entries ours lacks")
+    print_appended(ctx, done)
+    return 0

@@ -1,0 +1,255 @@
+"""Receipts and dossiers: offline proof that entries are in the ledger (DESIGN §5).
+
+A **receipt** for one event is a C2SP ``tlog-proof@v1`` file
+(https://c2sp.org/tlog-proof): the entry's index, its RFC 9162 inclusion proof
+and the signed checkpoint, verbatim. Its ``extra`` line carries, base64-encoded,
+a canonical JSON *context*: the entry's line and the **key chain** — the genesis
+entry and the ``key.granted`` entries, each with its own inclusion proof, that
+connect the pinned owner key to the entry's author and the checkpoint's signer.
+Nothing in ``extra`` is trusted: every line in it is checked against the root.
+
+A **dossier** covers a claim: every entry of its stream and of the sources it
+cites, with proofs against one checkpoint, plus the key chain, as canonical JSON.
+
+:func:`check_receipt` verifies either offline against a pinned owner fingerprint.
+It proves inclusion and signatures, not that a key was still authorised at the
+entry's position: that needs the whole log (``factledger verify``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import msgspec
+
+from ledger import merkle
+from ledger.checkpoint import Checkpoint, open_checkpoint
+from ledger.codec import canonical, decode_entry
+from ledger.entry import check_signature, event_id
+from ledger.errors import BadKey, DecodeError, InvalidProof, RuleViolation
+from ledger.events import Entry, KeyGrantedBody, LedgerCreatedBody
+from ledger.keys import PublicKey, parse_public_key
+
+TLOG_PROOF_HEADER: Final = "c2sp.org/tlog-proof@v1"
+DOSSIER_FORMAT: Final = "factledger-dossier/v1"
+MAX_PROOF_BYTES: Final = 64 << 20
+
+
+class ProvenLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One entry line, its index in the log and its inclusion proof (base64 hashes)."""
+
+    index: int
+    line: str
+    proof: list[str]
+
+
+class ReceiptContext(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The ``extra`` of a receipt: the entry and the key chain."""
+
+    entry: str
+    keys: list[ProvenLine]
+
+
+class Dossier(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    format: str
+    claim: str
+    checkpoint: str
+    entries: list[ProvenLine]
+    keys: list[ProvenLine]
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What a verified receipt or dossier proves."""
+
+    origin: str
+    size: int
+    root: bytes
+    entries: tuple[tuple[int, Entry], ...]
+    signers: dict[str, str]
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def _unb64(text: str, what: str) -> bytes:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise DecodeError(f"{what} is not standard base64", rule="receipt") from None
+    if _b64(raw) != text:
+        raise DecodeError(f"{what} is not canonical base64", rule="receipt")
+    return raw
+
+
+# --- writing (pure) -----------------------------------------------------------------
+
+
+def proven(index: int, line: bytes, proof: Sequence[bytes]) -> ProvenLine:
+    return ProvenLine(index=index, line=line.decode(), proof=[_b64(h) for h in proof])
+
+
+def make_receipt(entry: ProvenLine, keys: Sequence[ProvenLine], checkpoint_note: str) -> str:
+    """A C2SP tlog-proof for ``entry`` whose ``extra`` carries the entry and key chain."""
+    context = ReceiptContext(entry=entry.line, keys=list(keys))
+    lines = [TLOG_PROOF_HEADER, f"extra {_b64(canonical(context))}", f"index {entry.index}"]
+    lines.extend(entry.proof)
+    return "\n".join(lines) + "\n\n" + checkpoint_note
+
+
+def make_dossier(
+    claim: str, entries: Sequence[ProvenLine], keys: Sequence[ProvenLine], checkpoint_note: str
+) -> str:
+    doc = Dossier(
+        format=DOSSIER_FORMAT,
+        claim=claim,
+        checkpoint=checkpoint_note,
+        entries=list(entries),
+        keys=list(keys),
+    )
+    return canonical(doc).decode() + "\n"
+
+
+# --- checking (pure) ----------------------------------------------------------------
+
+
+def check_receipt(text: str | bytes, trust_root: str) -> Checked:
+    """Verify a receipt or dossier against the pinned owner fingerprint; raise on failure."""
+    data = text.encode() if isinstance(text, str) else text
+    if len(data) > MAX_PROOF_BYTES:
+        raise DecodeError("the file is too large to be a receipt", rule="receipt")
+    if data.startswith(TLOG_PROOF_HEADER.encode() + b"\n"):
+        checkpoint_note, items, keys = _parse_tlog_proof(data)
+    else:
+        try:
+            dossier = msgspec.json.decode(data, type=Dossier)
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+            raise DecodeError(f"neither a receipt nor a dossier: {exc}", rule="receipt") from None
+        if dossier.format != DOSSIER_FORMAT:
+            raise DecodeError(f"unknown dossier format {dossier.format!r}", rule="receipt")
+        checkpoint_note, items, keys = dossier.checkpoint, dossier.entries, dossier.keys
+    return _check(checkpoint_note, items, keys, trust_root)
+
+
+def _parse_tlog_proof(data: bytes) -> tuple[str, list[ProvenLine], list[ProvenLine]]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DecodeError("the receipt is not UTF-8", rule="receipt") from None
+    head, sep, checkpoint_note = text.partition("\n\n")
+    lines = head.split("\n")
+    if not sep or len(lines) < 3 or not lines[1].startswith("extra "):
+        raise DecodeError("malformed receipt: header, extra and index lines", rule="receipt")
+    index_text = lines[2].removeprefix("index ")
+    if (
+        not lines[2].startswith("index ")
+        or not index_text.isdigit()
+        or (index_text != "0" and index_text.startswith("0"))
+    ):
+        raise DecodeError("malformed receipt: the index is not a canonical number", rule="receipt")
+    try:
+        context = msgspec.json.decode(_unb64(lines[1][6:], "extra"), type=ReceiptContext)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise DecodeError(f"malformed receipt context: {exc}", rule="receipt") from None
+    entry = ProvenLine(index=int(index_text), line=context.entry, proof=lines[3:])
+    return checkpoint_note, [entry], context.keys
+
+
+def _check(
+    note: str, items: Sequence[ProvenLine], keys: Sequence[ProvenLine], trust_root: str
+) -> Checked:
+    chain = sorted(keys, key=lambda k: k.index)
+    if not chain or chain[0].index != 0:
+        raise RuleViolation("the key chain does not start at the genesis entry", rule="receipt")
+    decoded = [(k, decode_entry(k.line.encode())) for k in chain]
+    genesis = decoded[0][1]
+    if not isinstance(genesis.body, LedgerCreatedBody):
+        raise RuleViolation("entry 0 of the chain is not ledger.created", rule="receipt")
+    owner = _public(genesis.body.owner)
+    if owner.fingerprint != trust_root:
+        raise RuleViolation(
+            f"the ledger's owner is {owner.fingerprint}, not the pinned {trust_root}",
+            rule="trust-root",
+            hint="check the fingerprint you pinned; this receipt is for another ledger",
+        )
+    signers = {owner.fingerprint: genesis.body.owner_name}
+    known = {owner.fingerprint: owner}
+    check_signature(genesis, owner)
+    for _, entry in decoded[1:]:
+        body = entry.body
+        if not isinstance(body, KeyGrantedBody):
+            raise RuleViolation(
+                f"a key chain entry is {entry.kind}, not key.granted", rule="receipt"
+            )
+        granter = known.get(entry.author)
+        if granter is None:
+            raise RuleViolation("a key in the chain is granted by an unknown key", rule="receipt")
+        check_signature(entry, granter)
+        key = _public(body.key)
+        known[key.fingerprint] = key
+        signers[key.fingerprint] = body.name
+    origin = genesis.body.origin
+    cp: Checkpoint = open_checkpoint(note, origin, list(known.values()))
+    for proven_line, entry in decoded:
+        _check_inclusion(proven_line, entry, cp)
+    out: list[tuple[int, Entry]] = []
+    for item in items:
+        entry = decode_entry(item.line.encode())
+        author = known.get(entry.author)
+        if author is None:
+            raise RuleViolation(
+                f"entry {item.index} is signed by {entry.author}, not in the key chain",
+                rule="receipt",
+            )
+        check_signature(entry, author)
+        _check_inclusion(item, entry, cp)
+        out.append((item.index, entry))
+    return Checked(origin, cp.size, cp.root, tuple(out), signers)
+
+
+def _public(line: str) -> PublicKey:
+    try:
+        return parse_public_key(line)
+    except BadKey as exc:
+        raise RuleViolation(
+            f"a key in the chain is not admissible: {exc.message}", rule="receipt"
+        ) from None
+
+
+def _check_inclusion(item: ProvenLine, entry: Entry, cp: Checkpoint) -> None:
+    proof = [_unb64(h, "a proof hash") for h in item.proof]
+    leaf = bytes.fromhex(event_id(entry))
+    try:
+        merkle.check_inclusion(item.index, cp.size, leaf, proof, cp.root)
+    except InvalidProof as exc:
+        raise InvalidProof(
+            f"entry {item.index} is not in the checkpointed tree: {exc.message}",
+            rule="inclusion",
+            hint="the receipt was altered, or made against another checkpoint",
+        ) from None
+
+
+def chain_indexes(
+    genesis_owner: str, grants: dict[str, tuple[int, str]], signers: set[str]
+) -> Iterator[int]:
+    """Indexes of the key.granted entries linking ``signers`` to the owner.
+
+    ``grants`` maps a fingerprint to (index of its grant, fingerprint of the granter).
+    """
+    seen: set[str] = set()
+    todo = list(signers)
+    while todo:
+        fp = todo.pop()
+        if fp in seen or fp == genesis_owner:
+            continue
+        seen.add(fp)
+        grant = grants.get(fp)
+        if grant is None:
+            continue
+        yield grant[0]
+        todo.append(grant[1])
