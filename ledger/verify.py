@@ -16,12 +16,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from multiprocessing import get_context
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 from ledger import log, merkle, rules
 from ledger.checkpoint import Checkpoint, open_checkpoint
@@ -301,6 +302,9 @@ class _Signatures:
             self.bad.extend(_check_batch(batch))
             return
         if self.pool is None:
+            from concurrent.futures import ProcessPoolExecutor
+            from multiprocessing import get_context
+
             method = "fork" if threading.active_count() == 1 else "forkserver"
             self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context(method))
         self.inflight.append(self.pool.submit(_check_batch, batch))

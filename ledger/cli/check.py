@@ -6,14 +6,15 @@ import argparse
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ledger.verify import Since
 
 from ledger import gitrev
-from ledger.cli import report as fmt
 from ledger.cli.context import Context
 from ledger.errors import EXIT_FINDINGS, EXIT_OK, StorageError
 from ledger.ledger import CHECKPOINT_NAME, CONFIG_NAME, Ledger, LedgerConfig, utc_now
-from ledger.verify import Since, verify
 
 Sub = Any
 
@@ -55,6 +56,8 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def _since(ledger: Ledger, ref: str) -> Since:
+    from ledger.verify import Since
+
     if ref.startswith("git:"):
         rev = ref[4:]
         note = gitrev.show_file(ledger.root, rev, CHECKPOINT_NAME)
@@ -78,6 +81,9 @@ def _since(ledger: Ledger, ref: str) -> Since:
 
 
 def cmd_verify(ctx: Context, args: argparse.Namespace) -> int:
+    from ledger.cli import report as fmt
+    from ledger.verify import verify
+
     if args.dir:
         ctx.args.ledger = args.dir
     ledger = ctx.ledger()

@@ -6,9 +6,9 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 
-from ledger.cli import admin, browse, check, proofs, write
+from ledger import __version__
+from ledger.cli import admin, browse, check, demo, proofs, write
 from ledger.cli.context import Context
 from ledger.cli.options import common_parser
 from ledger.errors import EXIT_IO, LedgerError
@@ -27,13 +27,6 @@ environment:
 """
 
 
-def _version() -> str:
-    try:
-        return version("factledger")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="factledger",
@@ -42,10 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"factledger {_version()}")
+    parser.add_argument("--version", action="version", version=f"factledger {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     parents = [common_parser()]
-    modules = [admin, write, browse, check, proofs]
+    modules = [admin, write, browse, check, proofs, demo]
     try:
         from ledger.cli import read
     except ImportError:  # the read side (projections) is optional at this layer
