@@ -17,7 +17,7 @@ from typing import Any, Final
 import msgspec
 from msgspec import UNSET
 
-from ledger.errors import DecodeError
+from ledger.errors import DecodeError, UsageError
 from ledger.events import AnyEntry, Body, Entry
 
 MAX_LINE_BYTES: Final = 1 << 20
@@ -28,13 +28,27 @@ _ENTRY_DECODER: Final = msgspec.json.Decoder(AnyEntry)
 
 
 def canonical(obj: Any) -> bytes:
-    """The canonical JSON bytes of a Struct (or plain JSON value)."""
-    return _ENCODER.encode(obj)
+    """The canonical JSON bytes of a Struct of the schema.
+
+    Equal to RFC 8785 for the schema's types, whose member names are ASCII Struct
+    fields. (For a plain dict with non-ASCII keys it is not: msgspec sorts keys by
+    code point, JCS by UTF-16 code unit.) Text that is not Unicode scalar values
+    (a lone surrogate, e.g. from a non-UTF-8 command line) cannot be encoded and
+    raises :class:`UsageError`: only values built in memory can hold it.
+    """
+    try:
+        return _ENCODER.encode(obj)
+    except UnicodeEncodeError:
+        raise UsageError(
+            "text contains a lone surrogate, which UTF-8 cannot encode",
+            hint="pass text as UTF-8",
+            rule="unicode",
+        ) from None
 
 
 def encode_entry(entry: Entry) -> bytes:
     """The entry as one line of ``events.jsonl``, without its newline."""
-    return _ENCODER.encode(entry)
+    return canonical(entry)
 
 
 def decode_entry(line: bytes, *, lineno: int | None = None, path: str | None = None) -> AnyEntry:

@@ -32,6 +32,7 @@ from ledger.errors import (
     UsageError,
 )
 from ledger.events import (
+    BODY_TYPES,
     DEFAULT_SCALE,
     AnyBody,
     Entry,
@@ -387,8 +388,7 @@ class Ledger:
             try:
                 decode_entry(tail)
             except LedgerError:
-                backup = self.root / f"{self.config.events}.torn-{end}"
-                log.write_atomic(backup, tail)
+                backup = log.write_new(self.root / f"{self.config.events}.torn-{end}", tail)
                 _truncate(self.events_path, end)
                 return backup
             log.append(self.events_path, [b""], expected_size=end + len(tail))
@@ -409,6 +409,11 @@ def seal_drafts(
     """
     out: list[Appended] = []
     for draft in drafts:
+        body_type = BODY_TYPES.get(draft.kind)
+        if body_type is None or type(draft.body) is not body_type:
+            raise UsageError(
+                f"a {draft.kind} entry cannot carry a {type(draft.body).__name__}", rule="schema"
+            )
         head = snap.state.heads.get(draft.subject)
         if draft.expect_parent and draft.parent != head:
             raise StaleParent(
@@ -420,6 +425,8 @@ def seal_drafts(
         entry = seal(
             kind=draft.kind, subject=draft.subject, parent=head, at=stamp, body=draft.body, key=key
         )
+        # Struct constructors do not validate: what is written must decode strictly.
+        decode_entry(encode_entry(entry))
         eid = event_id(entry)
         for problem in rules.violations(snap.state, entry, eid, now=wall):
             raise problem
@@ -456,7 +463,8 @@ class Writer:
         wall = self.now()
         try:
             sealed = seal_drafts(self.snapshot, drafts, key, at or format_time(wall), wall)
-        except LedgerError:
+        except BaseException:
+            # The fold advanced past the refused batch's first drafts: fold again.
             self.snapshot = self.ledger.load()
             raise
         lines = [encode_entry(item.entry) for item in sealed]

@@ -145,6 +145,33 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         raise _io_error("write", path, exc) from None
 
 
+def write_new(path: Path, data: bytes) -> Path:
+    """Write ``data`` to a new file at ``path`` (or ``path.1``, ``path.2``…), never replacing one.
+
+    Returns the path written; the data is fsynced, and so is the directory.
+    """
+    for attempt in range(1000):
+        candidate = path if attempt == 0 else path.with_name(f"{path.name}.{attempt}")
+        try:
+            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise _io_error("create", candidate, exc) from None
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError as exc:
+            raise _io_error("write", candidate, exc) from None
+        finally:
+            os.close(fd)
+        fsync_dir(candidate.parent)
+        return candidate
+    raise StorageError(f"too many backups named {path.name}.*", hint="move old ones away")
+
+
 @contextlib.contextmanager
 def locked(
     lock_path: Path,

@@ -6,12 +6,13 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ledger import __version__
 from ledger.cli import admin, browse, check, demo, proofs, write
 from ledger.cli.context import Context
 from ledger.cli.options import common_parser
-from ledger.errors import EXIT_IO, LedgerError
+from ledger.errors import EXIT_IO, EXIT_USAGE, LedgerError
 
 EXIT_CODES = """\
 exit codes:
@@ -27,8 +28,15 @@ environment:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are one line, like every other error, with where to look for help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message}; see '{self.prog} --help'\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="factledger",
         description="A tamper-evident, event-sourced audit ledger for fact-checkers: every "
         "claim, source, correction and verdict is a signed, append-only entry.",
@@ -70,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         ctx.err.write(f"error: {exc.filename or ''}: {exc.strerror or exc}\n")
         return EXIT_IO
+    except UnicodeError as exc:
+        ctx.err.write(f"error: text that is not valid UTF-8: {exc}\n")
+        return EXIT_USAGE
     return code
 
 

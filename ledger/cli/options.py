@@ -76,3 +76,10 @@ def credibility(text: str) -> int:
     if not 1 <= value <= 6:
         raise argparse.ArgumentTypeError(f"{text!r}: credibility is a whole number from 1 to 6")
     return value
+
+
+def sha256_hex(text: str) -> str:
+    """64 lowercase hex digits."""
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a SHA-256 in lowercase hex")
+    return text

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, get_args
 
 from ledger.cli.context import Context
-from ledger.cli.options import credibility, date, nonempty, signing_parser
+from ledger.cli.options import credibility, date, nonempty, sha256_hex, signing_parser
 from ledger.cli.output import print_appended
 from ledger.errors import UsageError
 from ledger.events import (
@@ -68,7 +68,9 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         help="Admiralty grade: A reliable … E unreliable, F cannot be judged (default F)",
     )
     p.add_argument("--archive-url")
-    p.add_argument("--content-sha256", metavar="HEX", help="SHA-256 of the archived copy")
+    p.add_argument(
+        "--content-sha256", metavar="HEX", type=sha256_hex, help="SHA-256 of the archived copy"
+    )
     p.set_defaults(func=cmd_source_add)
 
     p = sources.add_parser("regrade", parents=sign_expect, help="change a source's grade")

@@ -1,0 +1,501 @@
+"""The ``factledger`` command line: exit codes, messages, ids, environment (DESIGN §13).
+
+Most tests call :func:`ledger.cli.main.main` in-process (fast); a few run the real
+console script in a subprocess, as a user or CI job would.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_ssh_private_key,
+)
+
+from ledger.cli.main import main
+from ledger.errors import BadKey
+from ledger.keys import SigningKey, load_signing_key, save_signing_key
+
+CLAIM_ID = re.compile(r"clm_[a-z2-7]{12}")
+SOURCE_ID = re.compile(r"src_[a-z2-7]{12}")
+EVENT_ID = re.compile(r"[0-9a-f]{64}")
+PASSPHRASE = "correct horse battery staple"
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def one_error_line(self) -> str:
+        """The single ``error:`` line on stderr; fails if there is a traceback or several."""
+        assert "Traceback" not in self.err, self.err
+        errors = [line for line in self.err.splitlines() if "error:" in line]
+        assert len(errors) == 1, self.err
+        return errors[0]
+
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No ledger or key leaks in from the environment or an enclosing directory."""
+    for name in ("FACTLEDGER_DIR", "FACTLEDGER_KEY", "FACTLEDGER_PASSPHRASE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
+    def call(*argv: str | Path) -> Result:
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse: --help, usage errors
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return call
+
+
+@dataclass(frozen=True)
+class Keys:
+    owner: Path
+    editor: Path
+    reviewer: Path
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> Keys:
+    made = []
+    for n, name in enumerate(["owner", "editor", "reviewer"], start=1):
+        path = tmp_path / "keys" / f"{name}.key"
+        path.parent.mkdir(exist_ok=True)
+        save_signing_key(SigningKey.from_seed(bytes([n]) * 32, f"{name}@example.org"), path, None)
+        made.append(path)
+    return Keys(*made)
+
+
+@pytest.fixture
+def ledger_dir(tmp_path: Path, keys: Keys, run: Run) -> Path:
+    """An initialised ledger with an editor and a reviewer; cwd is inside it."""
+    root = tmp_path / "claims"
+    assert run("init", root, "--origin", "example.org/claims", "--key", keys.owner).code == 0
+    os.chdir(root)
+    assert run("key", "grant", f"{keys.editor}.pub", "--name", "Edna", "--role", "editor",
+               "--key", keys.owner).code == 0  # fmt: skip
+    assert run("key", "grant", f"{keys.reviewer}.pub", "--name", "Rui", "--role",
+               "reviewer", "--key", keys.owner).code == 0  # fmt: skip
+    return root
+
+
+def add_claim(run: Run, keys: Keys, text: str = "The river rose two metres.") -> str:
+    result = run("claim", "add", text, "--key", keys.reviewer)
+    assert result.code == 0, result.err
+    return result.out.strip()
+
+
+def add_source(run: Run, keys: Keys) -> str:
+    result = run("source", "add", "--title", "Gauge records", "--kind", "dataset", "--key",
+                 keys.reviewer)  # fmt: skip
+    assert result.code == 0, result.err
+    return result.out.strip()
+
+
+def log_json(run: Run) -> list[dict[str, object]]:
+    result = run("log", "--json")
+    assert result.code == 0, result.err
+    return [json.loads(line) for line in result.out.splitlines()]
+
+
+# --- write verbs print the new id and nothing else ---------------------------------
+
+
+def test_claim_add_prints_only_the_new_claim_id(run: Run, keys: Keys, ledger_dir: Path) -> None:
+    result = run("claim", "add", "The river rose two metres.", "--key", keys.reviewer)
+    assert result.code == 0
+    assert CLAIM_ID.fullmatch(result.out.removesuffix("\n"))
+    assert result.out.count("\n") == 1
+    last = log_json(run)[-1]
+    assert last["entry"]["subject"] == result.out.strip()  # type: ignore[index]
+
+
+def test_source_add_prints_only_the_new_source_id(run: Run, keys: Keys, ledger_dir: Path) -> None:
+    result = run("source", "add", "--title", "T", "--kind", "article", "--key", keys.reviewer)
+    assert result.code == 0
+    assert SOURCE_ID.fullmatch(result.out.removesuffix("\n"))
+
+
+def test_event_verbs_print_only_the_new_event_id(run: Run, keys: Keys, ledger_dir: Path) -> None:
+    claim = add_claim(run, keys)
+    result = run("claim", "correct", claim, "The river rose 2.1 m.", "--kind", "typo",
+                 "--reason", "transcript", "--key", keys.reviewer)  # fmt: skip
+    assert result.code == 0, result.err
+    assert EVENT_ID.fullmatch(result.out.removesuffix("\n"))
+    assert log_json(run)[-1]["id"] == result.out.strip()
+
+
+def test_json_flag_prints_the_full_entry(run: Run, keys: Keys, ledger_dir: Path) -> None:
+    result = run("claim", "add", "Rain fell «forty» days 🌧", "--claimant", "a blog",
+                 "--json", "--key", keys.reviewer)  # fmt: skip
+    assert result.code == 0
+    doc = json.loads(result.out)
+    entry = doc["entry"]
+    assert entry["kind"] == "claim.asserted"
+    assert entry["body"]["text"] == "Rain fell «forty» days 🌧"
+    assert entry["body"]["claimant"] == "a blog"
+    assert CLAIM_ID.fullmatch(entry["subject"])
+    assert doc["seq"] == 3
+    assert doc["id"] == log_json(run)[3]["id"]
+
+
+def test_init_prints_the_genesis_id(run: Run, keys: Keys, tmp_path: Path) -> None:
+    result = run("init", tmp_path / "new", "--origin", "example.org/new", "--key", keys.owner)
+    assert result.code == 0
+    assert EVENT_ID.fullmatch(result.out.removesuffix("\n"))
+    assert "SHA256:" in result.err  # the trust root to pin goes to stderr, not stdout
+
+
+# --- ids by unique prefix ----------------------------------------------------------
+
+
+def test_claims_and_sources_are_found_by_unique_prefix(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    claim, source = add_claim(run, keys), add_source(run, keys)
+    result = run("claim", "attribute", claim[:7], source[:7], "--stance", "supports",
+                 "--credibility", "2", "--key", keys.reviewer)  # fmt: skip
+    assert result.code == 0, result.err
+    body = log_json(run)[-1]["entry"]["body"]  # type: ignore[index]
+    assert body["source"] == source
+    assert log_json(run)[-1]["entry"]["subject"] == claim  # type: ignore[index]
+
+
+def test_ambiguous_prefix_is_a_usage_error(run: Run, keys: Keys, ledger_dir: Path) -> None:
+    add_claim(run, keys, "one")
+    add_claim(run, keys, "two")
+    before = (ledger_dir / "events.jsonl").read_bytes()
+    result = run("claim", "correct", "clm_", "x", "--kind", "typo", "--reason", "r",
+                 "--key", keys.reviewer)  # fmt: skip
+    assert result.code == 2
+    assert result.one_error_line().startswith("error:")
+    assert result.out == ""
+    assert (ledger_dir / "events.jsonl").read_bytes() == before
+
+
+def test_unknown_claim_prefix_is_a_usage_error(run: Run, keys: Keys, ledger_dir: Path) -> None:
+    add_claim(run, keys)
+    result = run("claim", "note", "clm_zzzz", "hello", "--key", keys.reviewer)
+    assert result.code == 2
+    line = result.one_error_line()
+    assert line.startswith("error:")
+    assert "clm_zzzz" in line
+    assert result.out == ""
+
+
+# --- exit codes and one-line errors -------------------------------------------------
+
+
+def test_rule_refusal_exits_1_with_one_error_line(run: Run, keys: Keys, ledger_dir: Path) -> None:
+    claim = add_claim(run, keys)
+    before = (ledger_dir / "events.jsonl").read_bytes()
+    result = run("claim", "verdict", claim, "false", "--rationale", "r", "--key", keys.reviewer)
+    assert result.code == 1
+    line = result.one_error_line()
+    assert line.startswith("error:")
+    assert "reviewer" in line
+    assert result.out == ""
+    assert (ledger_dir / "events.jsonl").read_bytes() == before
+
+
+def test_no_ledger_found_exits_3(run: Run, keys: Keys, tmp_path: Path) -> None:
+    result = run("claim", "add", "x", "--key", keys.reviewer)
+    assert result.code == 3
+    line = result.one_error_line()
+    assert line.startswith("error:")
+    assert "ledger.toml" in line
+
+
+def test_missing_ledger_directory_given_explicitly_exits_3(run: Run, tmp_path: Path) -> None:
+    result = run("log", "--ledger", tmp_path / "nowhere")
+    assert result.code == 3
+    assert result.one_error_line().startswith("error:")
+
+
+def test_unreadable_key_file_exits_3(run: Run, ledger_dir: Path, tmp_path: Path) -> None:
+    result = run("claim", "add", "x", "--key", tmp_path / "no-such.key")
+    assert result.code == 3
+    assert result.one_error_line().startswith("error:")
+
+
+def test_missing_key_is_a_usage_error(run: Run, ledger_dir: Path) -> None:
+    result = run("claim", "add", "x")
+    assert result.code == 2
+    line = result.one_error_line()
+    assert line.startswith("error:")
+    assert "--key" in line
+    assert "FACTLEDGER_KEY" in line
+
+
+@pytest.mark.parametrize(
+    "at", ["yesterday", "2024-04-02T09:15:00", "2024-13-01T00:00:00Z", "2024-04-02T09:15:00.5Z"]
+)
+def test_bad_at_is_a_usage_error(run: Run, keys: Keys, ledger_dir: Path, at: str) -> None:
+    result = run("claim", "add", "x", "--at", at, "--key", keys.reviewer)
+    assert result.code == 2
+    assert "--at" in result.one_error_line()
+    assert result.out == ""
+
+
+@pytest.mark.parametrize("value", ["0", "7", "two", "2.5", ""])
+def test_bad_credibility_is_a_usage_error(
+    run: Run, keys: Keys, ledger_dir: Path, value: str
+) -> None:
+    claim, source = add_claim(run, keys), add_source(run, keys)
+    before = (ledger_dir / "events.jsonl").read_bytes()
+    result = run("claim", "attribute", claim, source, "--stance", "supports",
+                 "--credibility", value, "--key", keys.reviewer)  # fmt: skip
+    assert result.code == 2
+    assert "credibility" in result.one_error_line()
+    assert (ledger_dir / "events.jsonl").read_bytes() == before
+
+
+def test_at_is_recorded_in_utc(run: Run, keys: Keys, ledger_dir: Path) -> None:
+    result = run("claim", "add", "x", "--at", "2024-04-02T11:15:00+02:00", "--key", keys.reviewer)
+    assert result.code == 0, result.err
+    assert log_json(run)[-1]["entry"]["at"] == "2024-04-02T09:15:00Z"  # type: ignore[index]
+
+
+def test_malformed_content_hash_is_refused_and_the_ledger_keeps_working(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    before = (ledger_dir / "events.jsonl").read_bytes()
+    result = run("source", "add", "--title", "T", "--kind", "dataset", "--content-sha256",
+                 "not-a-hash", "--key", keys.reviewer)  # fmt: skip
+    assert result.code == 2
+    assert result.one_error_line().startswith("error:")
+    assert (ledger_dir / "events.jsonl").read_bytes() == before
+    assert run("log").code == 0
+
+
+# --- keys and the environment -------------------------------------------------------
+
+
+def test_key_new_writes_a_private_file_and_never_prints_private_material(
+    run: Run, tmp_path: Path
+) -> None:
+    path = tmp_path / "me.key"
+    result = run("key", "new", path, "--comment", "me@example.org")
+    assert result.code == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert re.fullmatch(r"SHA256:[A-Za-z0-9+/]{43}\n", result.out)
+    private = load_ssh_private_key(path.read_bytes(), None)
+    seed = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    printed = result.out + result.err
+    assert "PRIVATE KEY" not in printed
+    for secret in (seed.hex(), base64.b64encode(seed).decode()[:20], path.read_text()[40:80]):
+        assert secret not in printed
+    assert Path(f"{path}.pub").read_text().startswith("ssh-ed25519 ")
+    assert result.out.strip() == load_signing_key(path, None).public.fingerprint
+
+
+def test_key_new_refuses_to_overwrite_an_existing_key(run: Run, tmp_path: Path) -> None:
+    path = tmp_path / "me.key"
+    assert run("key", "new", path).code == 0
+    before = path.read_bytes()
+    result = run("key", "new", path)
+    assert result.code == 2
+    assert result.one_error_line().startswith("error:")
+    assert path.read_bytes() == before
+
+
+def test_passphrase_from_the_environment_encrypts_and_unlocks_a_key(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "secret.key"
+    monkeypatch.setenv("FACTLEDGER_PASSPHRASE", PASSPHRASE)
+    made = run("key", "new", path)
+    assert made.code == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert PASSPHRASE not in made.out + made.err
+    with pytest.raises(BadKey):
+        load_signing_key(path, None)  # really encrypted
+    monkeypatch.delenv("FACTLEDGER_PASSPHRASE")
+    granted = run("key", "grant", f"{path}.pub", "--name", "Sec", "--role", "reviewer",
+                  "--key", keys.owner)  # fmt: skip
+    assert granted.code == 0, granted.err
+    monkeypatch.setenv("FACTLEDGER_PASSPHRASE", PASSPHRASE)
+    result = run("claim", "add", "signed with an encrypted key", "--key", path)
+    assert result.code == 0, result.err
+    assert log_json(run)[-1]["entry"]["author"] == made.out.strip()  # type: ignore[index]
+
+
+def test_wrong_passphrase_is_a_usage_error(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "secret.key"
+    monkeypatch.setenv("FACTLEDGER_PASSPHRASE", PASSPHRASE)
+    assert run("key", "new", path).code == 0
+    monkeypatch.setenv("FACTLEDGER_PASSPHRASE", "hunter2-not-it")
+    before = (ledger_dir / "events.jsonl").read_bytes()
+    result = run("claim", "add", "x", "--key", path)
+    assert result.code == 2
+    line = result.one_error_line()
+    assert "passphrase" in line
+    assert "hunter2-not-it" not in result.err
+    assert (ledger_dir / "events.jsonl").read_bytes() == before
+
+
+def test_factledger_key_names_the_signing_key(
+    run: Run, keys: Keys, ledger_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FACTLEDGER_KEY", str(keys.editor))
+    claim = add_claim(run, keys)
+    result = run("claim", "verdict", claim, "false", "--rationale", "gauges")
+    assert result.code == 0, result.err
+    editor = load_signing_key(keys.editor, None).public.fingerprint
+    assert log_json(run)[-1]["entry"]["author"] == editor  # type: ignore[index]
+
+
+def test_key_flag_wins_over_factledger_key(
+    run: Run, keys: Keys, ledger_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FACTLEDGER_KEY", str(keys.editor))
+    add_claim(run, keys)
+    reviewer = load_signing_key(keys.reviewer, None).public.fingerprint
+    assert log_json(run)[-1]["entry"]["author"] == reviewer  # type: ignore[index]
+
+
+def test_factledger_dir_names_the_ledger(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert run("log").code == 3
+    monkeypatch.setenv("FACTLEDGER_DIR", str(ledger_dir))
+    claim = add_claim(run, keys)
+    assert claim in (ledger_dir / "events.jsonl").read_text(encoding="utf-8")
+
+
+def test_ledger_is_found_from_a_subdirectory(run: Run, keys: Keys, ledger_dir: Path) -> None:
+    sub = ledger_dir / "notes" / "deep"
+    sub.mkdir(parents=True)
+    os.chdir(sub)
+    claim = add_claim(run, keys)
+    assert claim in (ledger_dir / "events.jsonl").read_text(encoding="utf-8")
+
+
+# --- log -----------------------------------------------------------------------------
+
+
+def test_log_prints_one_line_per_event_newest_last(run: Run, keys: Keys, ledger_dir: Path) -> None:
+    claim = add_claim(run, keys)
+    result = run("log")
+    assert result.code == 0
+    lines = result.out.splitlines()
+    assert len(lines) == 4
+    assert "ledger.created" in lines[0]
+    assert "claim.asserted" in lines[3]
+    assert claim in lines[3]
+    assert "Rui" in lines[3]  # the signer's granted name
+
+
+def test_log_claim_lists_only_that_claims_stream(run: Run, keys: Keys, ledger_dir: Path) -> None:
+    first = add_claim(run, keys, "first")
+    second = add_claim(run, keys, "second")
+    assert run("claim", "note", first, "look again", "--key", keys.reviewer).code == 0
+    result = run("log", "--claim", first[:8])
+    assert result.code == 0
+    lines = result.out.splitlines()
+    assert len(lines) == 2
+    assert all(first in line for line in lines)
+    assert second not in result.out
+
+
+def test_log_json_prints_one_parseable_entry_per_line(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    add_claim(run, keys)
+    docs = log_json(run)
+    assert [d["seq"] for d in docs] == [0, 1, 2, 3]
+    assert all(EVENT_ID.fullmatch(str(d["id"])) for d in docs)
+    assert docs[0]["entry"]["kind"] == "ledger.created"  # type: ignore[index]
+    assert docs[3]["entry"]["parent"] is None  # type: ignore[index]
+
+
+def test_log_json_with_claim_filters_too(run: Run, keys: Keys, ledger_dir: Path) -> None:
+    first, _ = add_claim(run, keys, "first"), add_claim(run, keys, "second")
+    result = run("log", "--json", "--claim", first)
+    docs = [json.loads(line) for line in result.out.splitlines()]
+    assert [d["entry"]["subject"] for d in docs] == [first]
+
+
+# --- the real console script ----------------------------------------------------------
+
+
+def factledger(*args: str | bytes | Path, cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    script = Path(sys.executable).with_name("factledger")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "ledger.cli.main"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACTLEDGER_")}
+    return subprocess.run(
+        [*command, *[a if isinstance(a, bytes) else str(a) for a in args]],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_help_lists_the_exit_codes(tmp_path: Path) -> None:
+    done = factledger("--help", cwd=tmp_path)
+    assert done.returncode == 0
+    text = done.stdout.decode()
+    assert "exit codes" in text
+    for code in ("0", "1", "2", "3"):
+        assert re.search(rf"^\s+{code}\s+\S", text, re.MULTILINE), code
+    assert "FACTLEDGER_DIR" in text
+
+
+def test_console_script_reports_a_missing_ledger_in_one_line(tmp_path: Path) -> None:
+    done = factledger("log", cwd=tmp_path)
+    assert done.returncode == 3
+    assert done.stdout == b""
+    err = done.stderr.decode()
+    assert err.startswith("error:")
+    assert err.count("\n") == 1
+
+
+def test_console_script_appends_and_prints_the_claim_id(keys: Keys, ledger_dir: Path) -> None:
+    done = factledger("claim", "add", "via the script", "--key", keys.reviewer, cwd=ledger_dir)
+    assert done.returncode == 0, done.stderr
+    assert CLAIM_ID.fullmatch(done.stdout.decode().removesuffix("\n"))
+
+
+def test_console_script_refuses_text_that_is_not_utf8_without_a_traceback(
+    keys: Keys, ledger_dir: Path
+) -> None:
+    before = (ledger_dir / "events.jsonl").read_bytes()
+    done = factledger("claim", "add", b"bad \xff text", "--key", keys.reviewer, cwd=ledger_dir)
+    err = done.stderr.decode(errors="replace")
+    assert "Traceback" not in err
+    assert done.returncode == 2
+    assert err.startswith("error:")
+    assert (ledger_dir / "events.jsonl").read_bytes() == before

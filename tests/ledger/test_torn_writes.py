@@ -1,0 +1,237 @@
+"""A final line without its newline is a torn write; repair moves only that tail aside (DESIGN §6).
+
+The log is cut at every byte offset. Whatever the cut, loading says so (or sees a
+valid shorter log when the cut falls on a line boundary), repair never drops or
+alters a complete entry, keeps what it removes in a backup file beside the log,
+restores a complete entry that lost only its newline, and leaves a log that loads.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import itertools
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ledger import rules
+from ledger.errors import DecodeError, TornWrite
+from ledger.events import ClaimAssertedBody, ClaimCorrectedBody, SourceRegisteredBody
+from ledger.keys import SigningKey
+from ledger.ledger import Draft, Ledger
+
+OWNER = SigningKey.from_seed(bytes(range(32)), "owner@example.org")
+CLAIM = "clm_aaaaaaaaaaaa"
+SOURCE = "src_aaaaaaaaaaaa"
+
+_salts = itertools.count()
+
+
+def salt() -> str:
+    return base64.b64encode(next(_salts).to_bytes(16, "big")).decode()
+
+
+def fixed_now() -> datetime:
+    return datetime(2024, 6, 1, tzinfo=UTC)
+
+
+def deterministic_rng(n: int) -> bytes:
+    return bytes(n)
+
+
+def source() -> Draft:
+    body = SourceRegisteredBody(
+        salt=salt(),
+        title="Gauge records",
+        kind="dataset",
+        publisher=None,
+        url=None,
+        published=None,
+        reliability="A",
+        archive_url=None,
+        content_sha256=None,
+    )
+    return Draft("source.registered", SOURCE, body)
+
+
+def claim() -> Draft:
+    body = ClaimAssertedBody(
+        salt=salt(),
+        text="The river rose two metres — a record.",
+        kind="factual",
+        claimant="the mayor",
+        appearance=None,
+        topics=["floods"],
+    )
+    return Draft("claim.asserted", CLAIM, body)
+
+
+def correction() -> Draft:
+    body = ClaimCorrectedBody(
+        salt=salt(), text="The river rose 2.1 m.", correction="typo", reason="transcript"
+    )
+    return Draft("claim.corrected", CLAIM, body)
+
+
+def make_ledger(root: Path) -> Ledger:
+    """Four entries, all by the owner (one key to fold keeps 2,000 loads fast)."""
+    ledger = Ledger.init(
+        root,
+        origin="example.org/claims",
+        key=OWNER,
+        owner_name="Olga",
+        at="2024-01-01T00:00:00Z",
+        now=fixed_now,
+        rng=deterministic_rng,
+    )
+    ledger.append([source(), claim()], OWNER, at="2024-01-02T00:00:00Z", now=fixed_now)
+    ledger.append([correction()], OWNER, at="2024-01-03T00:00:00Z", now=fixed_now)
+    return ledger
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return make_ledger(tmp_path / "claims")
+
+
+def backups(ledger: Ledger) -> list[Path]:
+    """Files beside the log other than the ones a ledger directory always holds."""
+    usual = {"events.jsonl", "checkpoint", "ledger.toml", ".gitignore", ".factledger.lock"}
+    return sorted(p for p in ledger.root.iterdir() if p.name not in usual)
+
+
+def test_the_fixture_log_is_whole_and_loads(ledger: Ledger) -> None:
+    data = ledger.events_path.read_bytes()
+    assert data.count(b"\n") == 4
+    assert data.endswith(b"\n")
+    assert ledger.load().size == 4
+    assert ledger.repair() is None
+    assert ledger.events_path.read_bytes() == data
+
+
+@pytest.fixture
+def fast_io(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Speed for ~2,000 load/repair rounds, without changing a byte on disk.
+
+    ``fsync`` guards against power loss, which this test does not simulate, and the
+    strict admission of the owner key (pure-Python curve arithmetic) gives the same
+    answer for the same key every time, so it is computed once.
+    """
+    monkeypatch.setattr(os, "fsync", lambda fd: None)
+    monkeypatch.setattr(rules, "parse_public_key", functools.cache(rules.parse_public_key))
+
+
+@pytest.mark.usefixtures("fast_io")
+def test_every_truncation_is_reported_and_repaired_without_losing_a_complete_entry(
+    ledger: Ledger,
+) -> None:
+    original = ledger.events_path.read_bytes()
+    boundaries = {i + 1 for i, byte in enumerate(original) if byte == ord("\n")}
+    for cut in range(1, len(original)):
+        for leftover in backups(ledger):
+            leftover.unlink()
+        prefix = original[:cut]
+        ledger.events_path.write_bytes(prefix)
+        whole = prefix[: prefix.rfind(b"\n") + 1]  # every complete line before the cut
+        complete = whole.count(b"\n")
+
+        if cut in boundaries:
+            assert ledger.load().size == complete, cut
+            assert ledger.repair() is None, cut
+            assert ledger.events_path.read_bytes() == prefix, cut
+            assert backups(ledger) == [], cut
+            continue
+
+        with pytest.raises(TornWrite) as caught:
+            ledger.load()
+        assert caught.value.line == complete + 1, cut
+        assert caught.value.hint is not None
+        assert "repair" in caught.value.hint, cut
+
+        backup = ledger.repair()
+        after = ledger.events_path.read_bytes()
+        if original[cut] == ord("\n"):
+            # a complete entry that lost only its newline is kept, newline restored
+            assert backup is None, cut
+            assert after == prefix + b"\n", cut
+            assert backups(ledger) == [], cut
+            assert ledger.load().size == complete + 1, cut
+        else:
+            assert backup is not None, cut
+            assert backup.parent == ledger.events_path.parent, cut
+            assert backup.read_bytes() == prefix[len(whole) :], cut
+            assert backups(ledger) == [backup], cut
+            assert after == whole, cut
+            if complete:
+                assert ledger.load().size == complete, cut
+            else:
+                with pytest.raises(DecodeError):  # an empty log has no genesis
+                    ledger.load()
+
+
+def test_a_cut_at_offset_zero_leaves_an_empty_log_that_repair_leaves_alone(
+    ledger: Ledger,
+) -> None:
+    ledger.events_path.write_bytes(b"")
+    assert ledger.repair() is None
+    assert ledger.events_path.read_bytes() == b""
+    assert backups(ledger) == []
+
+
+def test_repairing_twice_is_a_no_op_the_second_time(ledger: Ledger) -> None:
+    original = ledger.events_path.read_bytes()
+    ledger.events_path.write_bytes(original + b'{"at":"2024')
+    first = ledger.repair()
+    assert first is not None
+    assert ledger.repair() is None
+    assert ledger.events_path.read_bytes() == original
+    assert backups(ledger) == [first]
+
+
+def test_repair_never_overwrites_an_earlier_backup(ledger: Ledger) -> None:
+    """Two torn writes at the same offset, each repaired: both tails must survive."""
+    original = ledger.events_path.read_bytes()
+    ledger.events_path.write_bytes(original + b'{"at":"first torn tail')
+    assert ledger.repair() is not None
+    ledger.events_path.write_bytes(original + b'{"at":"second torn tail')
+    assert ledger.repair() is not None
+    kept = {p.read_bytes() for p in backups(ledger)}
+    assert kept == {b'{"at":"first torn tail', b'{"at":"second torn tail'}
+
+
+def test_append_onto_a_torn_tail_is_refused_with_a_hint_to_repair(ledger: Ledger) -> None:
+    torn = ledger.events_path.read_bytes() + b'{"at":"2024-01-04T'
+    ledger.events_path.write_bytes(torn)
+    checkpoint = ledger.checkpoint_path.read_bytes()
+    with pytest.raises(TornWrite) as caught:
+        ledger.append([correction()], OWNER, at="2024-01-04T00:00:00Z", now=fixed_now)
+    assert caught.value.hint is not None
+    assert "factledger repair" in caught.value.hint
+    assert ledger.events_path.read_bytes() == torn
+    assert ledger.checkpoint_path.read_bytes() == checkpoint
+
+
+def test_append_after_repair_continues_the_log(ledger: Ledger) -> None:
+    original = ledger.events_path.read_bytes()
+    ledger.events_path.write_bytes(original + b'{"at":"2024-01-04T')
+    ledger.repair()
+    (done,) = ledger.append([correction()], OWNER, at="2024-01-04T00:00:00Z", now=fixed_now)
+    assert done.seq == 4
+    assert ledger.events_path.read_bytes().startswith(original)
+    assert ledger.load().size == 5
+
+
+def test_repair_leaves_a_corrupt_complete_line_in_the_middle_alone(ledger: Ledger) -> None:
+    lines = ledger.events_path.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b'"v":1}', b'"v": 1}')
+    corrupt = b"\n".join(lines)
+    ledger.events_path.write_bytes(corrupt)
+    assert ledger.repair() is None
+    assert ledger.events_path.read_bytes() == corrupt
+    assert backups(ledger) == []
+    with pytest.raises(DecodeError) as caught:
+        ledger.load()
+    assert caught.value.line == 3
