@@ -14,17 +14,23 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from typing import Final
+from dataclasses import dataclass
+from typing import Final, Literal
 
 import msgspec
 from msgspec import UNSET
 
-from ledger.codec import canonical, encode_entry
-from ledger.errors import DecodeError
+from ledger.codec import canonical
+from ledger.errors import DecodeError, UsageError
 from ledger.events import (
+    BODY_TYPES,
     ENTRY_BY_KIND,
     AnyBody,
     Entry,
+    EventId,
+    Fingerprint,
+    Sha256Hex,
+    Timestamp,
 )
 from ledger.keys import PublicKey, SigningKey
 
@@ -80,14 +86,50 @@ def redacted(entry: Entry) -> Entry:
     return msgspec.structs.replace(entry, body=UNSET, body_hash=hash_body(entry.body))
 
 
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Everything hashed about one entry, computed once (the verification hot path)."""
+
+    header: bytes
+    """canonical(header): what the signature covers, after the domain prefix."""
+    leaf_input: bytes
+    """canonical(header + sig): the redacted line, which the event id hashes."""
+    event_id: str
+
+    @property
+    def signed_message(self) -> bytes:
+        return SIGNING_PREFIX + self.header
+
+
+_SUBJECT_MEMBER: Final = b',"subject":"'
+
+
+def digest(entry: Entry) -> Digest:
+    """Header, leaf input and event id of ``entry``, hashing its body once.
+
+    canonical(header + sig) is canonical(header) with the ``sig`` member inserted
+    before ``subject`` (members are sorted: parent < sig < subject). Every member
+    before ``subject`` has a value of a constrained shape (a time, a fingerprint, a
+    hex hash, a kind, an id or null), so the first ``,"subject":"`` is the member
+    itself; the format vectors pin the result byte for byte.
+    """
+    return _digest(canonical(header_of(entry)), entry.sig)
+
+
+def _digest(header: bytes, sig: str) -> Digest:
+    cut = header.index(_SUBJECT_MEMBER) + 1
+    leaf = b"".join((header[:cut], b'"sig":"', sig.encode(), b'",', header[cut:]))
+    return Digest(header, leaf, hashlib.sha256(b"\x00" + leaf).hexdigest())
+
+
 def leaf_input(entry: Entry) -> bytes:
     """canonical(header + sig): the redacted line, which the event id hashes."""
-    return encode_entry(redacted(entry))
+    return digest(entry).leaf_input
 
 
 def event_id(entry: Entry) -> str:
     """Hex SHA-256(0x00 ‖ canonical(header + sig)) — id, leaf hash and parent reference."""
-    return hashlib.sha256(b"\x00" + leaf_input(entry)).hexdigest()
+    return digest(entry).event_id
 
 
 def decode_signature(sig: str) -> bytes:
@@ -101,6 +143,22 @@ def decode_signature(sig: str) -> bytes:
     return raw
 
 
+class _StrictHeader(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The header with the schema's constraints, to check what is about to be signed."""
+
+    at: Timestamp
+    author: Fingerprint
+    body_hash: Sha256Hex
+    kind: str
+    parent: EventId | None
+    subject: str
+    v: Literal[1]
+
+
+_HEADER_CHECK: Final = msgspec.json.Decoder(_StrictHeader)
+_BODY_CHECK: Final = {kind: msgspec.json.Decoder(t) for kind, t in BODY_TYPES.items()}
+
+
 def seal(
     *,
     kind: str,
@@ -111,21 +169,51 @@ def seal(
     key: SigningKey,
 ) -> Entry:
     """Sign a new entry with ``key``: the only way entries are made."""
+    entry, _ = seal_digest(kind=kind, subject=subject, parent=parent, at=at, body=body, key=key)
+    return entry
+
+
+def seal_digest(
+    *,
+    kind: str,
+    subject: str,
+    parent: str | None,
+    at: str,
+    body: AnyBody,
+    key: SigningKey,
+) -> tuple[Entry, Digest]:
+    """Sign a new entry and return it with its digest, hashing the body once.
+
+    Struct constructors do not validate, so the body and header bytes are checked
+    against the schema before anything is signed: what is written always decodes.
+    """
+    body_type = BODY_TYPES.get(kind)
+    if body_type is None or type(body) is not body_type:
+        raise UsageError(f"a {kind} entry cannot carry a {type(body).__name__}", rule="schema")
+    body_bytes = canonical(body)
     header = Header(
         at=at,
         author=key.public.fingerprint,
-        body_hash=hash_body(body),
+        body_hash=hashlib.sha256(body_bytes).hexdigest(),
         kind=kind,
         parent=parent,
         subject=subject,
         v=1,
     )
-    sig = base64.b64encode(key.sign(signed_message(header))).decode()
+    header_bytes = canonical(header)
+    try:
+        _BODY_CHECK[kind].decode(body_bytes)
+        _HEADER_CHECK.decode(header_bytes)
+    except msgspec.ValidationError as exc:
+        raise DecodeError(
+            f"the {kind} entry does not match the schema: {exc}", rule="schema"
+        ) from None
+    sig = base64.b64encode(key.sign(SIGNING_PREFIX + header_bytes)).decode()
     cls = ENTRY_BY_KIND[kind]
     entry = cls(
         v=1, subject=subject, parent=parent, at=at, author=header.author, sig=sig, body=body
     )
-    return entry
+    return entry, _digest(header_bytes, sig)
 
 
 def check_signature(entry: Entry, key: PublicKey) -> None:

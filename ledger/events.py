@@ -206,9 +206,7 @@ class Entry(
     @property
     def kind(self) -> str:
         """The entry's kind: its tag string."""
-        tag = type(self).__struct_config__.tag
-        assert isinstance(tag, str)
-        return tag
+        return _KIND_OF[type(self)]
 
     @property
     def redacted(self) -> bool:
@@ -353,6 +351,7 @@ BODY_TYPES: Final[dict[str, type[Body]]] = {
 ENTRY_BY_KIND: Final[dict[str, type[Entry]]] = {
     str(t.__struct_config__.tag): t for t in ENTRY_TYPES
 }
+_KIND_OF: Final[dict[type[Entry], str]] = {t: k for k, t in ENTRY_BY_KIND.items()}
 
 KINDS: Final[tuple[str, ...]] = tuple(BODY_TYPES)
 

@@ -106,7 +106,11 @@ def append_leaf(edge: RightEdge, leaf: bytes) -> RightEdge:
     _need_hash_arg(leaf, "leaf hash")
     hashes = list(edge.hashes)
     _push(hashes, edge.size, leaf)
-    return RightEdge(edge.size + 1, tuple(hashes))
+    # Valid by construction from a valid edge and leaf: skip re-validation (hot path).
+    grown = object.__new__(RightEdge)
+    object.__setattr__(grown, "size", edge.size + 1)
+    object.__setattr__(grown, "hashes", tuple(hashes))
+    return grown
 
 
 def edge_from_leaves(leaf_hashes: Iterable[bytes]) -> RightEdge:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from msgspec import UNSET
@@ -155,8 +155,9 @@ def new_state(*, origin: str | None = None, trust_root: str | None = None) -> Le
 
 
 def parse_time(at: str) -> datetime | None:
+    """The UTC time of an ``at`` shaped ``YYYY-MM-DDTHH:MM:SSZ``; None if not a real time."""
     try:
-        return datetime.strptime(at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return datetime.fromisoformat(at)
     except ValueError:
         return None
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 from ledger import log, merkle, rules
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.codec import decode_entry
-from ledger.entry import decode_signature, event_id, header_of, signed_message
+from ledger.entry import decode_signature, digest
 from ledger.errors import DecodeError, LedgerError, NoteError, StorageError, TornWrite
 from ledger.keys import PublicKey
 from ledger.ledger import CHECKPOINT_NAME, LedgerConfig
@@ -223,8 +223,8 @@ class _Run:
         lineno = line.index + 1
         try:
             entry = decode_entry(line.data, lineno=lineno, path=self.file)
-            eid = event_id(entry)
-            message = signed_message(header_of(entry))
+            hashed = digest(entry)
+            eid, message = hashed.event_id, hashed.signed_message
             sig = decode_signature(entry.sig)
         except DecodeError as exc:
             self.findings.append(
