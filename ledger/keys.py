@@ -19,9 +19,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature as _PycaInvalidSignature
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
     BestAvailableEncryption,
     Encoding,
@@ -32,6 +31,8 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
     load_ssh_private_key,
 )
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import BadSignatureError
 
 from ledger.errors import BadKey, InvalidSignature, StorageError, UsageError, WeakKey
 
@@ -184,19 +185,41 @@ class PublicKey:
         return f"{line} {self.comment}" if self.comment else line
 
     def verify(self, sig: bytes, message: bytes) -> None:
-        """RFC 8032 §5.1.7 verification; raises :class:`InvalidSignature`, returns ``None``."""
+        """RFC 8032 §5.1.7 verification; raises :class:`InvalidSignature`, returns ``None``.
+
+        The rules are libsodium's (:func:`signature_ok`), everywhere factledger checks a
+        signature: entries, checkpoints, notes and receipts.
+        """
         hint = "the message was changed after signing, or another key signed it"
         if len(sig) != 64:
             raise InvalidSignature(f"an Ed25519 signature is 64 bytes, not {len(sig)}", hint=hint)
-        try:
-            Ed25519PublicKey.from_public_bytes(self.raw).verify(sig, message)
-        except (_PycaInvalidSignature, ValueError):
+        if not signature_ok(self.raw, sig, message):
             raise InvalidSignature(
                 f"signature does not verify for key {self.fingerprint}", hint=hint
-            ) from None
+            )
 
     def __repr__(self) -> str:
         return f"PublicKey({self.fingerprint!r}, comment={self.comment!r})"
+
+
+def signature_ok(raw: bytes, sig: bytes, message: bytes) -> bool:
+    """Whether ``sig`` is a valid Ed25519 signature of ``message`` by the 32-byte key ``raw``.
+
+    libsodium's ``crypto_sign`` verification (through PyNaCl): cofactorless RFC 8032
+    with canonical ``S`` (< L) and ``R``, refusing small-order ``R`` and ``A``. On
+    admissible keys it agrees with pyca/OpenSSL on every published vector except a
+    small-order ``R``, which OpenSSL accepts and honest signers never produce
+    (``tests/ledger/test_keys.py`` pins both). A bool, not an exception, because the
+    parallel verifier calls it in a tight loop; everything else uses
+    :meth:`PublicKey.verify`, which raises.
+    """
+    if len(sig) != 64 or len(raw) != 32:
+        return False
+    try:
+        crypto_sign_open(sig + message, raw)
+    except (BadSignatureError, ValueError, TypeError):
+        return False
+    return True
 
 
 def parse_public_key(line: str) -> PublicKey:

@@ -29,7 +29,7 @@ from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.codec import decode_entry
 from ledger.entry import decode_signature, digest
 from ledger.errors import DecodeError, LedgerError, NoteError, StorageError, TornWrite
-from ledger.keys import PublicKey
+from ledger.keys import PublicKey, signature_ok
 from ledger.ledger import CHECKPOINT_NAME, LedgerConfig
 from ledger.trust import is_test_key
 
@@ -338,20 +338,11 @@ def _genesis_key(entry: object) -> rules.KeyState | None:
 
 def _check_batch(jobs: Sequence[Job]) -> list[tuple[int, str]]:
     """Verify (index, id, public key, message, signature) tuples; return the failures."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    cache: dict[bytes, Ed25519PublicKey] = {}
-    bad: list[tuple[int, str]] = []
-    for index, eid, raw, message, sig in jobs:
-        key = cache.get(raw)
-        if key is None:
-            key = cache[raw] = Ed25519PublicKey.from_public_bytes(raw)
-        try:
-            key.verify(sig, message)
-        except InvalidSignature:
-            bad.append((index, eid))
-    return bad
+    return [
+        (index, eid)
+        for index, eid, raw, message, sig in jobs
+        if not signature_ok(raw, sig, message)
+    ]
 
 
 def _check_redactions(run: _Run, report: Report) -> None:
