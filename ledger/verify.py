@@ -30,7 +30,7 @@ from ledger.codec import decode_entry
 from ledger.entry import decode_signature, digest
 from ledger.errors import DecodeError, LedgerError, NoteError, StorageError, TornWrite
 from ledger.keys import PublicKey, signature_ok
-from ledger.ledger import CHECKPOINT_NAME, LedgerConfig
+from ledger.ledger import CHECKPOINT_NAME, LedgerConfig, paused_gc
 from ledger.trust import is_test_key
 
 Severity = Literal["error", "notice"]
@@ -153,13 +153,14 @@ def verify(
     run = _Run(policy.origin, pinned, events_file, now, skew, old.size if old else None, count)
     if old is not None:
         run.remember_root_at(old.size)
-    try:
-        for line in _lines(path, run):
-            run.fold(line)
-            if progress is not None and line.index % 8192 == 0:
-                progress(line.offset, total)
-    finally:
-        run.finish_signatures()
+    with paused_gc():
+        try:
+            for line in _lines(path, run):
+                run.fold(line)
+                if progress is not None and line.index % 8192 == 0:
+                    progress(line.offset, total)
+        finally:
+            run.finish_signatures()
     report.entries, report.root = run.state.size, merkle.edge_root(run.edge)
     report.findings.extend(run.findings)
     _check_redactions(run, report)
