@@ -11,6 +11,10 @@ def resolve(prefix: str, candidates: Iterable[str], what: str) -> str:
     """The one candidate starting with ``prefix``; a clear error for none or several."""
     if not prefix:
         raise UsageError(f"an empty {what} id matches nothing")
+    finder = getattr(candidates, "with_prefix", None)
+    if finder is not None:
+        # A table of the cached state: look the prefix up by index, not by a full scan.
+        candidates = finder(prefix)
     exact = None
     matches: list[str] = []
     for candidate in candidates:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import os
 import re
@@ -116,17 +117,23 @@ def admit_point(raw: bytes) -> None:
     are multiples of the base point and always pass. Returns ``None`` when admitted.
     """
     _check_length(raw)
-    fp = _fingerprint(raw)
+    problem = _point_problem(raw)
+    if problem is not None:
+        raise WeakKey(f"public key {_fingerprint(raw)} {problem}", hint=_NEW_KEY_HINT)
+
+
+@functools.lru_cache(maxsize=4096)
+def _point_problem(raw: bytes) -> str | None:
+    """Why ``raw`` is not admissible, or None; cached: the curve math takes milliseconds
+    in pure Python, and a fold meets the same few keys again and again."""
     decoded = _decode_point(raw)
     if isinstance(decoded, str):
-        raise WeakKey(f"public key {fp} {decoded}", hint=_NEW_KEY_HINT)
+        return decoded
     if _is_identity(_mul(8, decoded)):
-        raise WeakKey(f"public key {fp} is a small-order Ed25519 point", hint=_NEW_KEY_HINT)
+        return "is a small-order Ed25519 point"
     if not _is_identity(_mul(_L, decoded)):
-        raise WeakKey(
-            f"public key {fp} has a small-order component (not in the prime-order subgroup)",
-            hint=_NEW_KEY_HINT,
-        )
+        return "has a small-order component (not in the prime-order subgroup)"
+    return None
 
 
 def _check_length(raw: bytes) -> None:

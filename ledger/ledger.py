@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from ledger import checkpoint as cp
-from ledger import log, merkle, rules
+from ledger import log, merkle, rules, statecache
 from ledger.codec import decode_entry, encode_entry
 from ledger.entry import event_id, redacted, seal, seal_digest
 from ledger.errors import (
@@ -158,6 +158,11 @@ class Snapshot:
     state: rules.LedgerState
     edge: merkle.RightEdge = merkle.EMPTY_EDGE
     end_offset: int = 0
+    last_line: bytes = b""
+    """The last complete line folded (the cache checks the log still holds it)."""
+    store: statecache.Store | None = None
+    """The cached state this snapshot reads from, when it came from the cache."""
+    cached_last_line: tuple[str, int] | None = None
 
     @property
     def size(self) -> int:
@@ -170,6 +175,19 @@ class Snapshot:
         """Advance past an entry already checked against the rules."""
         rules.apply(self.state, entry, eid)
         self.edge = merkle.append_leaf(self.edge, bytes.fromhex(eid))
+
+    def tail(self) -> statecache.Tail:
+        if self.last_line or self.cached_last_line is None:
+            digest, length = statecache.line_digest(self.last_line), len(self.last_line)
+        else:
+            digest, length = self.cached_last_line
+        edge = [h.hex() for h in self.edge.hashes]
+        return statecache.Tail(self.size, self.end_offset, digest, length, edge)
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
 
 
 def find_ledger(start: Path | None = None) -> Path:
@@ -292,25 +310,63 @@ class Ledger:
         for line in log.scan(self.events_path):
             yield line, decode_entry(line.data, lineno=line.index + 1, path=path)
 
-    def load(self, *, now: datetime | None = None) -> Snapshot:
-        """Fold the whole log through the rules; the first problem raises.
+    def load(self, *, now: datetime | None = None, use_cache: bool = True) -> Snapshot:
+        """Fold the log through the rules; the first problem raises.
 
-        For the full list of problems use :mod:`ledger.verify` instead.
+        With ``use_cache``, start from the state cached in ``.cache/`` when the log
+        still ends where it did (:mod:`ledger.statecache`) and fold only what was
+        appended since. The cache is never used by :mod:`ledger.verify`, which
+        reports every problem of the whole log.
         """
-        snap = Snapshot(
-            rules.new_state(origin=self.config.origin, trust_root=self.config.trust_root)
-        )
-        with paused_gc():
-            for line, entry in self.entries():
-                eid = event_id(entry)
-                for problem in rules.violations(snap.state, entry, eid, now=now):
-                    problem.path, problem.line = self.config.events, line.index + 1
-                    raise problem
-                snap.add(entry, eid)
-                snap.end_offset = line.offset + len(line.data) + 1
+        store = None
+        if use_cache:
+            store = statecache.open_store(self.cache_dir, self.config.events, self._read_at)
+        if store is not None:
+            snap = Snapshot(
+                store.state,
+                statecache.edge_of(store.tail),
+                store.tail.end_offset,
+                store=store,
+                cached_last_line=(store.tail.last_line_sha256, store.tail.last_line_length),
+            )
+        else:
+            state = rules.new_state(origin=self.config.origin, trust_root=self.config.trust_root)
+            snap = Snapshot(state)
+        try:
+            with paused_gc():
+                self._fold(snap, now)
+        except BaseException:
+            snap.close()
+            raise
         if snap.size == 0:
             raise DecodeError("the log is empty", path=self.config.events, rule="genesis")
         return snap
+
+    def _fold(self, snap: Snapshot, now: datetime | None) -> None:
+        path = self.config.events
+        for line in log.scan(self.events_path, start_offset=snap.end_offset, start_index=snap.size):
+            entry = decode_entry(line.data, lineno=line.index + 1, path=path)
+            eid = event_id(entry)
+            for problem in rules.violations(snap.state, entry, eid, now=now):
+                problem.path, problem.line = path, line.index + 1
+                raise problem
+            snap.add(entry, eid)
+            snap.end_offset = line.offset + len(line.data) + 1
+            snap.last_line = line.data
+
+    def _read_at(self, offset: int, length: int) -> bytes:
+        if offset < 0:
+            return b""
+        try:
+            with self.events_path.open("rb") as handle:
+                handle.seek(offset)
+                return handle.read(length)
+        except OSError:
+            return b""
+
+    def save_cache(self, snap: Snapshot) -> None:
+        """Keep ``snap``'s state in ``.cache/`` for the next writer (call under the lock)."""
+        statecache.save(self.cache_dir, self.config.events, snap.state, snap.tail(), snap.store)
 
     # --- writing ------------------------------------------------------------------
 
@@ -349,6 +405,7 @@ class Ledger:
                 yield writer
             finally:
                 writer.close()
+                writer.snapshot.close()
 
     def redact(
         self,
@@ -476,14 +533,24 @@ class Writer:
             sealed = seal_drafts(self.snapshot, drafts, key, at or format_time(wall), wall)
         except BaseException:
             # The fold advanced past the refused batch's first drafts: fold again.
-            self.snapshot = self.ledger.load()
+            self.reload()
             raise
-        lines = [encode_entry(item.entry) for item in sealed]
-        self.snapshot.end_offset = log.append(
-            self.ledger.events_path, lines, expected_size=self.snapshot.end_offset
-        )
+        self._write([encode_entry(item.entry) for item in sealed])
         self.last_key = key
         return sealed
+
+    def _write(self, lines: list[bytes]) -> None:
+        if lines:
+            snap = self.snapshot
+            snap.end_offset = log.append(
+                self.ledger.events_path, lines, expected_size=snap.end_offset
+            )
+            snap.last_line = lines[-1]
+
+    def reload(self) -> None:
+        """Fold again from what is on disk (after a refused batch moved the fold on)."""
+        self.snapshot.close()
+        self.snapshot = self.ledger.load()
 
     def append_signed(self, entries: Sequence[Entry], key: SigningKey) -> list[Appended]:
         """Append entries signed elsewhere (a merge), unchanged; ``key`` re-signs the checkpoint.
@@ -502,17 +569,19 @@ class Writer:
             out.append(Appended(snap.size, eid, entry))
             snap.add(entry, eid)
         if problems:
-            self.snapshot = self.ledger.load()
+            self.reload()
             raise Refused(problems)
-        lines = [encode_entry(item.entry) for item in out]
-        snap.end_offset = log.append(self.ledger.events_path, lines, expected_size=snap.end_offset)
+        self._write([encode_entry(item.entry) for item in out])
         self.last_key = key
         return out
 
     def close(self) -> None:
+        """Re-sign the checkpoint if anything was appended, and keep the state cached."""
+        snap = self.snapshot
         if self.last_key is not None:
-            snap = self.snapshot
             self.ledger.write_checkpoint(snap.size, snap.root(), self.last_key)
+        if self.last_key is not None or snap.store is None:
+            self.ledger.save_cache(snap)
 
 
 def _truncate(path: Path, size: int) -> None:

@@ -43,7 +43,7 @@ def merge_file(ledger: Ledger, other: Path, key: SigningKey) -> list[Appended]:
     """Append the new entries of ``other`` after ours; the checkpoint is re-signed by ``key``."""
     theirs = read_other(other)
     with ledger.writer() as writer:
-        ours = list(writer.snapshot.state.events)
+        ours = [event_id(entry) for _, entry in ledger.entries()]
         todo = new_entries(ours, theirs)
         if not todo:
             return []

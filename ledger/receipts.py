@@ -62,7 +62,7 @@ def _checkpoint_note(ledger: Ledger, snap: Snapshot) -> str:
 
 def receipt(ledger: Ledger, event: str) -> str:
     """A C2SP tlog-proof receipt for one event (id or unique prefix)."""
-    snap = ledger.load()
+    snap = ledger.load(use_cache=False)
     eid = resolve(event, snap.state.events, "event")
     index = snap.state.events[eid].seq
     note = _checkpoint_note(ledger, snap)
@@ -72,7 +72,7 @@ def receipt(ledger: Ledger, event: str) -> str:
 
 def dossier(ledger: Ledger, claim: str) -> str:
     """Every entry of a claim and of the sources it cites, proven against one checkpoint."""
-    snap = ledger.load()
+    snap = ledger.load(use_cache=False)
     cid = resolve(claim, snap.state.claims, "claim")
     note = _checkpoint_note(ledger, snap)
     sources: set[str] = set()

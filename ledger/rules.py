@@ -25,7 +25,7 @@ Rules (DESIGN §2, §4, §7, §8), each with a stable name used in reports:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping, MutableSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
@@ -139,12 +139,14 @@ class LedgerState:
     scale: frozenset[str] = frozenset()
     size: int = 0
     keys: dict[str, KeyState] = field(default_factory=dict)
-    heads: dict[str, str] = field(default_factory=dict)
-    last_at: dict[str, str] = field(default_factory=dict)
-    claims: dict[str, ClaimState] = field(default_factory=dict)
-    sources: set[str] = field(default_factory=set)
-    events: dict[str, EventInfo] = field(default_factory=dict)
-    redacted: set[str] = field(default_factory=set)
+    # The large parts are mapping protocols: dicts when folding in memory, tables
+    # read on demand when the state comes from the cache (ledger.statecache).
+    heads: MutableMapping[str, str] = field(default_factory=dict)
+    last_at: MutableMapping[str, str] = field(default_factory=dict)
+    claims: MutableMapping[str, ClaimState] = field(default_factory=dict)
+    sources: MutableSet[str] = field(default_factory=set)
+    events: MutableMapping[str, EventInfo] = field(default_factory=dict)
+    redacted: MutableSet[str] = field(default_factory=set)
     unexplained_redactions: dict[str, int] = field(default_factory=dict)
     void: list[VoidRange] = field(default_factory=list)
 

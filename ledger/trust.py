@@ -24,6 +24,20 @@ TEST_KEY_FINGERPRINTS: Final = frozenset(
         "SHA256:LrAqLCtoJ6KqyCeBgpYdjsBgwPWvplXVvG2IIfACq20",  # lena
         "SHA256:UDDIr5BOwxjX83UyJOA82c6wDn26NzIlTbyhO1Vcv/A",  # hana
         "SHA256:PWBZbbFfS8rjmaNptai1p/DTpzpW9hmGzuXVnybk3bg",  # ravinew
+        # scripts/generate_ledger.py (seed sha256(b"factledger/generate_ledger/TEST-ONLY/"
+        # + label); generated benchmark and tamper-test ledgers)
+        "SHA256:A2WjCPt3b1Wv3w21o592APwRbC8kmZiMeaf7NQFiXd0",  # olga-owner
+        "SHA256:NduYO+OiLwH1+lnRWynz5qYbQE7+D9qeO+Pw43Syngk",  # esme-editor
+        "SHA256:uoRPbLPFvajzbhReDxeUGJ7dtJJr6KFNSdESBgma30w",  # emil-editor-2021
+        "SHA256:X4R++8hG6IYQFtmS3cTW/oQXqIsGWEVBm/JoltkXpFs",  # eva-editor
+        "SHA256:OxSk0OnOy0/rCXcBBOzizBcveYTNT6bpYOlHwLiJBjA",  # rosa-reviewer
+        "SHA256:/1zloILtEmoPVA34F2EWJyrLCIJ3ZacYqv9rs5gAPPc",  # raj-reviewer-2021
+        "SHA256:MU/eHDKEQkjTDGgAhNpcw0+LZmeAR2gAnqdSdIikeUU",  # rina-reviewer
+        "SHA256:4ZAs4xVuk2InKN3dGKGLUx/noaeYouPJM6Kr7hRJnfQ",  # remy-reviewer
+        "SHA256:esmRIqw+Dt4Qte8AJiWKPrKJl/oviKQMG26PoBQnnK4",  # rhea-reviewer
+        "SHA256:m08YkuKY8xsbV9UOtywsLp3+rN9xL3LC4ok4kLtgaEc",  # raj-reviewer-2023
+        "SHA256:XqAWbehcp2RVjyrJCcwmnazyATTlLq6X5C6RUDjSB7k",  # emil-editor-2023
+        "SHA256:52S44oUdEHAuzrHya7R/mDr9b6JdDzWu8avseFll3wo",  # mallory-intruder
     }
 )
 

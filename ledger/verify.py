@@ -144,6 +144,8 @@ def verify(
                 file="ledger.toml",
             )
         )
+    if since is not None and since.config is not None:
+        _check_policy(since, config, report)
     old = _open_since(since, policy, report) if since is not None else None
     path = root / events_file
     total = _size_of(path)
@@ -377,7 +379,17 @@ def _check_voids(run: _Run, report: Report) -> None:
 
 
 def _ledger_keys(state: rules.LedgerState) -> list[PublicKey]:
-    return [k.public for k in state.keys.values() if k.revoked != "compromised"]
+    """Keys that may sign a checkpoint of this state: not revoked, except by its last entry.
+
+    (The appending key re-signs the checkpoint, so an admin who revokes their own key
+    signs one last checkpoint with it.)
+    """
+    last = state.size - 1
+    return [
+        k.public
+        for k in state.keys.values()
+        if k.revoked is None or (k.revoked == "retired" and k.revoked_seq == last)
+    ]
 
 
 def _check_checkpoint(root: Path, run: _Run, report: Report) -> None:
@@ -429,6 +441,23 @@ def _check_checkpoint(root: Path, run: _Run, report: Report) -> None:
                 file=path.name,
             )
         )
+
+
+def _check_policy(since: Since, config: LedgerConfig, report: Report) -> None:
+    """A change may not alter the policy it is checked against (DESIGN §5)."""
+    assert since.config is not None
+    for name in ("origin", "trust_root", "events"):
+        old, new = getattr(since.config, name), getattr(config, name)
+        if old != new:
+            report.findings.append(
+                Finding(
+                    "trust-root",
+                    f"ledger.toml changes {name} from {old} to {new} since {since.label}",
+                    hint="change the policy in its own reviewed commit; a change may not "
+                    "alter what it is checked against",
+                    file="ledger.toml",
+                )
+            )
 
 
 def _open_since(since: Since, policy: LedgerConfig, report: Report) -> Checkpoint | None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from ledger import __version__
-from ledger.cli import admin, browse, check, demo, proofs, write
+from ledger.cli import admin, browse, check, demo, proofs, read, write
 from ledger.cli.context import Context
 from ledger.cli.options import common_parser
 from ledger.errors import EXIT_IO, EXIT_USAGE, LedgerError
@@ -46,13 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"factledger {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     parents = [common_parser()]
-    modules = [admin, write, browse, check, proofs, demo]
-    try:
-        from ledger.cli import read
-    except ImportError:  # the read side (projections) is optional at this layer
-        pass
-    else:
-        modules.append(read)
+    modules = [admin, write, browse, read, check, proofs, demo]
     for module in modules:
         module.register(sub, parents)
     return parser

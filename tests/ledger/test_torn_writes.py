@@ -99,7 +99,14 @@ def ledger(tmp_path: Path) -> Ledger:
 
 def backups(ledger: Ledger) -> list[Path]:
     """Files beside the log other than the ones a ledger directory always holds."""
-    usual = {"events.jsonl", "checkpoint", "ledger.toml", ".gitignore", ".factledger.lock"}
+    usual = {
+        "events.jsonl",
+        "checkpoint",
+        "ledger.toml",
+        ".gitignore",
+        ".factledger.lock",
+        ".cache",
+    }
     return sorted(p for p in ledger.root.iterdir() if p.name not in usual)
 
 

@@ -1,0 +1,299 @@
+"""Read verbs over the DuckDB projections: show, history, query, export (DESIGN §9, §11, §13).
+
+DuckDB is imported lazily, inside the commands, so that ``factledger verify``
+starts without it. Bad input raises :class:`~ledger.errors.UsageError` (exit 2);
+the main command line turns every :class:`~ledger.errors.LedgerError` into one
+line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ledger.cli.context import Context
+from ledger.errors import StorageError, UsageError
+
+if TYPE_CHECKING:
+    from ledger.projections import ClaimState, HistoryStep, Projection, Signed
+
+Handler = Callable[[Context, argparse.Namespace], int]
+_READ_ONLY_KINDS = ("SELECT", "EXPLAIN")
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    parents: list[argparse.ArgumentParser],
+) -> None:
+    """Add ``show``, ``history``, ``query`` and ``export`` to the command line."""
+    p = sub.add_parser(
+        "show",
+        parents=parents,
+        help="a claim now or as of a past position or date",
+        description="Show a claim: text, claimant, status, verdict, sources and who signed what.",
+    )
+    p.add_argument("claim", metavar="CLAIM", help="claim id (any unique prefix)")
+    p.add_argument(
+        "--as-of",
+        metavar="SEQ|DATE",
+        help="a log position (0 is the first entry), YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=show)
+
+    p = sub.add_parser(
+        "history",
+        parents=parents,
+        help="every version of a claim, with word diffs and who signed each",
+        description="Every event of a claim's stream, with word-level diffs and signers.",
+    )
+    p.add_argument("claim", metavar="CLAIM", help="claim id (any unique prefix)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=history)
+
+    p = sub.add_parser(
+        "query",
+        parents=parents,
+        help="read-only SQL over the projections",
+        description=(
+            "Run one read-only SQL statement over the projections (tables events, claims, "
+            "attributions, sources, verdicts, keys, scale, meta; views *_now; macros "
+            '*_as_of(n)). Quote the column "at". Writes are refused (exit 2).'
+        ),
+    )
+    p.add_argument("sql", metavar="SQL")
+    p.add_argument("--json", action="store_true", help="print rows as JSON objects")
+    p.set_defaults(func=query)
+
+    p = sub.add_parser(
+        "export",
+        parents=parents,
+        help="export claims with a current verdict (schema.org ClaimReview JSON-LD)",
+        description="Write schema.org ClaimReview JSON-LD (see docs/claimreview.md).",
+    )
+    p.add_argument("format", choices=["claimreview"], help="export format")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument(
+        "--url", metavar="TEMPLATE", help="the fact check's page URL; {claim} becomes the claim id"
+    )
+    p.set_defaults(func=export)
+
+
+def _open(ctx: Context, *, read_only: bool = False) -> Projection:
+    from ledger.projections import open_projection
+
+    projection = open_projection(ctx.ledger(), read_only=read_only)
+    if projection.path is None and projection.note and projection.note != "asked for":
+        ctx.warn(f"projection kept in memory: {projection.note}")
+    return projection
+
+
+def _as_json(value: Any) -> Any:
+    import msgspec
+
+    return msgspec.to_builtins(value)
+
+
+# --- show ------------------------------------------------------------------------
+
+
+def show(ctx: Context, args: argparse.Namespace) -> int:
+    from ledger.projections import queries
+
+    with _open(ctx) as projection:
+        state = queries.claim_state(projection, args.claim, as_of=args.as_of)
+        head = queries.size(projection) - 1
+    if ctx.json:
+        ctx.emit_json(_as_json(state))
+        return 0
+    for line in _show_lines(state, head):
+        ctx.emit(line)
+    return 0
+
+
+def _who(signed: Signed) -> str:
+    name = signed.author_name or signed.author
+    return f"#{signed.seq} {signed.at} {name} ({signed.kind}, {signed.id[:12]})"
+
+
+def _show_lines(state: ClaimState, head: int) -> list[str]:
+    when = "now" if state.as_of == head else f"as of #{state.as_of}"
+    lines = [f"{state.claim_id}  {when}  (version #{state.version_seq})"]
+    unknown = "[redacted]"
+    lines.append(f"  text      {state.text if state.text is not None else unknown}")
+    lines.append(f"  claimant  {state.claimant or '-'}    kind {state.kind or '-'}")
+    if state.topics:
+        lines.append(f"  topics    {', '.join(state.topics)}")
+    reason = f" ({state.status_reason})" if state.status_reason else ""
+    lines.append(f"  status    {state.status or unknown}{reason}")
+    verdict = state.verdict
+    if verdict is None:
+        lines.append("  verdict   none")
+    else:
+        value = "" if verdict.rating_value is None else f" ({verdict.rating_value})"
+        rating = verdict.rating if verdict.rating is not None else unknown
+        lines.append(f"  verdict   {rating}{value}: {verdict.rationale or ''}".rstrip(": "))
+    if state.appearance is not None:
+        app = state.appearance
+        title = app.source_title or app.source_id
+        lines.append(f'  appeared  {title} ({app.source_id}) {app.locator or ""}: "{app.quote}"')
+    gone = sum(a.withdrawn for a in state.attributions)
+    withdrawn = f" (and {gone} withdrawn)" if gone else ""
+    lines.append(f"  sources   {len(state.attributions) - gone}{withdrawn}")
+    for a in state.attributions:
+        source = f"{a.source_title or unknown} ({a.source_id or unknown})"
+        grade = f" [{a.source_grade}]" if a.source_grade else ""
+        cred = f" credibility {a.credibility}" if a.credibility is not None else ""
+        stance = "withdrawn" if a.withdrawn else (a.stance or unknown)
+        lines.append(f"    {stance:<10}{source}{grade}{cred}")
+        if a.quote:
+            lines.append(f'              "{a.quote}"' + (f" ({a.locator})" if a.locator else ""))
+        if a.signed is not None:
+            lines.append(f"              attributed {_who(a.signed)}")
+        if a.withdrawn_by is not None:
+            lines.append(f"              withdrawn {_who(a.withdrawn_by)}: {a.withdraw_reason}")
+    lines.append("  signed")
+    for blame in state.blame:
+        mark = " [redacted]" if blame.redacted else ""
+        lines.append(f"    {blame.field:<11}{_who(blame.event)}{mark}")
+    return lines
+
+
+# --- history ---------------------------------------------------------------------
+
+
+def history(ctx: Context, args: argparse.Namespace) -> int:
+    from ledger.projections import queries
+
+    with _open(ctx) as projection:
+        steps = queries.claim_history(projection, args.claim)
+    if ctx.json:
+        ctx.emit_json(_as_json(steps))
+        return 0
+    for step in steps:
+        for line in _history_lines(step):
+            ctx.emit(line)
+    return 0
+
+
+def _history_lines(step: HistoryStep) -> list[str]:
+    from ledger.projections import render_diff
+
+    event = step.event
+    lines = [f"#{event.seq}  {event.at}  {event.kind}  {event.author_name or event.author}"]
+    lines.append(f"    signed by {event.author}, event {event.id}")
+    if step.redacted:
+        lines.append(f"    [body redacted: {step.redaction_reason or 'no reason recorded'}]")
+    if step.diff:
+        lines.append(f"    text: {render_diff(step.diff)}")
+    for change in step.changes:
+        old = "-" if change.old is None else change.old
+        new = "-" if change.new is None else change.new
+        lines.append(f"    {change.field}: {old} -> {new}")
+    for key, value in step.detail.items():
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        lines.append(f"    {key}: {shown}")
+    return lines
+
+
+# --- query -----------------------------------------------------------------------
+
+
+def query(ctx: Context, args: argparse.Namespace) -> int:
+    import duckdb
+
+    sql: str = args.sql
+    with _open(ctx, read_only=True) as projection:
+        con = projection.cursor()
+        try:
+            statements = con.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise UsageError(f"SQL does not parse: {_first_line(exc)}") from None
+        if len(statements) != 1:
+            raise UsageError(f"give exactly one SQL statement, not {len(statements)}")
+        kind = statements[0].type.name
+        if kind not in _READ_ONLY_KINDS:
+            raise UsageError(
+                f"query is read-only: a {kind} statement is refused",
+                hint="the projections are rebuilt from the log; change the ledger with its verbs",
+            )
+        try:
+            result = con.execute(statements[0])
+            columns = [d[0] for d in result.description or []]
+            rows = result.fetchall()
+        except duckdb.Error as exc:
+            raise UsageError(f"query failed: {_first_line(exc)}") from None
+    if ctx.json:
+        objects = [dict(zip(columns, map(_jsonable, row), strict=True)) for row in rows]
+        ctx.emit_json(objects)
+        return 0
+    for line in _table(columns, rows):
+        ctx.emit(line)
+    return 0
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return value.replace("\n", "\\n")
+    return json.dumps(_jsonable(value), ensure_ascii=False)
+
+
+def _table(columns: list[str], rows: list[tuple[Any, ...]]) -> list[str]:
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [min(60, max([len(c)] + [len(r[i]) for r in cells])) for i, c in enumerate(columns)]
+
+    def fmt(values: list[str]) -> str:
+        out = [v if len(v) <= w else v[: w - 1] + "…" for v, w in zip(values, widths, strict=True)]
+        return "  ".join(v.ljust(w) for v, w in zip(out, widths, strict=True)).rstrip()
+
+    lines = [fmt(columns), fmt(["-" * w for w in widths])]
+    lines.extend(fmt(r) for r in cells)
+    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return lines
+
+
+# --- export ----------------------------------------------------------------------
+
+
+def export(ctx: Context, args: argparse.Namespace) -> int:
+    from ledger.projections import claimreview, queries
+
+    with _open(ctx) as projection:
+        rows = queries.reviews(projection)
+        scale = queries.scale(projection)
+        organisation = queries.origin(projection)
+    doc = claimreview.document(rows, scale, organisation=organisation, url_template=args.url)
+    text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    if args.output in (None, "-"):
+        ctx.out.write(text)
+        return 0
+    path = Path(args.output)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise StorageError(f"could not write {path}: {exc.strerror}", path=str(path)) from None
+    ctx.info(f"wrote {len(rows)} ClaimReview object{'s' if len(rows) != 1 else ''} to {path}")
+    return 0
+
+
+__all__ = ["export", "history", "query", "register", "show"]

@@ -1,0 +1,169 @@
+"""Shared plumbing of the projection queries: cursors, positions, id prefixes, signers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Final, Literal, Protocol, TypeVar
+
+import duckdb
+import msgspec
+
+from ledger.errors import UsageError
+from ledger.projections.views import Signed
+
+Kind = Literal["claim", "source", "event", "key"]
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+class Cursors(Protocol):
+    """A Projection or a DuckDB connection: anything that hands out cursors."""
+
+    def cursor(self) -> duckdb.DuckDBPyConnection: ...
+
+
+Cur = duckdb.DuckDBPyConnection
+AS_OF: Final = "seq_from <= $n AND (seq_to IS NULL OR seq_to > $n)"
+_IDS: Final[dict[str, tuple[str, str]]] = {
+    "claim": ("claims", "claim_id"),
+    "source": ("sources", "source_id"),
+    "event": ("events", "id"),
+    "key": ("keys", "fingerprint"),
+}
+_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TIME: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+SIGNED: Final = (
+    'SELECT e.id, e.seq, e.kind, e.author, k.name, e."at" FROM events AS e '
+    "LEFT JOIN keys_now AS k ON k.fingerprint = e.author "
+)
+
+
+def fetch_one(cur: Cur, sql: str, params: object = None) -> tuple[Any, ...] | None:
+    return cur.execute(sql, params).fetchone()
+
+
+def fetch_all(cur: Cur, sql: str, params: object = None) -> list[tuple[Any, ...]]:
+    return cur.execute(sql, params).fetchall()
+
+
+def build(cls: type[S], row: Iterable[Any], **extra: Any) -> S:
+    """A result Struct from a row whose columns are in the Struct's field order."""
+    return cls(**dict(zip(cls.__struct_fields__, row, strict=False)), **extra)
+
+
+# --- positions and ids ---------------------------------------------------------
+
+
+def size(src: Cursors) -> int:
+    """Entries projected (the log's complete lines)."""
+    with src.cursor() as cur:
+        row = fetch_one(cur, "SELECT tree_size FROM meta")
+    return int(row[0]) if row else 0
+
+
+def last_seq(cur: Cur) -> int:
+    row = fetch_one(cur, "SELECT tree_size FROM meta")
+    return (int(row[0]) if row else 0) - 1
+
+
+def at_position(cur: Cur, as_of: int | str | None) -> int:
+    head = last_seq(cur)
+    if head < 0:
+        raise UsageError("the ledger has no entries")
+    if as_of is None:
+        return head
+    if isinstance(as_of, str):
+        text = as_of.strip()
+        if text.isdigit():
+            as_of = int(text)
+        elif _DATE.fullmatch(text) or _TIME.fullmatch(text):
+            return seq_at(cur, text)
+        else:
+            raise UsageError(
+                f"{as_of!r} is neither a sequence number nor a date",
+                hint="give a number (0 is the first entry), YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ",
+            )
+    if not 0 <= as_of <= head:
+        raise UsageError(f"position {as_of} is outside the log (0 to {head})")
+    return as_of
+
+
+def seq_at(cur: Cur, when: str) -> int:
+    bound = when if "T" in when else f"{when}T23:59:59Z"
+    try:
+        datetime.strptime(bound, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        raise UsageError(f"{when!r} is not a real date") from None
+    row = fetch_one(cur, 'SELECT max(seq) FROM events WHERE "at" <= $1', [bound])
+    if row is None or row[0] is None:
+        raise UsageError(f"nothing was recorded on or before {when}")
+    return int(row[0])
+
+
+def position(src: Cursors, as_of: int | str | None = None) -> int:
+    """The log position for ``as_of``: a sequence number, a date or a time (None: latest).
+
+    A date means the end of that UTC day; the position is the last entry whose
+    author-stated time is at or before it.
+    """
+    with src.cursor() as cur:
+        return at_position(cur, as_of)
+
+
+def resolve(src: Cursors, prefix: str, kind: Kind = "claim") -> str:
+    """The one id of ``kind`` that starts with ``prefix``, as git resolves short hashes."""
+    table, column = _IDS[kind]
+    text = prefix.strip()
+    if not text:
+        raise UsageError(f"give a {kind} id (any unique prefix)")
+    with src.cursor() as cur:
+        rows = fetch_all(
+            cur,
+            f"SELECT DISTINCT {column} FROM {table} WHERE starts_with({column}, $1) "
+            f"ORDER BY 1 LIMIT 4",
+            [text],
+        )
+    if text in (r[0] for r in rows):
+        return text
+    if not rows:
+        raise UsageError(
+            f"no {kind} matches {text!r}", hint="check the id, or list them with 'factledger query'"
+        )
+    if len(rows) > 1:
+        shown = ", ".join(r[0] for r in rows[:3]) + (", ..." if len(rows) > 3 else "")
+        raise UsageError(f"{text!r} is ambiguous: {shown}", hint="type more characters")
+    return str(rows[0][0])
+
+
+# --- signed events ---------------------------------------------------------------
+
+
+def signers(cur: Cur, seqs: Iterable[int | None]) -> dict[int, Signed]:
+    wanted = sorted({s for s in seqs if s is not None})
+    if not wanted:
+        return {}
+    rows = fetch_all(cur, SIGNED + "WHERE e.seq IN (SELECT unnest($1::BIGINT[]))", [wanted])
+    return {r[1]: build(Signed, r) for r in rows}
+
+
+def redacted_seqs(cur: Cur, seqs: Iterable[int | None]) -> set[int]:
+    wanted = sorted({s for s in seqs if s is not None})
+    rows = fetch_all(
+        cur,
+        "SELECT seq FROM events WHERE redacted AND seq IN (SELECT unnest($1::BIGINT[]))",
+        [wanted],
+    )
+    return {r[0] for r in rows}
+
+
+def record(cur: Cur, sql: str, params: object = None) -> dict[str, Any] | None:
+    row = cur.execute(sql, params).fetchone()
+    return None if row is None else dict(zip((d[0] for d in cur.description), row, strict=True))
+
+
+def body_fields(body: str | None) -> dict[str, Any]:
+    """A projected body as a dict, without its salt."""
+    data: dict[str, Any] = msgspec.json.decode(body) if body else {}
+    data.pop("salt", None)
+    return data

@@ -1,0 +1,165 @@
+"""Getting log lines into DuckDB: the cache file, the file reader and the staging tables.
+
+Staging leaves a temp table ``raw(seq, id, byte_offset, line)`` holding exactly the
+lines the strict Python pass (:class:`~ledger.projections._scan.Scan`) decoded,
+which ``apply.sql`` then turns into rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Final
+
+import duckdb
+
+from ledger.codec import MAX_LINE_BYTES
+from ledger.errors import StorageError
+from ledger.projections._scan import Scan
+
+CACHE_NAME: Final = "projections.duckdb"
+RACY_NS: Final = 2_000_000_000
+"""A file modified this recently may change again within the same mtime tick."""
+_BATCH: Final = 100_000
+_SMALL_FILE: Final = 1 << 20
+READ_FILE: Final = f"""
+CREATE OR REPLACE TEMP TABLE raw_file AS
+SELECT ordinality - 1 AS seq, line
+FROM read_csv($1, columns = {{'line': 'VARCHAR'}}, delim = '\\x01', quote = '', escape = '',
+              header = false, auto_detect = false, new_line = '\\n',
+              max_line_size = {2 * MAX_LINE_BYTES + 16}) WITH ORDINALITY
+"""
+
+
+def stat_file(path: Path) -> list[int]:
+    """(size, mtime_ns, inode, device); a just-modified file gets mtime -1 (never trusted)."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
+    mtime = st.st_mtime_ns if time.time_ns() - st.st_mtime_ns > RACY_NS else -1
+    return [st.st_size, mtime, st.st_ino, st.st_dev]
+
+
+def stage_ids(con: duckdb.DuckDBPyConnection, scan: Scan) -> None:
+    """``staged(seq, id, byte_offset)`` from the scan, in column batches (no row inserts)."""
+    con.execute("CREATE OR REPLACE TEMP TABLE staged (seq BIGINT, id VARCHAR, byte_offset BIGINT)")
+    for first in range(0, scan.count, _BATCH):
+        ids, offsets, count = scan.batch(first, _BATCH)
+        con.execute(
+            "INSERT INTO staged SELECT $1 + i, substr($2, i * 64 + 1, 64), "
+            "('0x' || substr($3, i * 16 + 1, 16))::BIGINT FROM range($4) AS t(i)",
+            [scan.start_index + first, ids, offsets, count],
+        )
+
+
+def stage_lines(con: duckdb.DuckDBPyConnection, scan: Scan) -> None:
+    """``raw`` from a scan that kept its lines (catch-up, or the fallback of a rebuild)."""
+    stage_ids(con, scan)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE raw AS SELECT s.seq, s.id, s.byte_offset, l.line "
+        "FROM staged AS s JOIN (SELECT $1 + ordinality - 1 AS seq, line "
+        "FROM unnest($2::VARCHAR[]) WITH ORDINALITY AS t(line, ordinality)) AS l USING (seq)",
+        [scan.start_index, scan.lines],
+    )
+
+
+def stage_file(con: duckdb.DuckDBPyConnection, path: Path) -> Scan:
+    """Stage every complete line in ``raw``: DuckDB reads the file while Python checks it.
+
+    A small file is simply handed over by Python: starting a parallel reader costs more.
+    """
+    try:
+        small = path.stat().st_size < _SMALL_FILE
+    except OSError as exc:
+        raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
+    if small:
+        scan = Scan(path, keep_lines=True)
+        scan.run()
+        stage_lines(con, scan)
+        return scan
+    reader = FileReader(con, path)
+    reader.start()
+    scan = Scan(path, keep_lines=False)
+    try:
+        scan.run()
+    except BaseException:
+        con.interrupt()
+        reader.join()
+        raise
+    reader.join()
+    if reader.error is None:
+        stage_ids(con, scan)
+        row = con.execute(
+            "SELECT count(*) FILTER (WHERE f.off IS DISTINCT FROM s.byte_offset) "
+            "FROM staged AS s LEFT JOIN (SELECT seq, sum(strlen(line) + 1) OVER "
+            "(ORDER BY seq ROWS UNBOUNDED PRECEDING) - strlen(line) - 1 AS off "
+            "FROM raw_file) AS f USING (seq)"
+        ).fetchone()
+        if row is not None and row[0] == 0:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE raw AS SELECT s.seq, s.id, s.byte_offset, f.line "
+                "FROM staged AS s JOIN raw_file AS f USING (seq)"
+            )
+            con.execute("DROP TABLE raw_file")
+            return scan
+    # DuckDB read something other than what Python checked (the file changed under
+    # us, or the reader failed): stage exactly the lines Python decoded instead.
+    con.execute("DROP TABLE IF EXISTS raw_file")
+    scan = Scan(path, keep_lines=True)
+    scan.run()
+    stage_lines(con, scan)
+    return scan
+
+
+class FileReader(threading.Thread):
+    """DuckDB reads the log's lines into ``raw_file`` while Python decodes them."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
+        super().__init__(name="factledger-read-json", daemon=True)
+        self._con = con
+        self._path = path
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            self._con.execute(READ_FILE, [str(self._path)])
+        except duckdb.Error as exc:
+            self.error = exc
+
+
+def is_damage(exc: duckdb.Error) -> bool:
+    """Errors a damaged cache file raises (as opposed to a wrong query)."""
+    damage = (duckdb.IOException, duckdb.InternalException, duckdb.SerializationException)
+    return isinstance(exc, damage) or type(exc) is duckdb.Error
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def connect(cache_dir: Path) -> tuple[duckdb.DuckDBPyConnection, Path | None, str | None]:
+    """Open (or create) the cache file; fall back to memory when it cannot be written."""
+    path = cache_dir / CACHE_NAME
+    try:
+        cache_dir.mkdir(exist_ok=True)
+        if not os.access(cache_dir, os.W_OK):
+            raise PermissionError(f"{cache_dir} is not writable")
+    except OSError as exc:
+        return duckdb.connect(":memory:"), None, f"cache directory not writable ({exc})"
+    for attempt in (1, 2):
+        try:
+            return duckdb.connect(str(path)), path, None
+        except duckdb.Error as exc:
+            message = first_line(exc)
+            if "lock" in message.lower() or attempt == 2:
+                return duckdb.connect(":memory:"), None, message
+            # Not a DuckDB file, or a damaged one: it is only a cache.
+            for stale in (path, path.with_name(path.name + ".wal")):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+    raise AssertionError("unreachable")  # pragma: no cover

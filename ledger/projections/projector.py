@@ -1,0 +1,370 @@
+"""Build and catch up the DuckDB projections of a ledger's log (DESIGN §9).
+
+The log is the only source of truth; the projection is a disposable cache in
+``<ledger>/.cache/projections.duckdb`` that is never trusted for verification.
+
+- **Rebuild** is a bulk load. DuckDB reads the JSONL file itself (``read_csv`` of
+  whole lines, then ``json_transform``) while, in parallel, Python decodes every
+  line strictly with :func:`ledger.codec.decode_entry` and computes its id with
+  :func:`ledger.entry.event_id`; the ids and offsets go to DuckDB as a few
+  column batches, and the line lengths DuckDB read are checked against the
+  offsets Python saw. A log that does not decode is never projected.
+- **Catch-up** applies only the entries after the applied prefix, through the
+  same SQL (``apply.sql``), after checking that the prefix is unchanged: the
+  file is at least as long, the last applied entry is still at its offset with
+  its id, and (by default) the SHA-256 of the prefix bytes is the one stored.
+  Anything else (an edited, truncated, redacted or replaced log) rebuilds.
+- ``meta`` records the tree size, Merkle root, byte offset and file digest in the
+  same transaction as the rows, so a crash never leaves rows and position apart.
+
+A missing, stale or corrupt cache is rebuilt without being asked; a read-only
+ledger directory, or a cache locked by another process, falls back to an
+in-memory database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Final, Literal
+
+import duckdb
+
+from ledger import merkle
+from ledger.codec import decode_entry
+from ledger.entry import event_id
+from ledger.errors import LedgerError, StorageError
+from ledger.ledger import Ledger
+from ledger.projections._loader import (
+    CACHE_NAME,
+    connect,
+    first_line,
+    is_damage,
+    stage_file,
+    stage_lines,
+    stat_file,
+)
+from ledger.projections._scan import Scan, digest_prefix
+
+SCHEMA_VERSION: Final = 1
+_TABLES: Final = (
+    "meta",
+    "events",
+    "scale",
+    "claims",
+    "attributions",
+    "sources",
+    "verdicts",
+    "keys",
+)
+
+
+def _sql(name: str) -> str:
+    return resources.files("ledger.projections").joinpath(name).read_text(encoding="utf-8")
+
+
+STEP_KINDS: Final[dict[str, frozenset[str]]] = {
+    "claims": frozenset(
+        {"claim.asserted", "claim.corrected", "claim.status", "verdict.issued", "verdict.voided"}
+    ),
+    "attributions": frozenset({"source.attributed", "attribution.withdrawn"}),
+    "sources": frozenset({"source.registered", "source.regraded"}),
+    "verdicts": frozenset({"verdict.issued", "verdict.voided"}),
+    "keys": frozenset({"ledger.created", "key.granted", "key.revoked"}),
+    "redactions": frozenset({"entry.redacted"}),
+    "scale": frozenset({"ledger.created"}),
+}
+"""The kinds whose entries each group of steps in ``apply.sql`` reads."""
+_STAGING: Final = ("claim_steps", "attribution_steps", "source_steps", "verdict_steps", "key_steps")
+
+
+def _steps() -> list[tuple[str, str]]:
+    """``apply.sql`` split at its ``-- step: <group>, ...`` markers: (group, SQL)."""
+    out = []
+    for part in _sql("apply.sql").split("\n-- step: ")[1:]:
+        title, sql = part.split("\n", 1)
+        out.append((title.split(",")[0].split(" ")[0], sql))
+    return out
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What :meth:`Projection.refresh` did."""
+
+    action: Literal["unchanged", "caught-up", "rebuilt"]
+    applied: int
+    """Entries applied by this refresh."""
+    size: int
+    """Entries in the projection now (the log's complete lines)."""
+    reason: str | None = None
+    """Why a rebuild was needed."""
+
+
+@dataclass(frozen=True)
+class _Meta:
+    schema_version: int
+    tree_size: int
+    root: str
+    byte_offset: int
+    last_id: str | None
+    last_offset: int | None
+    prefix_sha256: str
+    edge: list[str]
+    file_stat: list[int]
+
+
+class Projection:
+    """The projections of one ledger: a DuckDB connection kept caught up with its log.
+
+    Use :meth:`cursor` for each query (one per thread); :meth:`refresh` to catch up.
+    """
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, events_path: Path, path: Path | None, note: str | None
+    ) -> None:
+        self._con = con
+        self.events_path = events_path
+        self.path = path
+        """The cache file, or ``None`` for an in-memory projection."""
+        self.note = note
+        """Why the projection is in memory, when it is."""
+        self.read_only = False
+        self._lock = threading.Lock()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor: give each thread and each query its own."""
+        return self._con.cursor()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Projection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- catching up ----------------------------------------------------------
+
+    def refresh(self, *, full_check: bool = True) -> Refresh:
+        """Apply new entries, or rebuild when the applied prefix changed.
+
+        ``full_check`` also compares the SHA-256 of the applied prefix (one read of
+        it); without it only the cheap check runs (size, last entry and its id).
+        """
+        if self.read_only:
+            raise LedgerError("a read-only projection cannot be refreshed")
+        with self._lock:
+            try:
+                return self._refresh(full_check)
+            except duckdb.Error as exc:
+                if self.path is None or not is_damage(exc):
+                    raise
+                self._recreate()
+                return self._rebuild(f"the cache was unreadable ({first_line(exc)})")
+
+    def rebuild(self, reason: str = "asked for") -> Refresh:
+        """Rebuild every table from the log, in one transaction."""
+        with self._lock:
+            return self._rebuild(reason)
+
+    def _refresh(self, full_check: bool) -> Refresh:
+        meta = self._meta()
+        if meta is None:
+            return self._rebuild("no projection yet")
+        if meta.schema_version != SCHEMA_VERSION:
+            self._recreate()
+            return self._rebuild(f"schema version {meta.schema_version} is not {SCHEMA_VERSION}")
+        stat = stat_file(self.events_path)
+        if stat == meta.file_stat and stat[1] != -1:
+            return Refresh("unchanged", 0, meta.tree_size)
+        if stat[0] < meta.byte_offset:
+            return self._rebuild("the log is shorter than the projected prefix")
+        if not self._last_entry_holds(meta):
+            return self._rebuild("the last projected entry is no longer where it was")
+        digest = digest_prefix(self.events_path, meta.byte_offset)
+        if full_check and digest.hexdigest() != meta.prefix_sha256:
+            return self._rebuild("the projected prefix of the log changed")
+        edge = merkle.RightEdge(meta.tree_size, tuple(bytes.fromhex(h) for h in meta.edge))
+        scan = Scan(
+            self.events_path,
+            start_offset=meta.byte_offset,
+            start_index=meta.tree_size,
+            edge=edge,
+            digest=digest,
+            keep_lines=True,
+            last=(meta.last_id, meta.last_offset)
+            if meta.last_id and meta.last_offset is not None
+            else None,
+        )
+        scan.run()
+        if not scan.count and (stat[1] == -1 or stat == meta.file_stat):
+            return Refresh("unchanged", 0, meta.tree_size)  # nothing worth writing down
+        con = self._con
+        con.begin()
+        try:
+            if scan.count:
+                stage_lines(con, scan)
+                self._apply(meta.tree_size)
+            self._write_meta(scan, stat)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        action: Literal["unchanged", "caught-up"] = "caught-up" if scan.count else "unchanged"
+        return Refresh(action, scan.count, scan.size)
+
+    def _last_entry_holds(self, meta: _Meta) -> bool:
+        """The cheap check: the last applied entry is still at its offset, with its id."""
+        if meta.last_offset is None or meta.last_id is None:
+            return meta.byte_offset == 0
+        try:
+            with self.events_path.open("rb") as handle:
+                handle.seek(meta.last_offset)
+                data = handle.read(meta.byte_offset - meta.last_offset)
+        except OSError:
+            return False
+        if not data.endswith(b"\n"):
+            return False
+        try:
+            return event_id(decode_entry(data[:-1])) == meta.last_id
+        except LedgerError:
+            return False
+
+    # --- rebuilding -----------------------------------------------------------
+
+    def _rebuild(self, reason: str) -> Refresh:
+        con = self._con
+        stat = stat_file(self.events_path)
+        con.begin()
+        try:
+            for name in ("claims", "attributions", "sources", "verdicts", "keys"):
+                con.execute(f"DROP MACRO TABLE IF EXISTS {name}_as_of")
+                con.execute(f"DROP VIEW IF EXISTS {name}_now")
+            for name in _TABLES:
+                con.execute(f"DROP TABLE IF EXISTS {name}")
+            for statement in con.extract_statements(_sql("schema.sql")):
+                con.execute(statement)
+            scan = stage_file(con, self.events_path)
+            self._apply(0)
+            self._write_meta(scan, stat)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        return Refresh("rebuilt", scan.count, scan.size, reason)
+
+    def _apply(self, start: int) -> None:
+        con = self._con
+        con.execute("SET VARIABLE apply_start = $1", [start])
+        kinds: set[str] = set()
+        for group, sql in _steps():
+            if group != "events" and not kinds & STEP_KINDS[group]:
+                continue
+            for statement in con.extract_statements(sql):
+                con.execute(statement)
+            if group == "events":
+                rows = con.execute(
+                    "SELECT DISTINCT kind, redacted FROM events WHERE seq >= $1", [start]
+                ).fetchall()
+                kinds = {r[0] for r in rows} | (
+                    {"entry.redacted"} if any(r[1] for r in rows) else set()
+                )
+        for name in ("raw", "staged", *_STAGING):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    # --- meta -------------------------------------------------------------------
+
+    def _meta(self) -> _Meta | None:
+        try:
+            row = self._con.execute(
+                "SELECT schema_version, tree_size, root, byte_offset, last_id, last_offset, "
+                "prefix_sha256, edge, file_stat FROM meta"
+            ).fetchone()
+        except duckdb.CatalogException:
+            return None
+        except duckdb.BinderException:
+            return _Meta(-1, 0, "", 0, None, None, "", [], [])
+        return None if row is None else _Meta(*row)
+
+    def _write_meta(self, scan: Scan, stat: list[int]) -> None:
+        con = self._con
+        con.execute("DELETE FROM meta")
+        con.execute(
+            "INSERT INTO meta VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            [
+                SCHEMA_VERSION,
+                scan.size,
+                merkle.edge_root(scan.edge).hex(),
+                scan.end,
+                scan.last_id,
+                scan.last_offset,
+                scan.digest.hexdigest(),
+                [h.hex() for h in scan.edge.hashes],
+                stat,
+            ],
+        )
+
+    def _recreate(self) -> None:
+        """Delete an unusable cache file and start an empty one in its place."""
+        assert self.path is not None
+        with contextlib.suppress(duckdb.Error):
+            self._con.close()
+        for stale in (self.path, self.path.with_name(self.path.name + ".wal")):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+        self._con = duckdb.connect(str(self.path))
+
+    def lock_down(self) -> None:
+        """Make the connection read-only for arbitrary SQL (``factledger query``)."""
+        if self.path is not None:
+            self._con.close()
+            try:
+                self._con = duckdb.connect(
+                    str(self.path), read_only=True, config={"enable_external_access": False}
+                )
+            except duckdb.Error as exc:
+                raise StorageError(
+                    f"could not reopen {self.path} read-only: {first_line(exc)}",
+                    hint="another factledger process may hold the cache; retry",
+                ) from None
+        else:
+            self._con.execute("SET enable_external_access = false")
+        self.read_only = True
+
+
+def open_projection(
+    ledger: Ledger,
+    *,
+    refresh: bool = True,
+    full_check: bool = True,
+    read_only: bool = False,
+    in_memory: bool = False,
+) -> Projection:
+    """Open the ledger's projections, caught up with its log unless ``refresh`` is false.
+
+    ``read_only`` refuses writes and file access (for arbitrary SQL); ``in_memory``
+    skips the cache file.
+    """
+    note: str | None = "asked for"
+    path: Path | None = None
+    if in_memory:
+        con = duckdb.connect(":memory:")
+    else:
+        con, path, note = connect(ledger.cache_dir)
+    projection = Projection(con, ledger.events_path, path, note)
+    try:
+        if refresh:
+            projection.refresh(full_check=full_check)
+        if read_only:
+            projection.lock_down()
+    except BaseException:
+        projection.close()
+        raise
+    return projection
+
+
+__all__ = ["CACHE_NAME", "SCHEMA_VERSION", "Projection", "Refresh", "open_projection"]

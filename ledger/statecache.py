@@ -1,0 +1,339 @@
+"""The folded rule state, kept in ``.cache/state.sqlite`` so an append reads what it needs.
+
+Folding the whole log before every append makes a write O(log size): a minute on
+a million entries. This cache stores the state the rules need (stream heads,
+claims, sources, the event index, keys) after the first ``size`` entries, with
+the byte offset where they end and the hash of the last of them. Opening it
+checks the log still holds that line at that offset; then only the entries
+appended since are folded, and an append reads just the rows it touches.
+
+It is a cache: rebuildable, git-ignored, and never trusted by ``verify``, which
+always folds the whole log. Anything unexpected (a missing, corrupt, foreign or
+stale file; a log rewritten by a redaction or by hand) means a full fold and a
+rebuilt cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, MutableSet
+from pathlib import Path
+from typing import Any, Final, Generic, TypeVar
+
+import msgspec
+
+from ledger import merkle, rules
+
+SCHEMA_VERSION: Final = 1
+FILE_NAME: Final = "state.sqlite"
+
+V = TypeVar("V")
+_MISSING: Final = object()
+
+_TABLES: Final = """
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS heads (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS last_at (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS claims (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sources (k TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS redacted (k TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    k TEXT PRIMARY KEY, seq INTEGER NOT NULL, kind TEXT NOT NULL,
+    subject TEXT NOT NULL, author TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+class Tail(msgspec.Struct, frozen=True):
+    """Where the cached fold ends in the log, and what it must find there."""
+
+    size: int
+    end_offset: int
+    last_line_sha256: str
+    last_line_length: int
+    edge: list[str]
+
+
+class Meta(msgspec.Struct, frozen=True):
+    version: int
+    events_file: str
+    origin: str | None
+    trust_root: str | None
+    owner: str | None
+    scale: list[str]
+    keys: dict[str, rules.KeyState]
+    unexplained_redactions: dict[str, int]
+    void: list[rules.VoidRange]
+    tail: Tail
+
+
+class SqlMap(MutableMapping[str, V], Generic[V]):
+    """A table read on demand, with writes kept until :meth:`flush`."""
+
+    def __init__(
+        self,
+        con: sqlite3.Connection,
+        table: str,
+        columns: str,
+        load: Callable[[tuple[Any, ...]], V],
+        dump: Callable[[V], tuple[Any, ...]],
+        *,
+        mutable: bool = False,
+    ) -> None:
+        """``mutable``: values are changed in place, so every value read is written back."""
+        self._con, self._table, self._columns = con, table, columns
+        self._load, self._dump = load, dump
+        self._mutable = mutable
+        self._seen: dict[str, Any] = {}
+        self._dirty: set[str] = set()
+
+    def __getitem__(self, key: str) -> V:
+        if key not in self._seen:
+            row = self._con.execute(
+                f"SELECT {self._columns} FROM {self._table} WHERE k = ?", (key,)
+            ).fetchone()
+            self._seen[key] = _MISSING if row is None else self._load(row)
+        value = self._seen[key]
+        if value is _MISSING:
+            raise KeyError(key)
+        return value  # type: ignore[no-any-return]
+
+    def __setitem__(self, key: str, value: V) -> None:
+        self._seen[key] = value
+        self._dirty.add(key)
+
+    def __delitem__(self, key: str) -> None:
+        self[key]
+        self._seen[key] = _MISSING
+        self._dirty.add(key)
+
+    def __iter__(self) -> Iterator[str]:
+        stored = (row[0] for row in self._con.execute(f"SELECT k FROM {self._table}"))
+        fresh = [k for k in self._dirty if self._seen.get(k, _MISSING) is not _MISSING]
+        seen = set(fresh)
+        yield from fresh
+        for key in stored:
+            if key not in seen and self._seen.get(key) is not _MISSING:
+                yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def with_prefix(self, prefix: str, limit: int = 9) -> list[str]:
+        """Keys starting with ``prefix`` (at most ``limit``), by an index range scan."""
+        rows = self._con.execute(
+            f"SELECT k FROM {self._table} WHERE k >= ? AND k < ? LIMIT ?",
+            (prefix, prefix + "\U0010ffff", limit),
+        )
+        found = [row[0] for row in rows if self._seen.get(row[0]) is not _MISSING]
+        found += [k for k in self._dirty if k.startswith(prefix) and k not in found]
+        return [k for k in found if self._seen.get(k, None) is not _MISSING][:limit]
+
+    def flush(self) -> None:
+        keys = set(self._seen) if self._mutable else self._dirty
+        for key in keys:
+            value = self._seen.get(key, _MISSING)
+            if value is _MISSING:
+                self._con.execute(f"DELETE FROM {self._table} WHERE k = ?", (key,))
+            else:
+                marks = ", ".join("?" * (1 + len(self._dump(value))))
+                self._con.execute(
+                    f"INSERT OR REPLACE INTO {self._table} VALUES ({marks})",
+                    (key, *self._dump(value)),
+                )
+        self._dirty.clear()
+
+
+class SqlSet(MutableSet[str]):
+    """A one-column table as a set, with writes kept until :meth:`flush`."""
+
+    def __init__(self, con: sqlite3.Connection, table: str) -> None:
+        self._map: SqlMap[bool] = SqlMap(con, table, "1", lambda row: True, lambda value: ())
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in self._map
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._map)
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+    def add(self, value: str) -> None:
+        self._map[value] = True
+
+    def discard(self, value: str) -> None:
+        with contextlib.suppress(KeyError):
+            del self._map[value]
+
+    def with_prefix(self, prefix: str, limit: int = 9) -> list[str]:
+        return self._map.with_prefix(prefix, limit)
+
+    def flush(self) -> None:
+        self._map.flush()
+
+
+_CLAIM = msgspec.msgpack.Decoder(rules.ClaimState)
+_ENCODE = msgspec.msgpack.Encoder()
+_META = msgspec.msgpack.Decoder(Meta)
+
+
+def _claim_dump(claim: rules.ClaimState) -> tuple[Any, ...]:
+    return (_ENCODE.encode(claim),)
+
+
+def _event_dump(info: rules.EventInfo) -> tuple[Any, ...]:
+    return (info.seq, info.kind, info.subject, info.author)
+
+
+def _event_load(row: tuple[Any, ...]) -> rules.EventInfo:
+    return rules.EventInfo(*row)
+
+
+class Store:
+    """An open ``state.sqlite``: the state it holds and where it ends."""
+
+    def __init__(self, con: sqlite3.Connection, state: rules.LedgerState, tail: Tail) -> None:
+        self.con, self.state, self.tail = con, state, tail
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(path, isolation_level=None, timeout=10)
+    con.execute("PRAGMA journal_mode = WAL")
+    con.execute("PRAGMA synchronous = NORMAL")
+    con.executescript(_TABLES)
+    return con
+
+
+def line_digest(line: bytes) -> str:
+    return hashlib.sha256(line).hexdigest()
+
+
+def open_store(
+    cache_dir: Path, events_file: str, read_tail: Callable[[int, int], bytes]
+) -> Store | None:
+    """The cached state if it is usable for this log, else None.
+
+    ``read_tail(offset, length)`` returns the log's bytes there (b"" past its end).
+    """
+    path = cache_dir / FILE_NAME
+    if not path.is_file():
+        return None
+    try:
+        con = _connect(path)
+        row = con.execute("SELECT v FROM meta WHERE k = 'meta'").fetchone()
+        meta = _META.decode(row[0]) if row else None
+    except (sqlite3.Error, msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if meta is None or meta.version != SCHEMA_VERSION or meta.events_file != events_file:
+        con.close()
+        return None
+    tail = meta.tail
+    start = tail.end_offset - tail.last_line_length - 1
+    found = read_tail(start, tail.last_line_length + 1)
+    if (
+        len(found) != tail.last_line_length + 1
+        or not found.endswith(b"\n")
+        or (line_digest(found[:-1]) != tail.last_line_sha256)
+    ):
+        con.close()
+        return None
+    state = rules.LedgerState(
+        origin=meta.origin,
+        trust_root=meta.trust_root,
+        owner=meta.owner,
+        scale=frozenset(meta.scale),
+        size=tail.size,
+        keys=dict(meta.keys),
+        heads=SqlMap(con, "heads", "v", lambda r: str(r[0]), lambda v: (v,)),
+        last_at=SqlMap(con, "last_at", "v", lambda r: str(r[0]), lambda v: (v,)),
+        claims=SqlMap(con, "claims", "v", lambda r: _CLAIM.decode(r[0]), _claim_dump, mutable=True),
+        sources=SqlSet(con, "sources"),
+        events=SqlMap(con, "events", "seq, kind, subject, author", _event_load, _event_dump),
+        redacted=SqlSet(con, "redacted"),
+        unexplained_redactions=dict(meta.unexplained_redactions),
+        void=list(meta.void),
+    )
+    return Store(con, state, tail)
+
+
+def edge_of(tail: Tail) -> merkle.RightEdge:
+    return merkle.RightEdge(tail.size, tuple(bytes.fromhex(h) for h in tail.edge))
+
+
+def save(
+    cache_dir: Path,
+    events_file: str,
+    state: rules.LedgerState,
+    tail: Tail,
+    store: Store | None,
+) -> None:
+    """Write the state after ``tail.size`` entries: incrementally into ``store``, else anew."""
+    try:
+        if store is not None:
+            con = store.con
+            con.execute("BEGIN IMMEDIATE")
+            for part in (
+                state.heads,
+                state.last_at,
+                state.claims,
+                state.sources,
+                state.events,
+                state.redacted,
+            ):
+                if isinstance(part, SqlMap | SqlSet):
+                    part.flush()
+        else:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            path = cache_dir / FILE_NAME
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            con = _connect(path)
+            con.execute("BEGIN IMMEDIATE")
+            _bulk(con, state)
+        meta = Meta(
+            SCHEMA_VERSION,
+            events_file,
+            state.origin,
+            state.trust_root,
+            state.owner,
+            sorted(state.scale),
+            dict(state.keys),
+            dict(state.unexplained_redactions),
+            list(state.void),
+            tail,
+        )
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('meta', ?)", (_ENCODE.encode(meta),))
+        con.execute("COMMIT")
+        if store is None:
+            con.close()
+    except (sqlite3.Error, OSError):
+        # A cache that cannot be written is only slower next time.
+        with contextlib.suppress(sqlite3.Error, OSError, UnboundLocalError):
+            con.execute("ROLLBACK")
+
+
+def _bulk(con: sqlite3.Connection, state: rules.LedgerState) -> None:
+    con.executemany("INSERT INTO heads VALUES (?, ?)", state.heads.items())
+    con.executemany("INSERT INTO last_at VALUES (?, ?)", state.last_at.items())
+    con.executemany(
+        "INSERT INTO claims VALUES (?, ?)",
+        ((k, _ENCODE.encode(v)) for k, v in state.claims.items()),
+    )
+    con.executemany("INSERT INTO sources VALUES (?)", ((k,) for k in state.sources))
+    con.executemany("INSERT INTO redacted VALUES (?)", ((k,) for k in state.redacted))
+    con.executemany(
+        "INSERT INTO events VALUES (?, ?, ?, ?, ?)",
+        ((k, *_event_dump(v)) for k, v in state.events.items()),
+    )
+
+
+def keys_with_prefix(candidates: Iterable[str], prefix: str) -> list[str] | None:
+    """Prefix matches by index when ``candidates`` is a cached table, else None."""
+    finder = getattr(candidates, "with_prefix", None)
+    return None if finder is None else list(finder(prefix))

@@ -1,0 +1,272 @@
+"""Rebuild, catch-up and cache handling of the DuckDB projections (DESIGN §9)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from ledger.entry import event_id
+from ledger.errors import DecodeError
+from ledger.ledger import Ledger
+from ledger.projections import CACHE_NAME, Projection, open_projection, queries
+from tests.projections.conftest import VECTORS, Builder, project
+
+HOLD = (
+    "import duckdb, sys; c = duckdb.connect({path!r}); print('held', flush=True); sys.stdin.read()"
+)
+TABLES = ("events", "scale", "claims", "attributions", "sources", "verdicts", "keys")
+
+
+def dump(projection: Projection) -> dict[str, list[tuple[Any, ...]]]:
+    with projection.cursor() as cur:
+        return {t: cur.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
+
+
+def meta(projection: Projection) -> dict[str, Any]:
+    with projection.cursor() as cur:
+        row = cur.execute("SELECT * FROM meta").fetchone()
+        assert row is not None
+        return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+
+def small(builder: Builder) -> dict[str, str]:
+    src = builder.source("Labour statistics", "B", url="https://example.org/stats")
+    clm = builder.claim("Unemployment fell by 137 thousand last year", appears_in=src)
+    builder.attribute(clm, src, "disputes", 4)
+    builder.correct(clm, "Unemployment fell by 145 thousand last year")
+    builder.verdict(clm, "mostly-false", "The statistics show a smaller fall.")
+    builder.status(clm, "published")
+    return {"src": src, "clm": clm}
+
+
+def test_rebuild_projects_every_entry_with_the_ledgers_ids_and_root(
+    builder: Builder, open_proj: list[Projection]
+) -> None:
+    small(builder)
+    led = builder.ledger
+    projection = project(led, open_proj)
+    ids = [event_id(entry) for _, entry in led.entries()]
+    with projection.cursor() as cur:
+        assert [r[0] for r in cur.execute("SELECT id FROM events ORDER BY seq").fetchall()] == ids
+    m = meta(projection)
+    assert m["tree_size"] == len(ids)
+    assert m["root"] == led.load().root().hex()
+    assert m["byte_offset"] == led.events_path.stat().st_size
+    assert projection.path == led.cache_dir / CACHE_NAME
+
+
+def test_vector_ledger_projects_its_redaction_with_the_reason(
+    vector_ledger: Ledger, open_proj: list[Projection]
+) -> None:
+    projection = project(vector_ledger, open_proj)
+    data = json.loads((VECTORS / "vectors.json").read_text(encoding="utf-8"))
+    assert meta(projection)["root"] == data["merkle_root_hex"]
+    redacted = queries.event_at(projection, 7)
+    assert redacted.redacted
+    assert redacted.body is None
+    assert redacted.redaction_reason == "erasure request"
+    assert redacted.id == data["entries"][7]["event_id"]
+
+
+def test_catch_up_applies_only_new_entries_and_equals_a_rebuild(
+    builder: Builder, open_proj: list[Projection]
+) -> None:
+    ids = small(builder)
+    open_projection(builder.ledger).close()
+    builder.withdraw(ids["clm"], ids["src"])
+    builder.verdict(ids["clm"], "false")
+    projection = project(builder.ledger, open_proj, refresh=False)
+    done = projection.refresh()
+    assert (done.action, done.applied) == ("caught-up", 2)
+    fresh = project(builder.ledger, open_proj, in_memory=True)
+    assert dump(projection) == dump(fresh)
+    assert projection.refresh().action == "unchanged"
+
+
+def test_editing_a_line_under_the_cache_rebuilds_instead_of_answering_stale(
+    builder: Builder, open_proj: list[Projection]
+) -> None:
+    ids = small(builder)
+    open_projection(builder.ledger).close()
+    path = builder.ledger.events_path
+    data = path.read_bytes()
+    assert data.count(b"137 thousand") == 1
+    path.write_bytes(data.replace(b"137 thousand", b"138 thousand"))  # same length
+    projection = project(builder.ledger, open_proj, refresh=False)
+    done = projection.refresh()
+    assert done.action == "rebuilt"
+    assert done.reason is not None
+    assert "changed" in done.reason
+    first = queries.claim_history(projection, ids["clm"])[0]
+    assert first.text == "Unemployment fell by 138 thousand last year"
+
+
+def test_truncating_the_log_under_the_cache_rebuilds(
+    builder: Builder, open_proj: list[Projection]
+) -> None:
+    ids = small(builder)
+    open_projection(builder.ledger).close()
+    path = builder.ledger.events_path
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:-2]))  # drop the verdict and the status
+    projection = project(builder.ledger, open_proj)
+    state = queries.claim_state(projection, ids["clm"])
+    assert state.verdict is None
+    assert state.status == "open"
+    assert queries.size(projection) == len(lines) - 2
+
+
+def test_a_redaction_after_projection_is_seen(
+    builder: Builder, open_proj: list[Projection]
+) -> None:
+    ids = small(builder)
+    note = builder.note(ids["clm"], "the minister's phone number is ...")
+    open_projection(builder.ledger).close()
+    builder.redact(note.id, "private data")
+    projection = project(builder.ledger, open_proj)
+    event = queries.event_at(projection, note.seq)
+    assert event.redacted
+    assert event.body is None
+    assert event.redaction_reason == "private data"
+
+
+def test_a_corrupt_cache_file_is_rebuilt(builder: Builder, open_proj: list[Projection]) -> None:
+    ids = small(builder)
+    open_projection(builder.ledger).close()
+    cache = builder.ledger.cache_dir / CACHE_NAME
+    cache.write_bytes(os.urandom(64 * 1024))
+    projection = project(builder.ledger, open_proj)
+    assert projection.path == cache
+    assert queries.claim_state(projection, ids["clm"]).verdict is not None
+
+
+def test_a_cache_from_another_schema_version_is_rebuilt(
+    builder: Builder, open_proj: list[Projection]
+) -> None:
+    small(builder)
+    open_projection(builder.ledger).close()
+    con = duckdb.connect(str(builder.ledger.cache_dir / CACHE_NAME))
+    con.execute("UPDATE meta SET schema_version = 0")
+    con.close()
+    projection = project(builder.ledger, open_proj, refresh=False)
+    assert projection.refresh().action == "rebuilt"
+
+
+def test_an_unwritable_cache_directory_falls_back_to_memory(
+    builder: Builder, open_proj: list[Projection]
+) -> None:
+    ids = small(builder)
+    shutil.rmtree(builder.ledger.cache_dir, ignore_errors=True)
+    builder.ledger.cache_dir.write_text("not a directory")  # as root, chmod would not stop us
+    projection = project(builder.ledger, open_proj)
+    assert projection.path is None
+    assert projection.note
+    assert queries.claim_state(projection, ids["clm"]).text is not None
+
+
+def test_a_cache_locked_by_another_process_falls_back_to_memory(
+    builder: Builder, open_proj: list[Projection]
+) -> None:
+    small(builder)
+    open_projection(builder.ledger).close()
+    cache = builder.ledger.cache_dir / CACHE_NAME
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD.format(path=str(cache))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        projection = project(builder.ledger, open_proj)
+        assert projection.path is None
+        assert "lock" in (projection.note or "").lower()
+        assert queries.size(projection) == 7
+    finally:
+        holder.communicate(timeout=10)
+
+
+def test_a_torn_final_line_is_left_out_until_it_is_whole(
+    builder: Builder, open_proj: list[Projection]
+) -> None:
+    ids = small(builder)
+    builder.note(ids["clm"])
+    path = builder.ledger.events_path
+    data = path.read_bytes()
+    path.write_bytes(data[:-40])  # the note's line without its end
+    projection = project(builder.ledger, open_proj)
+    assert queries.size(projection) == 7
+    path.write_bytes(data)
+    assert projection.refresh().action == "caught-up"
+    assert queries.size(projection) == 8
+
+
+def test_a_log_that_does_not_decode_is_never_projected(
+    builder: Builder, open_proj: list[Projection]
+) -> None:
+    small(builder)
+    path = builder.ledger.events_path
+    good = path.read_bytes()
+    lines = good.splitlines(keepends=True)
+    lines[3] = lines[3].replace(b'{"at"', b'{ "at"', 1)  # not canonical
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(DecodeError) as caught:
+        open_projection(builder.ledger)
+    assert caught.value.line == 4
+    path.write_bytes(good)
+    assert queries.size(project(builder.ledger, open_proj)) == 7
+
+
+def test_a_locked_down_projection_refuses_writes_and_file_access(
+    builder: Builder, open_proj: list[Projection]
+) -> None:
+    small(builder)
+    for in_memory in (False, True):
+        projection = project(builder.ledger, open_proj, read_only=True, in_memory=in_memory)
+        with projection.cursor() as cur:
+            assert cur.execute("SELECT count(*) FROM claims_now").fetchone() == (1,)
+            with pytest.raises(duckdb.Error):
+                cur.execute("COPY events TO 'leak.csv'")
+        if not in_memory:
+            with projection.cursor() as cur, pytest.raises(duckdb.Error):
+                cur.execute("DELETE FROM events")
+
+
+def test_importing_the_core_and_the_read_commands_does_not_load_duckdb() -> None:
+    code = (
+        "import sys, ledger.ledger, ledger.cli.context, ledger.cli.read; "
+        "print('duckdb' in sys.modules)"
+    )
+    root = Path(__file__).parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_a_redacted_claim_body_projects_as_unknown_with_its_reason(
+    builder: Builder, open_proj: list[Projection]
+) -> None:
+    ids = small(builder)
+    asserted = next(a for a in builder.appended if a.entry.kind == "claim.asserted")
+    builder.redact(asserted.id, "a private person's name")
+    projection = project(builder.ledger, open_proj)
+    before = queries.claim_state(projection, ids["clm"], as_of=asserted.seq)
+    assert before.text is None
+    assert before.claimant is None
+    assert set(before.redacted) >= {"text", "kind", "claimant"}
+    now = queries.claim_state(projection, ids["clm"])
+    assert now.text == "Unemployment fell by 145 thousand last year"  # the correction stands
+    first = queries.claim_history(projection, ids["clm"])[0]
+    assert first.redacted
+    assert first.redaction_reason == "a private person's name"
+    assert first.diff == []

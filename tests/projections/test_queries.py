@@ -1,0 +1,210 @@
+"""Queries the command line and the TUI use: ids, positions, lists, states, history, blame."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.errors import UsageError
+from ledger.ledger import Appended
+from ledger.projections import Projection, open_projection, queries, word_diff
+from tests.projections.conftest import Builder
+
+
+@dataclass
+class Desk:
+    """A small newsroom: two claims with sources, a correction, verdicts and a withdrawal."""
+
+    root: Path
+    stats: str
+    tabloid: str
+    jobs: str
+    crime: str
+    rumour: str
+    correction: Appended
+    verdict: Appended
+    withdrawal: Appended
+    edna: str
+    rui: str
+
+
+def build_desk(root: Path) -> Desk:
+    b = Builder(root)
+    edna = b.grant(2, "Edna Editor", "editor")
+    rui = b.grant(3, "Rui Reviewer", "reviewer")
+    b.tick("2024-04-02T09:00:00")
+    stats = b.source("Labour statistics", "B", url="https://example.org/stats")
+    tabloid = b.source("The Daily Rumour", "E")
+    b.key = rui
+    jobs = b.claim("Unemployment fell by 137 thousand last year", appears_in=stats)
+    crime = b.claim("Crime doubled in the capital", "A tabloid")
+    b.attribute(jobs, stats, "disputes", 2)
+    b.attribute(crime, tabloid, "supports", 5)
+    correction = b.correct(
+        jobs, "Unemployment fell by 145 thousand last year", day="2024-04-03T08:00:00"
+    )
+    b.key = edna
+    verdict = b.verdict(jobs, "mostly-false", "The statistics show a smaller fall.")
+    b.status(jobs, "published")
+    b.key = rui
+    b.tick("2024-04-04T10:00:00")
+    b.regrade(tabloid, "F")
+    withdrawal = b.withdraw(crime, tabloid, "the article was retracted")
+    b.key = edna
+    b.verdict(crime, "unproven", "No source stands.")
+    rumour = b.claim("The mayor resigned", "A blog")
+    b.verdict(rumour, "false", "She did not.")
+    b.void(rumour, "issued on the wrong claim")
+    return Desk(root, stats, tabloid, jobs, crime, rumour, correction, verdict, withdrawal,
+                edna.public.fingerprint, rui.public.fingerprint)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory) -> Desk:
+    return build_desk(tmp_path_factory.mktemp("desk") / "ledger")
+
+
+@pytest.fixture(scope="module")
+def proj(desk: Desk) -> Iterator[Projection]:
+    from ledger.ledger import Ledger
+
+    with open_projection(Ledger.open(desk.root)) as projection:
+        yield projection
+
+
+def test_a_unique_prefix_resolves_and_others_are_usage_errors(desk: Desk, proj: Projection) -> None:
+    assert queries.resolve(proj, desk.jobs[:9]) == desk.jobs
+    assert queries.resolve(proj, desk.tabloid, "source") == desk.tabloid
+    with pytest.raises(UsageError, match="ambiguous"):
+        queries.resolve(proj, "clm_")
+    with pytest.raises(UsageError, match="no claim matches"):
+        queries.resolve(proj, "clm_zzzz")
+    event = queries.event(proj, desk.verdict.id[:10])
+    assert (event.id, event.seq, event.kind) == (
+        desk.verdict.id,
+        desk.verdict.seq,
+        "verdict.issued",
+    )
+
+
+def test_positions_are_sequence_numbers_dates_or_times(desk: Desk, proj: Projection) -> None:
+    assert queries.position(proj, str(desk.correction.seq)) == desk.correction.seq
+    assert queries.position(proj, "2024-04-03") == desk.verdict.seq + 1  # the day's last entry
+    assert queries.position(proj, "2024-04-03T08:00:00Z") == desk.correction.seq
+    for bad in ("2019-01-01", "2024-02-30", "yesterday", "9999"):
+        with pytest.raises(UsageError):
+            queries.position(proj, bad)
+
+
+def test_claims_list_filters_and_pages(desk: Desk, proj: Projection) -> None:
+    ids = lambda page: [r.claim_id for r in page.rows]  # noqa: E731
+    everything = queries.list_claims(proj)
+    assert ids(everything) == [desk.jobs, desk.crime, desk.rumour]
+    assert ids(queries.list_claims(proj, status="published")) == [desk.jobs]
+    assert ids(queries.list_claims(proj, verdict="unproven")) == [desk.crime]
+    assert ids(queries.list_claims(proj, verdict="none")) == [desk.rumour]
+    assert ids(queries.list_claims(proj, text="CRIME")) == [desk.crime]
+    assert ids(queries.list_claims(proj, author="Edna Editor")) == [
+        desk.jobs,
+        desk.crime,
+        desk.rumour,
+    ]
+    assert ids(queries.list_claims(proj, author=desk.rui[:12])) == [desk.jobs, desk.crime]
+    assert ids(queries.list_claims(proj, source=desk.tabloid)) == []
+    before = desk.withdrawal.seq - 1
+    assert ids(queries.list_claims(proj, source=desk.tabloid, as_of=before)) == [desk.crime]
+    page = queries.list_claims(proj, limit=1, offset=1, newest_first=True)
+    assert (page.total, ids(page)) == (3, [desk.crime])
+    jobs = everything.rows[0]
+    assert (jobs.sources, jobs.verdict, jobs.status) == (1, "mostly-false", "published")
+
+
+def test_claim_state_as_of_a_position_or_a_date(desk: Desk, proj: Projection) -> None:
+    now = queries.claim_state(proj, desk.jobs)
+    assert now.text == "Unemployment fell by 145 thousand last year"
+    assert now.verdict is not None
+    assert (now.verdict.rating, now.verdict.rating_value) == ("mostly-false", 2)
+    assert now.verdict.signed.author_name == "Edna Editor"
+    assert now.appearance is not None
+    assert now.appearance.source_title == "Labour statistics"
+    before = queries.claim_state(proj, desk.jobs, as_of=desk.correction.seq - 1)
+    assert before.text == "Unemployment fell by 137 thousand last year"
+    assert before.verdict is None
+    assert before.status == "open"
+    by_date = queries.claim_state(proj, desk.jobs, as_of="2024-04-02")
+    assert by_date.text == before.text
+    with pytest.raises(UsageError, match="did not exist yet"):
+        queries.claim_state(proj, desk.rumour, as_of=desk.correction.seq)
+
+
+def test_blame_names_the_signed_event_behind_each_field(desk: Desk, proj: Projection) -> None:
+    blame = {b.field: b.event for b in queries.claim_state(proj, desk.jobs).blame}
+    assert blame["text"].id == desk.correction.id
+    assert blame["text"].author == desk.rui
+    assert blame["text"].author_name == "Rui Reviewer"
+    assert blame["verdict"].id == desk.verdict.id
+    assert blame["claimant"].kind == "claim.asserted"
+    assert blame["status"].author == desk.edna
+
+
+def test_attributions_show_source_grades_at_the_same_position(desk: Desk, proj: Projection) -> None:
+    (now,) = queries.claim_state(proj, desk.crime).attributions
+    assert (now.withdrawn, now.source_grade, now.withdraw_reason) == (
+        True, "F", "the article was retracted",
+    )  # fmt: skip
+    assert now.withdrawn_by is not None
+    assert now.withdrawn_by.id == desk.withdrawal.id
+    (then,) = queries.claim_state(proj, desk.crime, as_of=desk.correction.seq).attributions
+    assert (then.withdrawn, then.source_grade, then.stance) == (False, "E", "supports")
+    links = queries.source_attributions(proj, desk.tabloid)
+    assert [(a.claim_id, a.withdrawn) for a in links] == [(desk.crime, True)]
+    assert queries.source_attributions(proj, desk.tabloid, withdrawn=False) == []
+    source = queries.source_view(proj, desk.tabloid)
+    assert source.grade == "F"
+    assert source.graded is not None
+    assert source.graded.kind == "source.regraded"
+
+
+def test_history_has_word_diffs_and_signers(desk: Desk, proj: Projection) -> None:
+    steps = queries.claim_history(proj, desk.jobs)
+    kinds = [s.event.kind for s in steps]
+    assert kinds == ["claim.asserted", "source.attributed", "claim.corrected", "verdict.issued",
+                     "claim.status"]  # fmt: skip
+    corrected = steps[2]
+    assert [(d.op, d.text) for d in corrected.diff] == [
+        ("equal", "Unemployment fell by "), ("delete", "137"), ("insert", "145"),
+        ("equal", " thousand last year"),
+    ]  # fmt: skip
+    assert corrected.event.author_name == "Rui Reviewer"
+    assert corrected.detail["reason"] == "fix"
+    assert [(c.field, c.old, c.new) for c in steps[3].changes] == [
+        ("verdict", None, "mostly-false")
+    ]
+    assert [(c.field, c.old, c.new) for c in steps[4].changes] == [("status", "open", "published")]
+
+
+def test_timeline_and_events_by_position(desk: Desk, proj: Projection) -> None:
+    days = queries.timeline(proj)
+    assert sum(d.events for d in days) == queries.size(proj)
+    assert [d.day for d in days] == sorted(d.day for d in days)
+    event = queries.event_at(proj, desk.correction.seq)
+    assert event.id == desk.correction.id
+    assert event.body is not None
+    assert event.body["text"].endswith("last year")
+    with pytest.raises(UsageError, match="outside the log"):
+        queries.event_at(proj, 10_000)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="ab \n", max_size=12), st.text(alphabet="ab \n", max_size=12))
+def test_word_diff_runs_rebuild_both_texts(old: str, new: str) -> None:
+    ops = word_diff(old, new)
+    assert "".join(o.text for o in ops if o.op != "insert") == old
+    assert "".join(o.text for o in ops if o.op != "delete") == new
+    assert all(a.op != b.op for a, b in itertools.pairwise(ops))

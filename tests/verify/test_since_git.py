@@ -1,0 +1,355 @@
+"""The pull-request gate: ``verify --since git:REV`` and ``--since FILE`` (DESIGN §5, §8).
+
+Each test builds a real git repository in tmp_path: a generated ledger committed
+on ``main`` under ``claims/``, and a branch that changes it. A rewritten history
+here is always *self-consistent*: entries correctly signed with real keys and the
+checkpoint re-signed over the new log, so plain ``verify`` accepts it and only the
+comparison with the base branch's checkpoint can refuse it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger import merkle
+from ledger.checkpoint import Checkpoint, sign_checkpoint
+from ledger.cli.main import main
+from ledger.codec import decode_entry, encode_entry
+from ledger.entry import event_id, seal
+from ledger.events import ClaimAssertedBody, LedgerCreatedBody, NoteAddedBody
+from ledger.keys import SigningKey
+from ledger.ledger import Draft, Ledger
+from scripts.generate_ledger import INTRUDER, OWNER, STAFF, generate
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.org",
+    "GIT_COMMITTER_NAME": "Test Committer",
+    "GIT_COMMITTER_EMAIL": "committer@example.org",
+    "GIT_AUTHOR_DATE": "2024-05-01T12:00:00Z",
+    "GIT_COMMITTER_DATE": "2024-05-01T12:00:00Z",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+REVIEWER = STAFF[3]  # rosa-reviewer: granted on line 5, never revoked
+LATER = "2021-02-01T09:00:00Z"  # after every generated entry, long before the test runs
+SIZE = 120
+
+
+@pytest.fixture(autouse=True)
+def hermetic_git(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in GIT_ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "init.defaultBranch=main", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **GIT_ENV},
+    )
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def base_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository whose ``main`` holds a generated ledger of SIZE entries in claims/."""
+    repo = tmp_path_factory.mktemp("base") / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    generate(SIZE, repo / "claims", seed=11)
+    commit(repo, "ledger")
+    assert git(repo, "branch", "--show-current").strip() == "main"
+    return repo
+
+
+@pytest.fixture
+def repo(base_repo: Path, tmp_path: Path) -> Path:
+    """A private copy of the base repository, on a new branch ``change``."""
+    copy = tmp_path / "repo"
+    shutil.copytree(base_repo, copy, symlinks=True)
+    git(copy, "checkout", "-q", "-b", "change")
+    return copy
+
+
+def commit(repo: Path, message: str = "change") -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--allow-empty", "-m", message)
+
+
+def verify_json(
+    repo: Path, capsys: pytest.CaptureFixture[str], *extra: str
+) -> tuple[int, dict[str, Any]]:
+    code = main(
+        ["verify", str(repo / "claims"), "--unsafe-allow-test-keys", "--format", "json", *extra]
+    )
+    return code, json.loads(capsys.readouterr().out)
+
+
+def error_rules(doc: dict[str, Any]) -> list[str]:
+    return [f["rule"] for f in doc["findings"] if f["severity"] == "error"]
+
+
+def lines_of(repo: Path) -> list[bytes]:
+    return (repo / "claims" / "events.jsonl").read_bytes().split(b"\n")[:-1]
+
+
+def rewrite(repo: Path, lines: list[bytes], key: SigningKey = OWNER.key) -> None:
+    """Replace the log and sign a checkpoint that matches it, as a key holder could."""
+    root = repo / "claims"
+    (root / "events.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
+    leaves = [bytes.fromhex(event_id(decode_entry(line))) for line in lines]
+    origin = Ledger.open(root).config.origin
+    note = sign_checkpoint(Checkpoint(origin, len(leaves), merkle.root(leaves)), key)
+    (root / "checkpoint").write_text(note, encoding="utf-8")
+
+
+def note(text: str, claim: str) -> Draft:
+    salt = "AAAAAAAAAAAAAAAAAAAAAA=="
+    return Draft("note.added", claim, NoteAddedBody(salt=salt, text=text, in_reply_to=None))
+
+
+def some_claim(repo: Path) -> str:
+    return next(e.subject for e in map(decode_entry, lines_of(repo)) if e.kind == "claim.asserted")
+
+
+def append_notes(repo: Path, count: int) -> None:
+    ledger = Ledger.open(repo / "claims")
+    claim = some_claim(repo)
+    drafts = [note(f"A reviewer's later note number {i}, appended.", claim) for i in range(count)]
+    ledger.append(drafts, REVIEWER.key, at=LATER)
+
+
+def unreferenced_head(lines: list[bytes], kind: str = "note.added") -> int:
+    """A mid-log entry of ``kind`` that is the head of its stream and referenced nowhere."""
+    ids = [event_id(decode_entry(line)).encode() for line in lines]
+    for index in range(len(lines) // 2, len(lines) - 1):
+        if decode_entry(lines[index]).kind == kind and not any(
+            ids[index] in line for line in lines[index + 1 :]
+        ):
+            return index
+    raise AssertionError(f"no unreferenced {kind} in the second half of the log")
+
+
+# --- what the gate accepts --------------------------------------------------------------
+
+
+def test_branch_that_only_appends_passes_since_main(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    append_notes(repo, 2)
+    commit(repo)
+    code, doc = verify_json(repo, capsys, "--since", "git:main")
+    assert (code, doc["findings"]) == (0, [])
+    assert (doc["since"]["size"], doc["entries"]) == (SIZE, SIZE + 2)
+
+
+def test_since_an_old_checkpoint_file_accepts_later_appends(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = tmp_path / "old-checkpoint"
+    shutil.copyfile(repo / "claims" / "checkpoint", old)
+    append_notes(repo, 3)
+    code, doc = verify_json(repo, capsys, "--since", str(old))
+    assert (code, doc["findings"]) == (0, [])
+    assert (doc["since"]["size"], doc["entries"]) == (SIZE, SIZE + 3)
+
+
+# --- rewritten histories: valid on their own, refused against main ----------------------
+
+
+def edit_old_entry(repo: Path) -> None:
+    lines = lines_of(repo)
+    index = unreferenced_head(lines)
+    old = decode_entry(lines[index])
+    assert isinstance(old.body, NoteAddedBody)
+    body = NoteAddedBody(salt=old.body.salt, text="Quietly reworded.", in_reply_to=None)
+    key = next(k for k in (p.key for p in STAFF) if k.public.fingerprint == old.author)
+    lines[index] = encode_entry(
+        seal(kind=old.kind, subject=old.subject, parent=old.parent, at=old.at, body=body, key=key)
+    )
+    rewrite(repo, lines)
+
+
+def drop_old_entry(repo: Path) -> None:
+    lines = lines_of(repo)
+    del lines[unreferenced_head(lines)]
+    rewrite(repo, lines)
+    append_notes(repo, 2)  # longer than main again: only the prefix check can see it
+
+
+def reorder_old_entries(repo: Path) -> None:
+    lines = lines_of(repo)
+    entries = [decode_entry(line) for line in lines]
+    index = next(
+        i
+        for i in range(len(lines) // 2, len(lines) - 1)
+        if entries[i].subject != entries[i + 1].subject
+        and entries[i].subject.encode() not in lines[i + 1]
+        and event_id(entries[i]).encode() not in lines[i + 1]
+    )
+    lines[index], lines[index + 1] = lines[index + 1], lines[index]
+    rewrite(repo, lines)
+
+
+def insert_old_entry(repo: Path) -> None:
+    lines = lines_of(repo)
+    index = len(lines) // 2
+    at = decode_entry(lines[index - 1]).at
+    body = ClaimAssertedBody(
+        salt="AAAAAAAAAAAAAAAAAAAAAA==",
+        text="A claim backdated into the middle of the log.",
+        kind="factual",
+        claimant="Nobody",
+        appearance=None,
+        topics=[],
+    )
+    claim = seal(
+        kind="claim.asserted",
+        subject="clm_backdatedcla",
+        parent=None,
+        at=at,
+        body=body,
+        key=REVIEWER.key,
+    )
+    lines.insert(index, encode_entry(claim))
+    rewrite(repo, lines, key=REVIEWER.key)
+
+
+def rewrite_genesis(repo: Path) -> None:
+    """Same owner, same origin, another description: every later entry still chains."""
+    lines = lines_of(repo)
+    genesis = decode_entry(lines[0])
+    assert isinstance(genesis.body, LedgerCreatedBody)
+    body = LedgerCreatedBody(
+        salt=genesis.body.salt,
+        origin=genesis.body.origin,
+        description="A different ledger, same owner",
+        owner=genesis.body.owner,
+        owner_name=genesis.body.owner_name,
+        scale=genesis.body.scale,
+    )
+    lines[0] = encode_entry(
+        seal(
+            kind="ledger.created",
+            subject="ledger",
+            parent=None,
+            at=genesis.at,
+            body=body,
+            key=OWNER.key,
+        )
+    )
+    rewrite(repo, lines)
+
+
+REWRITES = {
+    "edit": edit_old_entry,
+    "drop": drop_old_entry,
+    "reorder": reorder_old_entries,
+    "insert": insert_old_entry,
+    "genesis": rewrite_genesis,
+}
+
+
+@pytest.mark.parametrize("change", REWRITES)
+def test_branch_that_rewrites_history_verifies_alone_but_fails_since_main(
+    change: str, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    REWRITES[change](repo)
+    commit(repo)
+    alone, _ = verify_json(repo, capsys)
+    code, doc = verify_json(repo, capsys, "--since", "git:main")
+    assert alone == 0
+    assert code == 1
+    assert error_rules(doc) == ["since"]
+    assert "no longer match the checkpoint at main" in doc["findings"][0]["message"]
+
+
+def test_branch_that_replaces_the_genesis_and_trust_root_fails_since_main(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The attacker's own ledger, with ledger.toml pinning the attacker's key."""
+    attacker = SigningKey.from_seed(bytes(range(32)), "attacker@example.org")
+    forged = tmp_path / "forged"
+    Ledger.init(forged, origin="example.org/generated-claims", key=attacker, owner_name="A")
+    for name in ("events.jsonl", "checkpoint", "ledger.toml"):
+        shutil.copyfile(forged / name, repo / "claims" / name)
+    commit(repo)
+    alone, _ = verify_json(repo, capsys)
+    code, doc = verify_json(repo, capsys, "--since", "git:main")
+    rules = error_rules(doc)
+    assert alone == 0
+    assert code == 1
+    assert doc["trust_root"] == OWNER.key.public.fingerprint
+    assert ("genesis", 1) in [(f["rule"], f["line"]) for f in doc["findings"]]
+    assert "since" in rules
+
+
+def test_branch_that_swaps_the_trust_root_in_ledger_toml_fails_since_main(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The log is untouched; only the pinned trust root of the policy file changes.
+
+    Merged, it would make every later ``--since git:main`` check against the new root.
+    """
+    toml = repo / "claims" / "ledger.toml"
+    owner = OWNER.key.public.fingerprint
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace(owner, INTRUDER.key.public.fingerprint),
+        encoding="utf-8",
+    )
+    commit(repo)
+    code, doc = verify_json(repo, capsys, "--since", "git:main")
+    assert code == 1
+    assert set(error_rules(doc)) & {"trust-root", "since"}
+
+
+# --- what the gate cannot check -----------------------------------------------------------
+
+
+def test_missing_git_revision_exits_3_with_a_hint_to_fetch(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["verify", str(repo / "claims"), "--since", "git:deadbeef"])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "deadbeef" in err
+    assert "git fetch" in err
+
+
+def test_checkpoint_of_a_longer_old_log_fails_since_as_truncation(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = tmp_path / "old-checkpoint"
+    shutil.copyfile(repo / "claims" / "checkpoint", old)
+    rewrite(repo, lines_of(repo)[:-5])
+    alone, _ = verify_json(repo, capsys)
+    code, doc = verify_json(repo, capsys, "--since", str(old))
+    assert alone == 0
+    assert code == 1
+    assert error_rules(doc) == ["since"]
+    assert "entries were removed" in doc["findings"][0]["message"]
+
+
+def test_old_checkpoint_signed_by_a_foreign_key_fails_since(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = lines_of(repo)
+    leaves = [bytes.fromhex(event_id(decode_entry(line))) for line in lines]
+    cp = Checkpoint("example.org/generated-claims", len(leaves), merkle.root(leaves))
+    forged = tmp_path / "forged-checkpoint"
+    forged.write_text(sign_checkpoint(cp, INTRUDER.key), encoding="utf-8")
+    code, doc = verify_json(repo, capsys, "--since", str(forged))
+    assert code == 1
+    assert error_rules(doc) == ["since"]
+    assert "not signed by a key of the ledger" in doc["findings"][0]["message"]
