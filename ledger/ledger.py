@@ -436,6 +436,8 @@ class Ledger:
                 else:
                     data += line.data + b"\n"
             data += encode_entry(done.entry) + b"\n"
+            snap.close()
+            statecache.invalidate(self.cache_dir)
             log.write_atomic(self.events_path, bytes(data))
             self.write_checkpoint(snap.size, snap.root(), key)
         return done

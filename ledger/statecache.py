@@ -333,6 +333,13 @@ def _bulk(con: sqlite3.Connection, state: rules.LedgerState) -> None:
     )
 
 
+def invalidate(cache_dir: Path) -> None:
+    """Forget the cached state (after a rewrite of earlier lines, i.e. a redaction)."""
+    for name in (FILE_NAME, FILE_NAME + "-wal", FILE_NAME + "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            (cache_dir / name).unlink()
+
+
 def keys_with_prefix(candidates: Iterable[str], prefix: str) -> list[str] | None:
     """Prefix matches by index when ``candidates`` is a cached table, else None."""
     finder = getattr(candidates, "with_prefix", None)

@@ -1,0 +1,206 @@
+"""The cached fold state (.cache/state.sqlite) always gives the same answers as a full fold."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from ledger import statecache
+from ledger.errors import StaleParent
+from ledger.events import (
+    ClaimAssertedBody,
+    ClaimCorrectedBody,
+    KeyGrantedBody,
+    NoteAddedBody,
+    SourceAttributedBody,
+    SourceRegisteredBody,
+    VerdictIssuedBody,
+)
+from ledger.keys import SigningKey
+from ledger.ledger import Draft, Ledger, Snapshot, new_id, new_salt
+
+OWNER = SigningKey.from_seed(b"\x11" * 32, comment="owner")
+REVIEWER = SigningKey.from_seed(b"\x22" * 32, comment="reviewer")
+
+
+def view(snap: Snapshot) -> dict[str, object]:
+    """Everything the rules know, as plain values."""
+    state = snap.state
+    return {
+        "size": snap.size,
+        "root": snap.root(),
+        "end": snap.end_offset,
+        "heads": dict(state.heads.items()),
+        "last_at": dict(state.last_at.items()),
+        "claims": {
+            k: (sorted(v.attributed), v.rating, v.verdicts) for k, v in state.claims.items()
+        },
+        "sources": set(state.sources),
+        "events": dict(state.events.items()),
+        "keys": {k: (v.role, v.revoked) for k, v in state.keys.items()},
+        "redacted": set(state.redacted),
+    }
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    rng = random.Random(5)
+    ledger = Ledger.init(
+        tmp_path / "claims",
+        origin="example.org/cache",
+        key=OWNER,
+        owner_name="Owner",
+        at="2024-01-01T00:00:00Z",
+        rng=rng.randbytes,
+    )
+    grant = KeyGrantedBody(
+        salt=new_salt(rng.randbytes), key=REVIEWER.public.openssh_line(), name="R", role="reviewer"
+    )
+    ledger.append(
+        [Draft("key.granted", REVIEWER.public.fingerprint, grant)], OWNER, at="2024-01-01T00:01:00Z"
+    )
+    return ledger
+
+
+def source(rng: random.Random) -> Draft:
+    body = SourceRegisteredBody(
+        salt=new_salt(rng.randbytes),
+        title="S",
+        kind="report",
+        publisher=None,
+        url=None,
+        published=None,
+        reliability="B",
+        archive_url=None,
+        content_sha256=None,
+    )
+    return Draft("source.registered", new_id("src_", rng.randbytes), body)
+
+
+def claim(rng: random.Random, text: str) -> Draft:
+    body = ClaimAssertedBody(
+        salt=new_salt(rng.randbytes),
+        text=text,
+        kind="factual",
+        claimant="c",
+        appearance=None,
+        topics=[],
+    )
+    return Draft("claim.asserted", new_id("clm_", rng.randbytes), body)
+
+
+def test_cached_load_equals_a_full_fold_after_every_kind_of_append(ledger: Ledger) -> None:
+    rng = random.Random(1)
+    src, clm = source(rng), claim(rng, "first wording")
+    steps = [
+        [src, clm],
+        [
+            Draft(
+                "source.attributed",
+                clm.subject,
+                SourceAttributedBody(
+                    salt=new_salt(rng.randbytes),
+                    source=src.subject,
+                    stance="supports",
+                    quote=None,
+                    locator=None,
+                    retrieved=None,
+                    credibility=2,
+                ),
+            )
+        ],
+        [
+            Draft(
+                "claim.corrected",
+                clm.subject,
+                ClaimCorrectedBody(
+                    salt=new_salt(rng.randbytes),
+                    text="second wording",
+                    correction="typo",
+                    reason="r",
+                ),
+            )
+        ],
+        [
+            Draft(
+                "note.added",
+                clm.subject,
+                NoteAddedBody(salt=new_salt(rng.randbytes), text="n", in_reply_to=None),
+            )
+        ],
+    ]
+    for i, drafts in enumerate(steps):
+        ledger.append(drafts, REVIEWER, at=f"2024-01-02T00:0{i}:00Z")
+        assert (ledger.cache_dir / statecache.FILE_NAME).exists()
+        cached = ledger.load()
+        assert cached.store is not None, "the load should have come from the cache"
+        full = ledger.load(use_cache=False)
+        assert view(cached) == view(full)
+        cached.close()
+    verdict = VerdictIssuedBody(
+        salt=new_salt(rng.randbytes),
+        rating="true",
+        rationale="r",
+        revision=None,
+        changes_rating=False,
+    )
+    ledger.append([Draft("verdict.issued", clm.subject, verdict)], OWNER, at="2024-01-03T00:00:00Z")
+    cached = ledger.load()
+    assert view(cached) == view(ledger.load(use_cache=False))
+    cached.close()
+
+
+def test_rules_refuse_against_the_cached_state_as_they_do_against_a_full_fold(
+    ledger: Ledger,
+) -> None:
+    rng = random.Random(2)
+    clm = claim(rng, "a claim")
+    (first,) = ledger.append([clm], REVIEWER, at="2024-01-02T00:00:00Z")
+    correct = ClaimCorrectedBody(
+        salt=new_salt(rng.randbytes), text="b", correction="typo", reason="r"
+    )
+    ledger.append(
+        [Draft("claim.corrected", clm.subject, correct)], REVIEWER, at="2024-01-02T00:01:00Z"
+    )
+    stale = Draft("claim.corrected", clm.subject, correct, parent=first.id, expect_parent=True)
+    before = ledger.events_path.read_bytes()
+    with pytest.raises(StaleParent):
+        ledger.append([stale], REVIEWER, at="2024-01-02T00:02:00Z")
+    assert ledger.events_path.read_bytes() == before
+
+
+@pytest.mark.parametrize("damage", ["truncate-last-line", "edit-last-line", "garbage-cache"])
+def test_a_log_changed_under_the_cache_or_a_corrupt_cache_means_a_full_fold(
+    ledger: Ledger, damage: str
+) -> None:
+    rng = random.Random(3)
+    ledger.append([claim(rng, "one"), claim(rng, "two")], REVIEWER, at="2024-01-02T00:00:00Z")
+    data = ledger.events_path.read_bytes()
+    lines = data.splitlines(keepends=True)
+    if damage == "truncate-last-line":
+        ledger.events_path.write_bytes(b"".join(lines[:-1]))
+    elif damage == "edit-last-line":
+        # Same length, different bytes: the cache's last-line hash no longer matches.
+        ledger.events_path.write_bytes(b"".join(lines[:-1]) + lines[-1].replace(b"two", b"owt"))
+    else:
+        (ledger.cache_dir / statecache.FILE_NAME).write_bytes(b"not a database" * 100)
+    snap = ledger.load()
+    assert snap.store is None
+    assert view(snap) == view(ledger.load(use_cache=False))
+
+
+def test_a_redaction_rewrites_the_log_and_the_next_load_folds_it_afresh(ledger: Ledger) -> None:
+    rng = random.Random(4)
+    clm = claim(rng, "a claim")
+    note = NoteAddedBody(salt=new_salt(rng.randbytes), text="a private name", in_reply_to=None)
+    ledger.append([clm], REVIEWER, at="2024-01-02T00:00:00Z")
+    (added,) = ledger.append(
+        [Draft("note.added", clm.subject, note)], REVIEWER, at="2024-01-02T00:01:00Z"
+    )
+    ledger.redact(added.id, "erasure request", OWNER, at="2024-01-03T00:00:00Z")
+    snap = ledger.load()
+    assert snap.store is None
+    assert added.id in snap.state.redacted
+    assert view(snap) == view(ledger.load(use_cache=False))
