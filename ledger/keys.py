@@ -32,8 +32,6 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
     load_ssh_private_key,
 )
-from nacl.bindings import crypto_sign_open
-from nacl.exceptions import BadSignatureError
 
 from ledger.errors import BadKey, InvalidSignature, StorageError, UsageError, WeakKey
 
@@ -220,6 +218,9 @@ def signature_ok(raw: bytes, sig: bytes, message: bytes) -> bool:
     parallel verifier calls it in a tight loop; everything else uses
     :meth:`PublicKey.verify`, which raises.
     """
+    from nacl.bindings import crypto_sign_open  # here, not at start-up: only checks need it
+    from nacl.exceptions import BadSignatureError
+
     if len(sig) != 64 or len(raw) != 32:
         return False
     try:
