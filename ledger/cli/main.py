@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from ledger import __version__
-from ledger.cli import admin, browse, check, demo, proofs, read, write
 from ledger.cli.context import Context
 from ledger.cli.options import common_parser
 from ledger.errors import EXIT_IO, EXIT_USAGE, LedgerError
@@ -35,7 +35,34 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"error: {message}; see '{self.prog} --help'\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+GROUPS: dict[str, str] = {
+    "init": "admin",
+    "key": "admin",
+    "redact": "admin",
+    "repair": "admin",
+    "source": "write",
+    "claim": "write",
+    "log": "browse",
+    "show": "read",
+    "history": "read",
+    "query": "read",
+    "export": "read",
+    "verify": "check",
+    "prove": "proofs",
+    "check-receipt": "proofs",
+    "merge": "proofs",
+    "demo": "demo",
+    "tui": "tui_cmd",
+}
+"""Which module of ``ledger.cli`` defines each command, in help order."""
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for every command, or only for ``command``'s group when it is known.
+
+    Registering one group imports only what that command needs, which keeps the
+    start-up of a single write verb short; ``--help`` and unknown words get them all.
+    """
     parser = _Parser(
         prog="factledger",
         description="A tamper-evident, event-sourced audit ledger for fact-checkers: every "
@@ -46,15 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"factledger {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     parents = [common_parser()]
-    modules = [admin, write, browse, read, check, proofs, demo]
-    for module in modules:
-        module.register(sub, parents)
+    wanted = [GROUPS[command]] if command in GROUPS else list(dict.fromkeys(GROUPS.values()))
+    for name in wanted:
+        importlib.import_module(f"ledger.cli.{name}").register(sub, parents)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(words[0] if words else None)
+    args = parser.parse_args(words)
     ctx = Context(args)
     try:
         code: int = args.func(ctx, args)
