@@ -1,0 +1,65 @@
+"""``factledger tui [DIR]``: open the terminal UI on a ledger.
+
+Textual (and DuckDB, through the projections) is imported inside the command, so
+that every other verb — ``factledger verify`` above all — starts without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ledger.cli.context import Context
+from ledger.errors import EXIT_OK
+from ledger.ledger import Ledger
+
+Sub = Any
+
+
+def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "tui",
+        parents=parents,
+        help="review claims and step through their history in the terminal",
+        description="Open the terminal UI: the claims list, each claim as of a time cursor "
+        "with its word-level diff, sources and signed history, the event inspector, and "
+        "full verification (v). Press ? inside for every key.",
+        epilog="exit codes: 0 ok, 2 usage error, 3 the ledger could not be read",
+    )
+    p.add_argument(
+        "dir",
+        metavar="DIR",
+        nargs="?",
+        help="the ledger directory (default: --ledger, $FACTLEDGER_DIR, else the nearest "
+        "directory upward holding ledger.toml)",
+    )
+    p.add_argument(
+        "--unsafe-allow-test-keys",
+        action="store_true",
+        help="verify a ledger whose owner is a published demo/test key (the bundled demo); "
+        "the header says so. Never use it for a real ledger.",
+    )
+    p.set_defaults(func=cmd_tui)
+
+
+def cmd_tui(ctx: Context, args: argparse.Namespace) -> int:
+    ledger = Ledger.open(Path(args.dir)) if args.dir else ctx.ledger()
+    open_tui(ledger, unsafe_allow_test_keys=args.unsafe_allow_test_keys)
+    return EXIT_OK
+
+
+def open_tui(ledger: Ledger, *, unsafe_allow_test_keys: bool = False) -> None:
+    """Run the terminal UI until the user quits (imports Textual only now).
+
+    The projection is built or caught up first, while the terminal is still a plain
+    terminal: a long rebuild shows DuckDB's progress bar here, not over the UI.
+    """
+    from ledger.projections import open_projection
+    from tui import run
+
+    with open_projection(ledger) as projection:
+        run(ledger, projection=projection, unsafe_allow_test_keys=unsafe_allow_test_keys)
+
+
+__all__ = ["cmd_tui", "open_tui", "register"]
