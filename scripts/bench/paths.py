@@ -1,0 +1,225 @@
+"""factledger's own paths, measured on generated ledgers (see run.py for the targets)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.events import NoteAddedBody, SourceRegisteredBody
+from ledger.keys import SigningKey, save_signing_key
+from ledger.ledger import Draft, Ledger, new_id, new_salt
+from scripts.bench.measure import PYTHON, Run, Sample, repeat, run_command
+from scripts.generate_ledger import generate, persona_keys
+
+FACTLEDGER = str(Path(sys.executable).with_name("factledger"))
+ADMIN = "olga-owner"
+
+
+@dataclass(frozen=True)
+class Generated:
+    root: Path
+    entries: int
+    seconds: float | None
+    """Generation time when this run generated it; None when an earlier run did."""
+    keys: dict[str, SigningKey]
+
+
+def ensure_ledger(entries: int, data: Path) -> Generated:
+    """The generated ledger of ``entries`` under ``data``, generated now if it is missing."""
+    root = data / f"ledger-{entries}"
+    meta = data / f"ledger-{entries}.json"
+    reusable = (root / "ledger.toml").exists() and meta.exists()
+    if reusable and json.loads(meta.read_text()).get("entries") == entries:
+        return Generated(root, entries, None, persona_keys())
+    return _generate(entries, root, meta)
+
+
+def _generate(entries: int, root: Path, meta: Path) -> Generated:
+    if root.exists():
+        shutil.rmtree(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    made = generate(entries, root)
+    meta.write_text(json.dumps({"entries": entries, "seconds": made.seconds}))
+    return Generated(root, entries, made.seconds, made.keys)
+
+
+def generation_rate(entries: int, scratch: Path) -> Sample:
+    """Entries per second of a fresh generation (signing, rules, batched fsyncs)."""
+    target = scratch / f"gen-{entries}"
+    if target.exists():
+        shutil.rmtree(target)
+    made = generate(entries, target)
+    shutil.rmtree(target)
+    return Sample((entries / made.seconds,), "/s")
+
+
+def verify_full(root: Path, repeats: int) -> tuple[Sample, float, Run]:
+    """``factledger verify`` on all cores: seconds per run, and the peak RSS of the main process."""
+    runs = [
+        run_command(
+            [FACTLEDGER, "verify", str(root), "--unsafe-allow-test-keys", "--format", "json"]
+        )
+        for _ in range(repeats)
+    ]
+    for run in runs:
+        if run.returncode != 0:
+            raise RuntimeError(f"verify failed: {run.stdout[:500]!r} {run.stderr[:500]!r}")
+    return Sample(tuple(r.seconds for r in runs)), max(r.peak_rss_mib for r in runs), runs[0]
+
+
+def scratch_copy(root: Path, scratch: Path) -> Ledger:
+    target = scratch / f"{root.name}-scratch"
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(root, target, ignore=shutil.ignore_patterns(".cache"))
+    return Ledger.open(target)
+
+
+def append_sources(ledger: Ledger, key: SigningKey, count: int, seed: int = 1) -> None:
+    """Append ``count`` entries signed by ``key`` under one lock (a small import)."""
+    rng = random.Random(seed)
+    with ledger.writer() as writer:
+        stamp = _after(writer.snapshot.state.last_at)
+        drafts = [
+            Draft(
+                "source.registered",
+                new_id("src_", rng.randbytes),
+                SourceRegisteredBody(
+                    salt=new_salt(rng.randbytes),
+                    title=f"Benchmark source {i}",
+                    kind="report",
+                    publisher=None,
+                    url=None,
+                    published=None,
+                    reliability="C",
+                    archive_url=None,
+                    content_sha256=None,
+                ),
+            )
+            for i in range(count)
+        ]
+        writer.append(drafts, key, at=stamp)
+
+
+def _after(last_at: dict[str, str]) -> str:
+    return max(last_at.values()) if last_at else "2024-01-01T00:00:00Z"
+
+
+def verify_since(ledger: Ledger, key: SigningKey, new: int, repeats: int) -> Sample:
+    """``verify --since OLD_CHECKPOINT`` after ``new`` entries were appended."""
+    old = ledger.root.parent / f"{ledger.root.name}.checkpoint"
+    shutil.copyfile(ledger.checkpoint_path, old)
+    append_sources(ledger, key, new)
+    times = []
+    for _ in range(repeats):
+        run = run_command(
+            [
+                FACTLEDGER,
+                "verify",
+                str(ledger.root),
+                "--since",
+                str(old),
+                "--unsafe-allow-test-keys",
+            ]
+        )
+        if run.returncode != 0:
+            raise RuntimeError(f"verify --since failed: {run.stdout[-500:]!r}")
+        times.append(run.seconds)
+    return Sample(tuple(times))
+
+
+def python_startup(repeats: int) -> Sample:
+    """``python -c "import msgspec, cryptography"``: the start-up floor of any such tool."""
+    runs = [run_command([PYTHON, "-c", "import msgspec, cryptography"]) for _ in range(repeats)]
+    return Sample(tuple(r.seconds for r in runs))
+
+
+def claim_add(ledger: Ledger, key: SigningKey, repeats: int) -> Sample:
+    """One ``factledger claim add`` process, end to end, on this ledger."""
+    keyfile = ledger.root.parent / f"{ledger.root.name}-bench.key"
+    if not keyfile.exists():
+        save_signing_key(key, keyfile, None)
+    times = []
+    for i in range(repeats):
+        run = run_command(
+            [
+                FACTLEDGER,
+                "claim",
+                "add",
+                f"Benchmark claim number {i} says something checkable.",
+                "--claimant",
+                "a benchmark",
+                "--ledger",
+                str(ledger.root),
+                "--key",
+                str(keyfile),
+            ]
+        )
+        if run.returncode != 0:
+            raise RuntimeError(f"claim add failed: {run.stderr[-500:]!r}")
+        times.append(run.seconds)
+    return Sample(tuple(times))
+
+
+@dataclass(frozen=True)
+class ProjectionFigures:
+    rebuild: Sample
+    catch_up: Sample
+    as_of: Sample
+    page: Sample
+
+
+def projections(ledger: Ledger, key: SigningKey, repeats: int, queries_n: int) -> ProjectionFigures:
+    """Full rebuild, catch-up of one new entry, as-of query and claims page latencies."""
+    from ledger.projections import open_projection, queries
+
+    projection = open_projection(ledger, refresh=False)
+    try:
+        rebuild = repeat(lambda: projection.rebuild("benchmark"), repeats=repeats, warmup=0)
+        catch = []
+        for i in range(repeats):
+            _append_note(ledger, key, i)
+            start = time.perf_counter()
+            projection.refresh()
+            catch.append(time.perf_counter() - start)
+        size = queries.position(projection)
+        rng = random.Random(7)
+        page = queries.list_claims(projection, limit=200)
+        claims = [row.claim_id for row in page.rows]
+        as_of, pages = [], []
+        for _ in range(queries_n):
+            n = rng.randrange(size // 2, size)
+            claim = rng.choice(claims)
+            start = time.perf_counter()
+            queries.claim_state(projection, claim, as_of=n)
+            as_of.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            queries.list_claims(projection, as_of=n, limit=50, offset=rng.randrange(0, 500))
+            pages.append(time.perf_counter() - start)
+    finally:
+        projection.close()
+    return ProjectionFigures(
+        rebuild, Sample(tuple(catch)), Sample(tuple(as_of)), Sample(tuple(pages))
+    )
+
+
+def _append_note(ledger: Ledger, key: SigningKey, i: int) -> None:
+    snap_claim = None
+    with ledger.writer() as writer:
+        state = writer.snapshot.state
+        snap_claim = next(iter(state.claims))
+        body = NoteAddedBody(
+            salt=new_salt(os.urandom), text=f"benchmark note {i}", in_reply_to=None
+        )
+        writer.append([Draft("note.added", snap_claim, body)], key, at=_after(state.last_at))
+
+
+def median_ms(sample: Sample) -> float:
+    return statistics.median(sample.values) * 1000
