@@ -27,8 +27,9 @@ class Generated:
     root: Path
     entries: int
     seconds: float | None
-    """Generation time when this run generated it; None when an earlier run did."""
+    """How long generating it took (in an earlier run when ``reused``)."""
     keys: dict[str, SigningKey]
+    reused: bool = False
 
 
 def ensure_ledger(entries: int, data: Path) -> Generated:
@@ -36,8 +37,10 @@ def ensure_ledger(entries: int, data: Path) -> Generated:
     root = data / f"ledger-{entries}"
     meta = data / f"ledger-{entries}.json"
     reusable = (root / "ledger.toml").exists() and meta.exists()
-    if reusable and json.loads(meta.read_text()).get("entries") == entries:
-        return Generated(root, entries, None, persona_keys())
+    if reusable:
+        info = json.loads(meta.read_text())
+        if info.get("entries") == entries:
+            return Generated(root, entries, info.get("seconds"), persona_keys(), reused=True)
     return _generate(entries, root, meta)
 
 

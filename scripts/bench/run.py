@@ -199,9 +199,10 @@ def measure_size(
     say(f"ledger of {size:,} entries")
     made = paths.ensure_ledger(size, cfg.data)
     if made.seconds is not None:
+        when = "an earlier run, reused" if made.reused else "this run"
         rows.append(
             Row(
-                f"generate {size:,} entries (this run)",
+                f"generate {size:,} entries ({when})",
                 f"{_num(made.seconds)} s",
                 "—",
                 None,
