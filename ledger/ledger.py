@@ -6,41 +6,49 @@ deterministic; the command line passes the real clock and ``os.urandom``.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import gc
 import json
 import os
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
 from ledger import checkpoint as cp
 from ledger import log, merkle, rules, statecache
 from ledger.codec import decode_entry, encode_entry
-from ledger.entry import event_id, redacted, seal, seal_digest
+from ledger.entry import event_id, redacted, seal
 from ledger.errors import (
     DecodeError,
     LedgerError,
     NotALedger,
-    RuleViolation,
-    StaleParent,
     StorageError,
     TornWrite,
     UsageError,
 )
 from ledger.events import (
     DEFAULT_SCALE,
-    AnyBody,
     Entry,
     EntryRedactedBody,
     LedgerCreatedBody,
     ScaleStep,
 )
 from ledger.keys import SigningKey
+from ledger.snapshot import (
+    Appended,
+    Clock,
+    Draft,
+    Rng,
+    Snapshot,
+    format_time,
+    new_id,
+    new_salt,
+    paused_gc,
+    utc_now,
+)
+from ledger.writer import Refused, Writer, seal_drafts
 
 CONFIG_NAME: Final = "ledger.toml"
 CHECKPOINT_NAME: Final = "checkpoint"
@@ -48,44 +56,6 @@ LOCK_NAME: Final = ".factledger.lock"
 CACHE_DIR: Final = ".cache"
 GITIGNORE: Final = f"{CACHE_DIR}/\n{LOCK_NAME}\n*.torn-*\n"
 FORMAT: Final = 1
-
-Rng = Callable[[int], bytes]
-Clock = Callable[[], datetime]
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while folding a large log.
-
-    The fold keeps millions of long-lived objects (the event index, stream heads);
-    each full collection would rescan them all, so folding would slow as the log
-    grows. The fold makes no reference cycles, so nothing is lost by waiting.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def format_time(when: datetime) -> str:
-    """RFC 3339 UTC with whole seconds, as every ``at`` is written."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def new_salt(rng: Rng) -> str:
-    return base64.b64encode(rng(16)).decode()
-
-
-def new_id(prefix: str, rng: Rng) -> str:
-    """``clm_``/``src_`` + 12 random characters of lowercase base32."""
-    return prefix + base64.b32encode(rng(8)).decode()[:12].lower()
 
 
 @dataclass(frozen=True)
@@ -127,67 +97,6 @@ class LedgerConfig:
         if "/" in config.events or config.events.startswith("."):
             raise DecodeError("events names a file beside ledger.toml", path=path, rule="config")
         return config
-
-
-@dataclass(frozen=True)
-class Draft:
-    """An event to append: the signer supplies author, time, signature and (by default) parent.
-
-    ``parent`` is the head the caller expects (optimistic concurrency); ``None``
-    with ``expect_parent=True`` means "a new stream".
-    """
-
-    kind: str
-    subject: str
-    body: AnyBody
-    parent: str | None = None
-    expect_parent: bool = False
-
-
-@dataclass(frozen=True)
-class Appended:
-    seq: int
-    id: str
-    entry: Entry
-
-
-@dataclass
-class Snapshot:
-    """The log folded: rule state, the Merkle tree's right edge and where the file ends."""
-
-    state: rules.LedgerState
-    edge: merkle.RightEdge = merkle.EMPTY_EDGE
-    end_offset: int = 0
-    last_line: bytes = b""
-    """The last complete line folded (the cache checks the log still holds it)."""
-    store: statecache.Store | None = None
-    """The cached state this snapshot reads from, when it came from the cache."""
-    cached_last_line: tuple[str, int] | None = None
-
-    @property
-    def size(self) -> int:
-        return self.edge.size
-
-    def root(self) -> bytes:
-        return merkle.edge_root(self.edge)
-
-    def add(self, entry: Entry, eid: str) -> None:
-        """Advance past an entry already checked against the rules."""
-        rules.apply(self.state, entry, eid)
-        self.edge = merkle.append_leaf(self.edge, bytes.fromhex(eid))
-
-    def tail(self) -> statecache.Tail:
-        if self.last_line or self.cached_last_line is None:
-            digest, length = statecache.line_digest(self.last_line), len(self.last_line)
-        else:
-            digest, length = self.cached_last_line
-        edge = [h.hex() for h in self.edge.hashes]
-        return statecache.Tail(self.size, self.end_offset, digest, length, edge)
-
-    def close(self) -> None:
-        if self.store is not None:
-            self.store.close()
-            self.store = None
 
 
 def find_ledger(start: Path | None = None) -> Path:
@@ -472,120 +381,6 @@ class Ledger:
             return None
 
 
-def seal_drafts(
-    snap: Snapshot,
-    drafts: Sequence[Draft],
-    key: SigningKey,
-    stamp: str,
-    wall: datetime,
-) -> list[Appended]:
-    """Sign each draft on the current head of its subject, check it, and fold it into ``snap``.
-
-    Raises on the first refused draft; ``snap`` has then advanced past the drafts
-    before it, so a caller that goes on must fold the log again.
-    """
-    out: list[Appended] = []
-    for draft in drafts:
-        head = snap.state.heads.get(draft.subject)
-        if draft.expect_parent and draft.parent != head:
-            raise StaleParent(
-                f"{draft.subject} has moved on: its head is {head[:12] if head else 'empty'},"
-                f" not {draft.parent[:12] if draft.parent else 'empty'}",
-                rule="stale-parent",
-                hint="re-read it ('factledger show') and retry against the new head",
-            )
-        entry, digest = seal_digest(
-            kind=draft.kind, subject=draft.subject, parent=head, at=stamp, body=draft.body, key=key
-        )
-        eid = digest.event_id
-        for problem in rules.violations(snap.state, entry, eid, now=wall):
-            raise problem
-        out.append(Appended(snap.size, eid, entry))
-        snap.add(entry, eid)
-    return out
-
-
-class Refused(RuleViolation):
-    """Entries signed elsewhere that the rules refuse at their new positions."""
-
-    def __init__(self, problems: list[tuple[int, str, RuleViolation]]) -> None:
-        first = problems[0][2]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(
-            f"position {problems[0][0]}: {first.message}{more}", rule=first.rule, hint=first.hint
-        )
-        self.problems = problems
-
-
-class Writer:
-    """Appends under a held lock, keeping the folded log between batches."""
-
-    def __init__(self, ledger: Ledger, snapshot: Snapshot, now: Clock) -> None:
-        self.ledger = ledger
-        self.snapshot = snapshot
-        self.now = now
-        self.last_key: SigningKey | None = None
-
-    def append(
-        self, drafts: Sequence[Draft], key: SigningKey, *, at: str | None = None
-    ) -> list[Appended]:
-        """Sign, check and write ``drafts`` with one fsync: all of them or none."""
-        wall = self.now()
-        try:
-            sealed = seal_drafts(self.snapshot, drafts, key, at or format_time(wall), wall)
-        except BaseException:
-            # The fold advanced past the refused batch's first drafts: fold again.
-            self.reload()
-            raise
-        self._write([encode_entry(item.entry) for item in sealed])
-        self.last_key = key
-        return sealed
-
-    def _write(self, lines: list[bytes]) -> None:
-        if lines:
-            snap = self.snapshot
-            snap.end_offset = log.append(
-                self.ledger.events_path, lines, expected_size=snap.end_offset
-            )
-            snap.last_line = lines[-1]
-
-    def reload(self) -> None:
-        """Fold again from what is on disk (after a refused batch moved the fold on)."""
-        self.snapshot.close()
-        self.snapshot = self.ledger.load()
-
-    def append_signed(self, entries: Sequence[Entry], key: SigningKey) -> list[Appended]:
-        """Append entries signed elsewhere (a merge), unchanged; ``key`` re-signs the checkpoint.
-
-        Every entry is checked at its new position; if any is refused, nothing is
-        written and :class:`Refused` lists every problem, not just the first.
-        """
-        snap, wall = self.snapshot, self.now()
-        out: list[Appended] = []
-        problems: list[tuple[int, str, RuleViolation]] = []
-        for entry in entries:
-            eid = event_id(entry)
-            problems.extend(
-                (snap.size, eid, p) for p in rules.violations(snap.state, entry, eid, now=wall)
-            )
-            out.append(Appended(snap.size, eid, entry))
-            snap.add(entry, eid)
-        if problems:
-            self.reload()
-            raise Refused(problems)
-        self._write([encode_entry(item.entry) for item in out])
-        self.last_key = key
-        return out
-
-    def close(self) -> None:
-        """Re-sign the checkpoint if anything was appended, and keep the state cached."""
-        snap = self.snapshot
-        if self.last_key is not None:
-            self.ledger.write_checkpoint(snap.size, snap.root(), self.last_key)
-        if self.last_key is not None or snap.store is None:
-            self.ledger.save_cache(snap)
-
-
 def _truncate(path: Path, size: int) -> None:
     try:
         fd = os.open(path, os.O_WRONLY)
@@ -606,11 +401,16 @@ def open_ledger(path: Path | None) -> Ledger:
 
 
 __all__ = [
+    "CACHE_DIR",
+    "CHECKPOINT_NAME",
+    "CONFIG_NAME",
     "Appended",
+    "Clock",
     "Draft",
     "Ledger",
     "LedgerConfig",
     "Refused",
+    "Rng",
     "Snapshot",
     "Writer",
     "find_ledger",
@@ -619,4 +419,6 @@ __all__ = [
     "new_salt",
     "open_ledger",
     "paused_gc",
+    "seal_drafts",
+    "utc_now",
 ]

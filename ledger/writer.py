@@ -1,0 +1,132 @@
+"""Sealing drafts against the folded log, and the writer that holds the lock across batches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from ledger import log, rules
+from ledger.codec import encode_entry
+from ledger.entry import event_id, seal_digest
+from ledger.errors import RuleViolation, StaleParent
+from ledger.events import Entry
+from ledger.keys import SigningKey
+from ledger.snapshot import Appended, Clock, Draft, Snapshot, format_time
+
+if TYPE_CHECKING:
+    from ledger.ledger import Ledger
+
+
+def seal_drafts(
+    snap: Snapshot,
+    drafts: Sequence[Draft],
+    key: SigningKey,
+    stamp: str,
+    wall: datetime,
+) -> list[Appended]:
+    """Sign each draft on the current head of its subject, check it, and fold it into ``snap``.
+
+    Raises on the first refused draft; ``snap`` has then advanced past the drafts
+    before it, so a caller that goes on must fold the log again.
+    """
+    out: list[Appended] = []
+    for draft in drafts:
+        head = snap.state.heads.get(draft.subject)
+        if draft.expect_parent and draft.parent != head:
+            raise StaleParent(
+                f"{draft.subject} has moved on: its head is {head[:12] if head else 'empty'},"
+                f" not {draft.parent[:12] if draft.parent else 'empty'}",
+                rule="stale-parent",
+                hint="re-read it ('factledger show') and retry against the new head",
+            )
+        entry, digest = seal_digest(
+            kind=draft.kind, subject=draft.subject, parent=head, at=stamp, body=draft.body, key=key
+        )
+        eid = digest.event_id
+        for problem in rules.violations(snap.state, entry, eid, now=wall):
+            raise problem
+        out.append(Appended(snap.size, eid, entry))
+        snap.add(entry, eid)
+    return out
+
+
+class Refused(RuleViolation):
+    """Entries signed elsewhere that the rules refuse at their new positions."""
+
+    def __init__(self, problems: list[tuple[int, str, RuleViolation]]) -> None:
+        first = problems[0][2]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(
+            f"position {problems[0][0]}: {first.message}{more}", rule=first.rule, hint=first.hint
+        )
+        self.problems = problems
+
+
+class Writer:
+    """Appends under a held lock, keeping the folded log between batches."""
+
+    def __init__(self, ledger: Ledger, snapshot: Snapshot, now: Clock) -> None:
+        self.ledger = ledger
+        self.snapshot = snapshot
+        self.now = now
+        self.last_key: SigningKey | None = None
+
+    def append(
+        self, drafts: Sequence[Draft], key: SigningKey, *, at: str | None = None
+    ) -> list[Appended]:
+        """Sign, check and write ``drafts`` with one fsync: all of them or none."""
+        wall = self.now()
+        try:
+            sealed = seal_drafts(self.snapshot, drafts, key, at or format_time(wall), wall)
+        except BaseException:
+            # The fold advanced past the refused batch's first drafts: fold again.
+            self.reload()
+            raise
+        self._write([encode_entry(item.entry) for item in sealed])
+        self.last_key = key
+        return sealed
+
+    def _write(self, lines: list[bytes]) -> None:
+        if lines:
+            snap = self.snapshot
+            snap.end_offset = log.append(
+                self.ledger.events_path, lines, expected_size=snap.end_offset
+            )
+            snap.last_line = lines[-1]
+
+    def reload(self) -> None:
+        """Fold again from what is on disk (after a refused batch moved the fold on)."""
+        self.snapshot.close()
+        self.snapshot = self.ledger.load()
+
+    def append_signed(self, entries: Sequence[Entry], key: SigningKey) -> list[Appended]:
+        """Append entries signed elsewhere (a merge), unchanged; ``key`` re-signs the checkpoint.
+
+        Every entry is checked at its new position; if any is refused, nothing is
+        written and :class:`Refused` lists every problem, not just the first.
+        """
+        snap, wall = self.snapshot, self.now()
+        out: list[Appended] = []
+        problems: list[tuple[int, str, RuleViolation]] = []
+        for entry in entries:
+            eid = event_id(entry)
+            problems.extend(
+                (snap.size, eid, p) for p in rules.violations(snap.state, entry, eid, now=wall)
+            )
+            out.append(Appended(snap.size, eid, entry))
+            snap.add(entry, eid)
+        if problems:
+            self.reload()
+            raise Refused(problems)
+        self._write([encode_entry(item.entry) for item in out])
+        self.last_key = key
+        return out
+
+    def close(self) -> None:
+        """Re-sign the checkpoint if anything was appended, and keep the state cached."""
+        snap = self.snapshot
+        if self.last_key is not None:
+            self.ledger.write_checkpoint(snap.size, snap.root(), self.last_key)
+        if self.last_key is not None or snap.store is None:
+            self.ledger.save_cache(snap)
