@@ -22,8 +22,10 @@ from ledger.codec import decode_entry, encode_entry
 from ledger.entry import event_id, redacted, seal
 from ledger.errors import (
     DecodeError,
+    InconsistentTree,
     LedgerError,
     NotALedger,
+    RuleViolation,
     StorageError,
     TornWrite,
     UsageError,
@@ -54,7 +56,10 @@ CONFIG_NAME: Final = "ledger.toml"
 CHECKPOINT_NAME: Final = "checkpoint"
 LOCK_NAME: Final = ".factledger.lock"
 CACHE_DIR: Final = ".cache"
-GITIGNORE: Final = f"{CACHE_DIR}/\n{LOCK_NAME}\n*.torn-*\n"
+GITIGNORE: Final = f"{CACHE_DIR}/\n{LOCK_NAME}\n*.torn-*\n.*.tmp\n"
+GITATTRIBUTES: Final = "events.jsonl -text merge=binary\ncheckpoint -text merge=binary\n"
+"""Git must keep the log byte-exact (no line-ending conversion) and never text-merge it:
+two branches' appends are combined by ``factledger merge``."""
 FORMAT: Final = 1
 
 
@@ -206,9 +211,9 @@ class Ledger:
             leaf = bytes.fromhex(event_id(genesis))
             ledger.write_checkpoint(1, merkle.root([leaf]), key)
             log.write_atomic(root / CONFIG_NAME, config.to_toml().encode())
-            gitignore = root / ".gitignore"
-            if not gitignore.exists():
-                log.write_atomic(gitignore, GITIGNORE.encode())
+            for name, text in ((".gitignore", GITIGNORE), (".gitattributes", GITATTRIBUTES)):
+                if not (root / name).exists():
+                    log.write_atomic(root / name, text.encode())
         return ledger
 
     # --- reading ------------------------------------------------------------------
@@ -272,6 +277,13 @@ class Ledger:
                 return handle.read(length)
         except OSError:
             return b""
+
+    def reading(self) -> contextlib.AbstractContextManager[None]:
+        """A shared lock for a reader that must see the log and checkpoint as one state.
+
+        Never call it while holding the writer's lock (the two would wait on each other).
+        """
+        return log.shared(self.lock_path)
 
     def save_cache(self, snap: Snapshot) -> None:
         """Keep ``snap``'s state in ``.cache/`` for the next writer (call under the lock)."""
@@ -356,13 +368,61 @@ class Ledger:
         note = cp.sign_checkpoint(cp.Checkpoint(self.config.origin, size, root), key)
         log.write_atomic(self.checkpoint_path, note.encode())
 
+    def resign_checkpoint(self, key: SigningKey) -> bool:
+        """Re-sign a checkpoint that a crash left behind the log; True if it was behind.
+
+        Only when the signed checkpoint is a prefix of the log — the root of the log's
+        first ``size`` entries equals its root — which is what an append killed between
+        its fsync and the checkpoint's rename leaves. Anything else is not a crash:
+        :class:`InconsistentTree`, and nothing is written.
+        """
+        with log.locked(self.lock_path):
+            snap = self.load()
+            try:
+                keys = [k.public for k in snap.state.keys.values() if k.revoked is None]
+                signer = snap.state.keys.get(key.public.fingerprint)
+                if signer is None or signer.revoked is not None:
+                    raise RuleViolation(
+                        f"{key.public.fingerprint} is not a current key of this ledger",
+                        rule="unknown-key",
+                        hint="re-sign with a key the ledger granted and did not revoke",
+                    )
+                note = self.checkpoint_path.read_bytes()
+                old = cp.open_checkpoint(note, self.config.origin, keys)
+                if old.size == snap.size and old.root == snap.root():
+                    return False
+                if old.size > snap.size or self._root_at(old.size) != old.root:
+                    raise InconsistentTree(
+                        f"the checkpoint ({old.size} entries) is not a prefix of the log "
+                        f"({snap.size}): this is not what a crash leaves",
+                        hint="run 'factledger verify' and restore the log from git history",
+                    )
+                self.write_checkpoint(snap.size, snap.root(), key)
+                return True
+            except OSError as exc:
+                raise StorageError(f"could not read the checkpoint: {exc.strerror}") from None
+            finally:
+                snap.close()
+
+    def _root_at(self, size: int) -> bytes:
+        edge = merkle.EMPTY_EDGE
+        for _, entry in self.entries():
+            if edge.size == size:
+                break
+            edge = merkle.append_leaf(edge, bytes.fromhex(event_id(entry)))
+        return merkle.edge_root(edge)
+
     def repair(self) -> Path | None:
         """Move a torn tail aside into a backup file; return it, or None if the log is whole.
 
         A tail that is a complete, valid entry missing only its newline is kept:
-        the newline is added instead. Complete lines are never touched.
+        the newline is added instead. Complete lines are never touched. Temporary
+        checkpoint files a killed writer left behind are removed.
         """
         with log.locked(self.lock_path):
+            for stale in self.root.glob(f".{CHECKPOINT_NAME}.*.tmp"):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
             end = 0
             try:
                 for line in log.scan(self.events_path):

@@ -111,6 +111,11 @@ def append(path: Path, lines: list[bytes], *, expected_size: int) -> int:
             view = view[written:]
         os.fsync(fd)
     except OSError as exc:
+        # Nothing was acknowledged: take back whatever reached the file (best effort),
+        # so the log stays as its checkpoint describes it.
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, expected_size)
+            os.fsync(fd)
         raise _io_error("append to", path, exc) from None
     finally:
         os.close(fd)
@@ -202,6 +207,44 @@ def locked(
                 if time.monotonic() >= deadline:
                     raise LockBusy(
                         f"another writer has held {lock_path} for over {timeout:.0f}s",
+                        hint="wait for it to finish, or find the process holding the lock",
+                        path=str(lock_path),
+                    ) from None
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def shared(lock_path: Path, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold a shared ``flock`` for a reader: writers (exclusive) wait, readers do not.
+
+    A reader under it never sees a half-written line, nor a checkpoint newer than
+    the log it read. Best effort where the lock file cannot be opened (a read-only
+    checkout has no writers to wait for).
+    """
+    try:
+        fd = os.open(lock_path, os.O_RDONLY)  # flock needs no write access
+    except FileNotFoundError:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            yield
+            return
+    except OSError:
+        yield
+        return
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockBusy(
+                        f"a writer has held {lock_path} for over {timeout:.0f}s",
                         hint="wait for it to finish, or find the process holding the lock",
                         path=str(lock_path),
                     ) from None

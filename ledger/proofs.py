@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -37,6 +38,8 @@ from ledger.keys import PublicKey, parse_public_key
 TLOG_PROOF_HEADER: Final = "c2sp.org/tlog-proof@v1"
 DOSSIER_FORMAT: Final = "factledger-dossier/v1"
 MAX_PROOF_BYTES: Final = 64 << 20
+_CANONICAL_INDEX: Final = re.compile(r"0|[1-9][0-9]{0,18}")
+"""ASCII decimal without leading zeros (``str.isdigit`` admits other scripts' digits)."""
 
 
 class ProvenLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -146,15 +149,11 @@ def _parse_tlog_proof(data: bytes) -> tuple[str, list[ProvenLine], list[ProvenLi
     if not sep or len(lines) < 3 or not lines[1].startswith("extra "):
         raise DecodeError("malformed receipt: header, extra and index lines", rule="receipt")
     index_text = lines[2].removeprefix("index ")
-    if (
-        not lines[2].startswith("index ")
-        or not index_text.isdigit()
-        or (index_text != "0" and index_text.startswith("0"))
-    ):
+    if not lines[2].startswith("index ") or not _CANONICAL_INDEX.fullmatch(index_text):
         raise DecodeError("malformed receipt: the index is not a canonical number", rule="receipt")
     try:
         context = msgspec.json.decode(_unb64(lines[1][6:], "extra"), type=ReceiptContext)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         raise DecodeError(f"malformed receipt context: {exc}", rule="receipt") from None
     entry = ProvenLine(index=int(index_text), line=context.entry, proof=lines[3:])
     return checkpoint_note, [entry], context.keys

@@ -199,6 +199,9 @@ class Store:
         self.con, self.state, self.tail = con, state, tail
 
     def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            if self.con.in_transaction:
+                self.con.execute("ROLLBACK")
         self.con.close()
 
 
@@ -226,6 +229,9 @@ def open_store(
         return None
     try:
         con = _connect(path)
+        # One read transaction for the store's life: every table is read as of the same
+        # commit, even while a writer commits a newer state (WAL keeps both).
+        con.execute("BEGIN")
         row = con.execute("SELECT v FROM meta WHERE k = 'meta'").fetchone()
         meta = _META.decode(row[0]) if row else None
     except (sqlite3.Error, msgspec.DecodeError, msgspec.ValidationError):
@@ -277,6 +283,8 @@ def save(
     try:
         if store is not None:
             con = store.con
+            if con.in_transaction:
+                con.execute("COMMIT")  # end the read transaction: the writer holds the lock
             con.execute("BEGIN IMMEDIATE")
             for part in (
                 state.heads,

@@ -30,7 +30,7 @@ from ledger.codec import decode_entry
 from ledger.entry import decode_signature, digest
 from ledger.errors import DecodeError, LedgerError, NoteError, StorageError, TornWrite
 from ledger.keys import PublicKey, signature_ok
-from ledger.ledger import CHECKPOINT_NAME, LedgerConfig, paused_gc
+from ledger.ledger import CHECKPOINT_NAME, LOCK_NAME, LedgerConfig, paused_gc
 from ledger.trust import is_test_key
 
 Severity = Literal["error", "notice"]
@@ -155,7 +155,9 @@ def verify(
     run = _Run(policy.origin, pinned, events_file, now, skew, old.size if old else None, count)
     if old is not None:
         run.remember_root_at(old.size)
-    with paused_gc():
+    # Writers hold the lock exclusively: under a shared lock the log and the checkpoint
+    # are read as one state, never mid-append.
+    with log.shared(root / LOCK_NAME), paused_gc():
         try:
             for line in _lines(path, run):
                 run.fold(line)
@@ -163,11 +165,12 @@ def verify(
                     progress(line.offset, total)
         finally:
             run.finish_signatures()
+        checkpoint = _read_checkpoint(root)
     report.entries, report.root = run.state.size, merkle.edge_root(run.edge)
     report.findings.extend(run.findings)
     _check_redactions(run, report)
     _check_voids(run, report)
-    _check_checkpoint(root, run, report)
+    _check_checkpoint(checkpoint, run, report)
     if since is not None and old is not None:
         _check_since(since, old, run, report)
     report.findings.sort(key=lambda f: (f.line is None, f.line or 0))
@@ -392,17 +395,23 @@ def _ledger_keys(state: rules.LedgerState) -> list[PublicKey]:
     ]
 
 
-def _check_checkpoint(root: Path, run: _Run, report: Report) -> None:
+def _read_checkpoint(root: Path) -> bytes | None:
     path = root / CHECKPOINT_NAME
     try:
-        note = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
+
+
+def _check_checkpoint(note: bytes | None, run: _Run, report: Report) -> None:
+    path = Path(CHECKPOINT_NAME)
+    if note is None:
         report.findings.append(
             Finding("checkpoint", "the ledger has no checkpoint", file=path.name)
         )
         return
-    except OSError as exc:
-        raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
     try:
         cp = open_checkpoint(note, report.origin, _ledger_keys(run.state))
     except (NoteError, DecodeError) as exc:

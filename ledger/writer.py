@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ledger import log, rules
 from ledger.codec import encode_entry
 from ledger.entry import event_id, seal_digest
-from ledger.errors import RuleViolation, StaleParent
+from ledger.errors import RuleViolation, StaleParent, StorageError
 from ledger.events import Entry
 from ledger.keys import SigningKey
 from ledger.snapshot import Appended, Clock, Draft, Snapshot, format_time
@@ -71,6 +71,7 @@ class Writer:
         self.snapshot = snapshot
         self.now = now
         self.last_key: SigningKey | None = None
+        self.broken = False
 
     def append(
         self, drafts: Sequence[Draft], key: SigningKey, *, at: str | None = None
@@ -88,11 +89,23 @@ class Writer:
         return sealed
 
     def _write(self, lines: list[bytes]) -> None:
+        if self.broken:
+            raise StorageError(
+                "an earlier write under this lock failed; nothing more is appended",
+                hint="fix the cause (disk, permissions) and run the command again",
+            )
         if lines:
             snap = self.snapshot
-            snap.end_offset = log.append(
-                self.ledger.events_path, lines, expected_size=snap.end_offset
-            )
+            try:
+                snap.end_offset = log.append(
+                    self.ledger.events_path, lines, expected_size=snap.end_offset
+                )
+            except BaseException:
+                # The fold already took the batch in: fold what is really on disk, and
+                # sign no checkpoint over entries that were never made durable.
+                self.broken = True
+                self.reload()
+                raise
             snap.last_line = lines[-1]
 
     def reload(self) -> None:

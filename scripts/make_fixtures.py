@@ -49,7 +49,7 @@ NAME = "firstpost-2024-al-qaeda-taliban"
 DESCRIPTION = REPO / "fixtures" / "demo" / f"{NAME}.toml"
 KEYS_DIR = REPO / "fixtures" / "keys"
 OUT = REPO / "fixtures" / "ledgers" / NAME
-FILES = ("ledger.toml", "events.jsonl", "checkpoint", ".gitignore", "README.md")
+FILES = ("ledger.toml", "events.jsonl", "checkpoint", ".gitignore", ".gitattributes", "README.md")
 """What a build writes and ``--check`` compares (the lock file and .cache are not data)."""
 RNG_SEED = int.from_bytes(hashlib.sha256(f"factledger demo ledger {NAME}".encode()).digest()[:8])
 KEY_SEED_PREFIX = b"factledger demo key "

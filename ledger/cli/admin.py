@@ -93,11 +93,13 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "repair",
         parents=parents,
-        help="move a torn final line aside",
+        help="recover from a crash mid-write: torn tail, stale checkpoint",
         description="If the log ends in a partial line (a torn write), move that tail into "
         "a backup file beside the log. Complete entries are never dropped; a complete entry "
-        "that lost only its newline gets it back.",
+        "that lost only its newline gets it back. With --key, also re-sign a checkpoint "
+        "that a crash left behind the log (only if the log extends it; else exit 1).",
     )
+    p.add_argument("--key", metavar="FILE", help="a ledger key, to re-sign a stale checkpoint")
     p.set_defaults(func=cmd_repair)
 
 
@@ -156,7 +158,7 @@ def cmd_key_grant(ctx: Context, args: argparse.Namespace) -> int:
         salt=new_salt(os.urandom), key=public.openssh_line(), name=args.name, role=args.role
     )
     draft = Draft("key.granted", public.fingerprint, body)
-    done = ctx.ledger().append([draft], ctx.key(), at=args.at)
+    done = ctx.ledger().append([draft], ctx.key(), at=args.at, on_wait=ctx.waiting)
     print_appended(ctx, done)
     return 0
 
@@ -180,7 +182,7 @@ def cmd_key_revoke(ctx: Context, args: argparse.Namespace) -> int:
         )
         return [Draft("key.revoked", fingerprint, body)]
 
-    print_appended(ctx, ctx.ledger().append(build, ctx.key(), at=args.at))
+    print_appended(ctx, ctx.ledger().append(build, ctx.key(), at=args.at, on_wait=ctx.waiting))
     return 0
 
 
@@ -193,9 +195,17 @@ def cmd_redact(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_repair(ctx: Context, args: argparse.Namespace) -> int:
-    backup = ctx.ledger().repair()
-    if backup is None:
-        ctx.info("the log ends in a whole line; nothing to repair")
+    ledger = ctx.ledger()
+    before = ledger.events_path.stat().st_size if ledger.events_path.exists() else 0
+    backup = ledger.repair()
+    if backup is not None:
+        ctx.info(f"moved the torn tail to {backup}")
+    elif ledger.events_path.stat().st_size != before:
+        ctx.info("restored the newline of a complete last entry")
     else:
-        ctx.info(f"moved the torn tail to {backup}; run 'factledger verify' next")
+        ctx.info("the log ends in a whole line")
+    wants_key = bool(args.key or os.environ.get("FACTLEDGER_KEY"))
+    if wants_key and ledger.resign_checkpoint(ctx.key()):
+        ctx.info("re-signed the checkpoint a crash had left behind the log")
+    ctx.info("run 'factledger verify' next")
     return 0

@@ -10,6 +10,7 @@ from ledger.cli.context import Context
 from ledger.codec import encode_entry
 from ledger.entry import event_id
 from ledger.ids import resolve
+from ledger.ledger import Ledger
 
 Sub = Any
 
@@ -29,6 +30,11 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
 
 def cmd_log(ctx: Context, args: argparse.Namespace) -> int:
     ledger = ctx.ledger()
+    with ledger.reading():
+        return _log(ctx, args, ledger)
+
+
+def _log(ctx: Context, args: argparse.Namespace, ledger: Ledger) -> int:
     snap = ledger.load()
     names = {fp: key.name for fp, key in snap.state.keys.items()}
     only = resolve(args.claim, snap.state.claims, "claim") if args.claim else None
@@ -38,7 +44,7 @@ def cmd_log(ctx: Context, args: argparse.Namespace) -> int:
         eid = event_id(entry)
         if args.json:
             doc = {"seq": line.index, "id": eid, "entry": json.loads(encode_entry(entry))}
-            ctx.emit(json.dumps(doc, ensure_ascii=False, sort_keys=True))
+            ctx.emit_data(json.dumps(doc, ensure_ascii=False, sort_keys=True))
             continue
         who = names.get(entry.author, entry.author[:15])
         mark = " [redacted]" if entry.redacted else ""

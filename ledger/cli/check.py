@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ledger.verify import Since
+    from ledger.verify import Report, Since
 
 from ledger import gitrev
 from ledger.cli.context import Context
 from ledger.errors import EXIT_FINDINGS, EXIT_OK, StorageError
 from ledger.ledger import CHECKPOINT_NAME, CONFIG_NAME, Ledger, LedgerConfig, utc_now
+from ledger.text import visible
 
 Sub = Any
 
@@ -81,9 +82,6 @@ def _since(ledger: Ledger, ref: str) -> Since:
 
 
 def cmd_verify(ctx: Context, args: argparse.Namespace) -> int:
-    from ledger.cli import report as fmt
-    from ledger.verify import verify
-
     if args.dir:
         ctx.args.ledger = args.dir
     ledger = ctx.ledger()
@@ -91,7 +89,16 @@ def cmd_verify(ctx: Context, args: argparse.Namespace) -> int:
     if args.unsafe_allow_test_keys:
         ctx.warn("--unsafe-allow-test-keys: a published demo/test key is accepted as trust root")
     progress = _progress(ctx) if sys.stderr.isatty() and args.fmt == "text" else None
-    report = verify(
+    report = _run(ledger, args, since, progress)
+    if progress is not None:
+        ctx.err.write("\r\x1b[K")
+    return _print(ctx, ledger, args, report)
+
+
+def _run(ledger: Ledger, args: argparse.Namespace, since: Since | None, progress: Any) -> Report:
+    from ledger.verify import verify
+
+    return verify(
         ledger.root,
         config=ledger.config,
         trust_root=args.trust_root,
@@ -102,13 +109,16 @@ def cmd_verify(ctx: Context, args: argparse.Namespace) -> int:
         progress=progress,
         unsafe_allow_test_keys=args.unsafe_allow_test_keys,
     )
-    if progress is not None:
-        ctx.err.write("\r\x1b[K")
+
+
+def _print(ctx: Context, ledger: Ledger, args: argparse.Namespace, report: Report) -> int:
+    from ledger.cli import report as fmt
+
     base = _relative(ledger.root)
     if args.fmt == "json":
         ctx.out.write(fmt.as_json(report))
     elif args.fmt == "github":
-        ctx.out.write(fmt.as_github(report, base=base))
+        ctx.out.write(visible(fmt.as_github(report, base=base)))
     elif args.fmt == "junit":
         ctx.out.write(fmt.as_junit(report, base=base))
     else:

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from ledger.errors import BadKey, UsageError
 from ledger.keys import SigningKey, key_file_is_private, load_signing_key
 from ledger.ledger import Ledger, open_ledger
+from ledger.text import visible
 
 
 @dataclass
@@ -59,13 +60,23 @@ class Context:
         return bool(getattr(self.args, "json", False))
 
     def emit(self, text: str) -> None:
+        """One human-readable line on stdout; ledger text in it cannot drive the terminal."""
+        self.out.write(visible(text) + "\n")
+
+    def emit_data(self, text: str) -> None:
+        """One line of machine-readable data (e.g. JSON Lines) on stdout, unchanged."""
         self.out.write(text + "\n")
 
     def emit_json(self, data: Any) -> None:
         self.out.write(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
 
+    def waiting(self) -> None:
+        """Told once when another writer holds the ledger's lock."""
+        self.err.write("waiting for another writer to finish…\n")
+        self.err.flush()
+
     def warn(self, text: str) -> None:
         self.err.write(f"warning: {text}\n")
 
     def info(self, text: str) -> None:
-        self.err.write(text + "\n")
+        self.err.write(visible(text) + "\n")

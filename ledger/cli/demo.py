@@ -1,10 +1,11 @@
-"""``factledger demo [DIR]``: copy the bundled demo ledger and walk through it.
+"""``factledger demo [DIR]``: copy the bundled demo ledger and open it in the terminal UI.
 
 The demo ledger (``fixtures/ledgers/firstpost-2024-al-qaeda-taliban``, built by
 ``scripts/make_fixtures.py``) is signed with public demo keys, so it is verified here
-with ``unsafe_allow_test_keys`` and a warning. Until the terminal UI exists the command
-prints a short walk-through instead of opening it: the verification summary, the log
-of one claim, and the commands to try next.
+with ``unsafe_allow_test_keys`` and a warning. On a terminal the command opens the
+terminal UI on the copy (which says, in its header, that demo keys are allowed); when
+stdout is not a terminal (a pipe, a test) it prints a short walk-through instead: the
+verification summary, the log of one claim, and the commands to try next.
 """
 
 from __future__ import annotations
@@ -39,11 +40,12 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
     # ``parents`` (--ledger) is not passed on: the demo makes its own ledger in DIR.
     p = sub.add_parser(
         "demo",
-        help="copy the demo ledger into DIR and walk through it",
+        help="copy the demo ledger into DIR and open it in the terminal UI",
         description="Copy the bundled demo ledger (a fictional team's review of a 2024 "
-        "Firstpost opinion piece; demonstration data, not a published fact-check) into DIR, "
-        "verify it and show a short walk-through. The demo keys are public, so the demo is "
-        "verified with --unsafe-allow-test-keys; never trust them.",
+        "Firstpost opinion piece; demonstration data, not a published fact-check) into DIR "
+        "and open it in the terminal UI (factledger tui). When stdout is not a terminal, "
+        "verify it and print a short walk-through instead. The demo keys are public, so the "
+        "demo is verified with --unsafe-allow-test-keys; never trust them.",
         epilog="exit codes: 0 ok, 1 the copy did not verify, 2 DIR is not empty, "
         "3 the demo ledger is missing or could not be copied",
     )
@@ -56,7 +58,7 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--no-open",
         action="store_true",
-        help="copy only: print DIR and stop (reserved for the terminal UI, which it will not open)",
+        help="copy only: print DIR and stop, without opening the terminal UI",
     )
     p.set_defaults(func=cmd_demo)
 
@@ -102,6 +104,15 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
         "it is verified with --unsafe-allow-test-keys. Never trust these keys."
     )
     ledger = Ledger.open(dest)
+    if ctx.out.isatty():
+        from ledger.cli.tui_cmd import open_tui
+
+        open_tui(ledger, unsafe_allow_test_keys=True)
+        ctx.info(
+            f"the demo ledger is in {dest}; reopen it with "
+            f"'factledger tui --unsafe-allow-test-keys {shlex.quote(str(dest))}'"
+        )
+        return EXIT_OK
     where = shlex.quote(str(dest))
 
     ctx.emit("1. Verify every signature, rule and the checkpoint\n")

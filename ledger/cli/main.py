@@ -13,6 +13,7 @@ from ledger import __version__
 from ledger.cli.context import Context
 from ledger.cli.options import common_parser
 from ledger.errors import EXIT_IO, EXIT_USAGE, LedgerError
+from ledger.text import visible
 
 EXIT_CODES = """\
 exit codes:
@@ -87,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(ctx, args)
     except LedgerError as exc:
-        ctx.err.write(f"error: {exc.one_line()}\n")
+        ctx.err.write(f"error: {visible(exc.one_line())}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         ctx.err.write("interrupted\n")

@@ -85,7 +85,9 @@ def register(
 def _open(ctx: Context, *, read_only: bool = False) -> Projection:
     from ledger.projections import open_projection
 
-    projection = open_projection(ctx.ledger(), read_only=read_only)
+    ledger = ctx.ledger()
+    with ledger.reading():  # catch up with the log as one state, not mid-append
+        projection = open_projection(ledger, read_only=read_only)
     if projection.path is None and projection.note and projection.note != "asked for":
         ctx.warn(f"projection kept in memory: {projection.note}")
     return projection

@@ -11,6 +11,7 @@ import os
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from ledger.text import visible
 from ledger.verify import RULES, Finding, Report
 
 JSON_VERSION = 1
@@ -29,9 +30,10 @@ def as_text(report: Report, *, base: str = "", colour: bool = False) -> str:
     for f in report.findings:
         tag = f"{red}error{reset}" if f.severity == "error" else f"{yellow}notice{reset}"
         event = f" {dim}(event {f.event_id[:12]}){reset}" if f.event_id else ""
-        lines.append(f"{_where(f, base)}: {tag} [{f.rule}] {f.message}{event}")
+        # Messages quote ledger text (key names): shown, never obeyed by the terminal.
+        lines.append(f"{visible(_where(f, base))}: {tag} [{f.rule}] {visible(f.message)}{event}")
         if f.hint:
-            lines.append(f"    hint: {f.hint}")
+            lines.append(f"    hint: {visible(f.hint)}")
     errors = len(report.errors)
     notices = len(report.findings) - errors
     cp = report.checkpoint

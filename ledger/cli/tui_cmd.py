@@ -7,6 +7,7 @@ that every other verb — ``factledger verify`` above all — starts without the
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ def open_tui(ledger: Ledger, *, unsafe_allow_test_keys: bool = False) -> None:
     from ledger.projections import open_projection
     from tui import run
 
+    sys.stderr.write("opening the ledger (a large one's first opening builds its projection)\n")
     with open_projection(ledger) as projection:
         run(ledger, projection=projection, unsafe_allow_test_keys=unsafe_allow_test_keys)
 

@@ -14,7 +14,6 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -318,16 +317,16 @@ def measure_size(
 
 
 def tui_latency(root: Path, size: int, notes: list[str]) -> list[Row]:
+    """Key press to repaint when stepping the cursor (scripts/bench/tui_latency.py)."""
     try:
         from scripts.bench import tui_latency as tui
     except ImportError as exc:
         notes.append(f"TUI latency not measured: {exc}")
         return []
-    measure: Callable[..., Sample] | None = getattr(tui, "measure", None)
-    if measure is None:
-        notes.append("TUI latency not measured: scripts/bench/tui_latency.py has no measure()")
-        return []
-    sample = measure(root)
+    import asyncio
+
+    result = asyncio.run(tui.measure(root, presses=50))
+    sample = Sample(tuple(result.samples))
     return [
         Row(
             f"TUI: key press to repaint, stepping ({size:,})",

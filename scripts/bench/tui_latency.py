@@ -1,7 +1,7 @@
 """Key-press-to-repaint latency of the terminal UI's time cursor.
 
     python scripts/bench/tui_latency.py                      # the bundled demo ledger
-    python scripts/bench/tui_latency.py --ledger DIR         # e.g. a generated 1,000,000-entry ledger
+    python scripts/bench/tui_latency.py --ledger DIR         # e.g. 1,000,000 generated entries
     python scripts/bench/tui_latency.py --presses 50 --start 500000
 
 What is measured, exactly: the app runs headless (Textual's ``run_test``, 120x40) on
@@ -94,7 +94,8 @@ async def measure(root: Path, *, presses: int = 50, start: int | None = None) ->
                 await asyncio.sleep(0)
             await main.settled()
             samples.append(time.perf_counter() - began)
-            assert main.event is not None and main.event.seq == target
+            if main.event is None or main.event.seq != target:
+                raise SystemExit(f"the screen did not end on #{target}")
         return Latency(entries=head + 1, start=first, samples=tuple(samples))
 
 

@@ -86,7 +86,9 @@ def bodies(entries: list[Entry], kind: type) -> list:  # type: ignore[type-arg]
 # --- reproducible -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["events.jsonl", "checkpoint", "ledger.toml", ".gitignore"])
+@pytest.mark.parametrize(
+    "name", ["events.jsonl", "checkpoint", "ledger.toml", ".gitignore", ".gitattributes"]
+)
 def test_committed_demo_ledger_equals_a_fresh_build(fresh_build: Path, name: str) -> None:
     assert (fresh_build / name).read_bytes() == (LEDGER_DIR / name).read_bytes()
 

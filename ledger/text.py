@@ -1,0 +1,53 @@
+"""Ledger text shown on a terminal as data, never as terminal control (pure).
+
+Everything in a ledger was typed by someone: a claim, a quote, a key name. Printed
+as it is, it can drive the terminal (ANSI CSI such as ``\\x1b[2J``, OSC 8 links and
+window titles, C1 controls), reorder what the reader sees (bidi overrides, the
+Trojan Source trick) or hide words (zero-width characters). :func:`visible` replaces
+each such character with a visible token like ``⟨U+202E⟩``. The command line applies
+it to every human-readable line; JSON output stays exact data (its consumers parse
+it). The terminal UI has its own styled version (``tui.widgets.safe``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Final
+
+_EXPLICIT: Final = frozenset(
+    {
+        *range(0x202A, 0x202F),  # bidi embeddings and overrides
+        *range(0x2066, 0x206A),  # bidi isolates
+        0x200E,  # LEFT-TO-RIGHT MARK
+        0x200F,  # RIGHT-TO-LEFT MARK
+        0x061C,  # ARABIC LETTER MARK
+        *range(0x200B, 0x200E),  # zero-width space, non-joiner, joiner
+        *range(0x2060, 0x2065),  # word joiner, invisible operators
+        0x2028,  # LINE SEPARATOR
+        0x2029,  # PARAGRAPH SEPARATOR
+        0xFEFF,  # ZERO WIDTH NO-BREAK SPACE
+        0x00AD,  # SOFT HYPHEN
+    }
+)
+_HIDDEN_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+_CANDIDATES: Final = re.compile(r"[^\t\n\x20-\x7e]")
+"""Printable ASCII, tab and newline are always safe; look at everything else."""
+
+
+def is_hidden(char: str) -> bool:
+    """A character that controls the terminal or hides/reorders text."""
+    code = ord(char)
+    if char in "\t\n":
+        return False
+    return code in _EXPLICIT or unicodedata.category(char) in _HIDDEN_CATEGORIES
+
+
+def _token(match: re.Match[str]) -> str:
+    char = match.group()
+    return f"⟨U+{ord(char):04X}⟩" if is_hidden(char) else char
+
+
+def visible(text: str) -> str:
+    """``text`` with every hidden or controlling character replaced by ``⟨U+XXXX⟩``."""
+    return _CANDIDATES.sub(_token, text)

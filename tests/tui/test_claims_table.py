@@ -1,0 +1,75 @@
+"""The claims list renders and asks for only what is visible, however long the list is."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from ledger.projections import ClaimPage, ClaimRow
+from tests.tui.conftest import SIZE, press, screen_text
+from tui.messages import ClaimHighlighted, PageWanted
+from tui.model import Filters
+from tui.widgets.claims_table import ClaimsTable
+
+TOTAL = 100_000
+
+
+def row(i: int) -> ClaimRow:
+    return ClaimRow(
+        claim_id=f"clm_{i:012d}",
+        text=f"claim number {i}",
+        claimant="someone",
+        status="open",
+        verdict=None,
+        sources=i % 7,
+        last_seq=i,
+        last_at="2024-06-03T10:00:00Z",
+    )
+
+
+class Host(App[None]):
+    """A ClaimsTable over 100,000 synthetic claims, answering its page requests."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[tuple[int, int]] = []
+        self.highlighted: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield ClaimsTable(id="claims")
+
+    def on_mount(self) -> None:
+        table = self.query_one(ClaimsTable)
+        table.focus()
+        table.set_query((0, Filters()))
+
+    def on_page_wanted(self, message: PageWanted) -> None:
+        self.asked.append((message.offset, message.limit))
+        end = min(message.offset + message.limit, TOTAL)
+        rows = [row(i) for i in range(message.offset, end)]
+        page = ClaimPage(
+            total=TOTAL, offset=message.offset, limit=message.limit, as_of=0, rows=rows
+        )
+        self.query_one(ClaimsTable).apply_page(page, Filters())
+
+    def on_claim_highlighted(self, message: ClaimHighlighted) -> None:
+        self.highlighted.append(message.claim_id)
+
+
+async def test_a_hundred_thousand_claims_are_paged_not_loaded() -> None:
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.query_one(ClaimsTable)
+        assert table.total == TOTAL
+        assert app.asked[0][0] == 0
+        await press(pilot, "end")
+        await pilot.pause()
+        assert table.cursor_row == TOTAL - 1
+        assert app.highlighted[-1] == f"clm_{TOTAL - 1:012d}"
+        assert f"clm_{TOTAL - 1:012d}" in screen_text(app)
+        await press(pilot, "pageup", "up")
+        assert table.cursor_row < TOTAL - 1
+        loaded = len(table.rows)
+    assert all(limit <= 100 for _, limit in app.asked)  # a window around the viewport
+    assert any(offset > TOTAL - 100 for offset, _ in app.asked)
+    assert loaded < 300  # rows held: the windows seen, never the list

@@ -1,0 +1,64 @@
+"""``factledger tui``, ``python -m tui`` and ``factledger demo`` on the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ledger.cli.main import main
+
+FACTLEDGER = Path(sys.executable).with_name("factledger")
+
+
+def test_tui_is_a_subcommand_with_the_unsafe_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["tui", "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert "--unsafe-allow-test-keys" in out
+    assert "DIR" in out
+
+
+def test_python_m_tui_is_the_same_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tui", "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0
+    assert "--unsafe-allow-test-keys" in done.stdout
+
+
+def test_tui_on_a_missing_ledger_is_a_one_line_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(FACTLEDGER), "tui", str(tmp_path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 3
+    assert done.stderr.startswith("error: ")
+    assert done.stderr.count("\n") == 1
+
+
+def test_demo_off_a_terminal_prints_the_walk_through_instead_of_opening_the_ui(
+    tmp_path: Path,
+) -> None:
+    done = subprocess.run(
+        [str(FACTLEDGER), "demo", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1. Verify every signature" in done.stdout
+
+
+def test_factledger_verify_does_not_load_the_ui() -> None:
+    code = (
+        "import sys\n"
+        "from ledger.cli.main import build_parser\n"
+        "build_parser()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tui', 'textual', 'duckdb')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

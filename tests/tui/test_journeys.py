@@ -1,0 +1,298 @@
+"""Journeys through the demo ledger, driven by keys as a fact-checker would press them.
+
+Expected values come from the projection queries themselves, so the tests check that
+the screen shows what the ledger says, not a copy of it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ledger.ledger import Ledger
+from ledger.projections import open_projection, queries
+from tests.tui.conftest import (
+    SHOWCASE,
+    SIZE,
+    TAMPERED_LINE,
+    main_screen,
+    make_app,
+    press,
+    screen_text,
+    settle,
+    type_text,
+)
+from tui.app import FactLedgerApp
+from tui.screens.main import MainScreen
+from tui.widgets.findings import FindingsPanel
+
+
+def main_of(app: FactLedgerApp) -> MainScreen:
+    screen = main_screen(app)
+    assert screen is not None
+    return screen
+
+
+async def select(pilot: object, claim_id: str) -> None:
+    """Move down the claims list until ``claim_id`` is selected."""
+    app = pilot.app  # type: ignore[attr-defined]
+    for _ in range(60):
+        if main_of(app).claim_id == claim_id:
+            return
+        await press(pilot, "down")  # type: ignore[arg-type]
+    raise AssertionError(f"{claim_id} is not in the list")
+
+
+async def test_opens_at_the_latest_entry_with_the_ledger_in_the_header(demo: Path) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = screen_text(app)
+        main = main_of(app)
+    lines = screen.splitlines()
+    assert "demo.factledger.example/firstpost" in lines[0]
+    assert "210 entries" in lines[0]
+    assert "root 85178bc2" in lines[0]
+    assert "unverified" in lines[0]
+    assert "unsafe: demo keys" in lines[0]
+    assert "#209 of 209" in screen
+    assert "Claims (55 as of #209)" in screen
+    assert main.position == 209
+    assert main.claim_id == "clm_gideosdvlpte"  # the first claim is selected
+
+
+async def test_stepping_back_through_a_claim_shows_its_earlier_wording_and_the_diff(
+    demo: Path,
+) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, SHOWCASE)
+        main = main_of(app)
+        # { steps through the claim's own events: 166, 165, ... down to its correction
+        while main.position > 121:
+            await press(pilot, "left_curly_bracket")
+        assert main.position == 121
+        view = main.claim_view
+        assert view is not None
+        assert [(op.op, op.text) for op in view.diff][1:] == [
+            ("delete", "al-Qaeda."),
+            (
+                "insert",
+                "al-Qaeda and pledged that Afghan territory would not be used for terrorist "
+                "activity against any country.",
+            ),
+        ]
+        corrected = screen_text(app)
+        await press(pilot, "left_curly_bracket")
+        assert main.position == 23
+        earlier = screen_text(app)
+        await press(pilot, "left_curly_bracket")  # nothing earlier: the cursor stays
+        assert main.position == 23
+        await press(pilot, "right_curly_bracket")
+        assert main.position == 121
+    assert "▶ #121 claim.corrected: clarification" in corrected
+    assert "text v2 · #121 · Ravi Menon (demo) · reviewer" in corrected
+    assert "al-Qaeda. al-Qaeda and pledged that" in corrected  # removed, then added
+    assert "#121 of 209  2024-06-12T14:00:00Z  claim.corrected  clm_adltccitm776" in corrected
+    assert "NEW" in earlier
+    assert "text v1 · #23" in earlier
+    assert "all ties with al-Qaeda." in earlier
+    assert "pledged" not in earlier.split("claimant")[0]
+
+
+async def test_brackets_step_one_event_and_g_and_shift_g_go_to_the_ends(demo: Path) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        await press(pilot, "left_square_bracket", "left_square_bracket")
+        assert main.position == 207
+        await press(pilot, "right_square_bracket")
+        assert main.position == 208
+        await press(pilot, "g")
+        assert main.position == 0
+        assert "#0 of 209" in screen_text(app)
+        assert "Claims (0 as of #0)" in screen_text(app)
+        await press(pilot, "left_square_bracket")
+        assert main.position == 0
+        await press(pilot, "G")
+        assert main.position == 209
+
+
+async def test_t_jumps_to_a_date_and_to_a_sequence_number(demo: Path) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        await press(pilot, "t")
+        await type_text(pilot, "2024-06-12")
+        await press(pilot, "enter")
+        # the end of that UTC day: the last entry stamped on or before it
+        assert main.position == 122
+        assert "#122 of 209" in screen_text(app)
+        await press(pilot, "t")
+        await type_text(pilot, "42")
+        await press(pilot, "enter")
+        assert main.position == 42
+        await press(pilot, "t")
+        await type_text(pilot, "not a date")
+        await press(pilot, "enter")
+        assert "give a number" in screen_text(app)  # the jump box explains and stays open
+        await press(pilot, "escape")
+        assert main.position == 42
+        await press(pilot, "t")
+        await type_text(pilot, "9999")
+        await press(pilot, "enter")
+        assert "position 9999 is outside the log (0 to 209)" in screen_text(app)
+        assert main.position == 42
+
+
+async def test_search_narrows_the_claims_list_and_esc_clears_it(demo: Path) -> None:
+    with open_projection(Ledger.open(demo)) as projection:
+        expected = queries.list_claims(projection, text="haqqani", limit=10)
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        await press(pilot, "slash")
+        await type_text(pilot, "Haqqani")
+        await press(pilot, "enter")
+        screen = screen_text(app)
+        assert f'Claims ({expected.total} as of #209) · "Haqqani"' in screen
+        assert main.claim_id == expected.rows[0].claim_id
+        for row in expected.rows:
+            assert row.claim_id in screen
+        await press(pilot, "escape", "escape")
+        assert "Claims (55 as of #209)" in screen_text(app)
+
+
+async def test_filter_by_verdict_lists_only_those_claims(demo: Path) -> None:
+    with open_projection(Ledger.open(demo)) as projection:
+        expected = queries.list_claims(projection, verdict="true", limit=50)
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        # f opens the filters; tab to the verdict, open it, pick "true" (after "no verdict")
+        await press(pilot, "f", "tab", "enter", "down", "down", "enter", "ctrl+s")
+        assert main.filters.verdict == "true"
+        screen = screen_text(app)
+    assert f"Claims ({expected.total} as of #209) · verdict=true" in screen
+    listed = {row.claim_id for row in expected.rows}
+    assert main.claim_id in listed
+    assert all(claim in screen for claim in listed)
+
+
+async def test_the_palette_jumps_to_a_claim_and_filters_by_a_reviewer(demo: Path) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        await press(pilot, "ctrl+p")
+        await type_text(pilot, "acting interior minister")
+        await press(pilot, "enter")
+        assert main.claim_id == "clm_r4qlyapecrcn"
+        await press(pilot, "ctrl+p")
+        await type_text(pilot, "Lena")
+        await press(pilot, "enter")
+        assert main.filters.author is not None
+        assert main.filters.author.startswith("Lena")
+
+
+async def test_verification_finds_the_flipped_byte_and_enter_lands_on_it(tampered: Path) -> None:
+    app = make_app(tampered)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        await press(pilot, "v")
+        screen = screen_text(app)
+        assert "✘ 3 findings" in screen.splitlines()[0]
+        assert f"✘ line {TAMPERED_LINE}   signature" in screen
+        panel = app.screen.query_one(FindingsPanel)
+        assert panel.findings[0].line == TAMPERED_LINE
+        await press(pilot, "enter")  # the findings list has focus; its first is the signature
+        assert main.position == TAMPERED_LINE - 1
+        assert main.claim_id == SHOWCASE
+        landed = screen_text(app)
+    assert "▶ #121   2024-06-12 14:00  claim.corrected       ✘" in landed
+    assert "Pledged" in landed  # the altered word, as it now reads in the log
+    assert "#23    2024-06-03 13:35  claim.asserted        ✔" in landed
+
+
+async def test_badges_are_not_checked_until_the_verifier_ran(demo: Path) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, SHOWCASE)
+        before = screen_text(app)
+        await press(pilot, "v")
+        after = screen_text(app)
+    assert "verdict.issued        ○" in before
+    assert before.count("✔") == 1  # only the legend: nothing is assumed verified
+    assert "✔ verified 210" in after.splitlines()[0]
+    assert "✔ 210 entries verified" in after
+    assert "verdict.issued        ✔" in after
+
+
+async def test_the_inspector_shows_the_line_signature_and_a_proof_that_checks(
+    demo: Path,
+) -> None:
+    last_line = (demo / "events.jsonl").read_text().splitlines()[-1]
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "i")
+        await settle(pilot)
+        screen = screen_text(app)
+        await press(pilot, "left_square_bracket")
+        stepped = screen_text(app)
+        await press(pilot, "escape")
+        assert main_of(app).position == 208
+
+    def squeeze(text: str) -> str:
+        return "".join(text.replace("█", "").split())
+
+    assert squeeze(last_line) in squeeze(screen)  # wrapped at spaces inside the box
+    assert "entry #209 of 209 · line 210 · note.added" in screen
+    assert "✔ the proof leads to the checkpoint's root" in screen
+    assert "entry #208 of 209" in stepped
+
+
+async def test_the_inspector_proof_fails_on_a_tampered_log(tampered: Path) -> None:
+    app = make_app(tampered)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "i")
+        await settle(pilot)
+        screen = screen_text(app)
+    assert "✘ inclusion proof for leaf 209 in a tree of 210 leaves leads to root" in screen
+
+
+async def test_r_reads_entries_appended_while_open(demo: Path) -> None:
+    from ledger.events import NoteAddedBody
+    from ledger.keys import load_signing_key
+    from ledger.ledger import Draft, new_salt
+
+    keys = Path(__file__).parents[2] / "fixtures" / "keys"
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        await press(pilot, "v")
+        assert main.verification is not None
+        ledger = Ledger.open(demo)
+        body = NoteAddedBody(
+            salt=new_salt(lambda n: b"\x01" * n), text="A late note.", in_reply_to=None
+        )
+        ledger.append(
+            [Draft("note.added", SHOWCASE, body)],
+            load_signing_key(keys / "demo-kofi.key", None),
+            at="2024-07-25T09:00:00Z",
+        )
+        await press(pilot, "r")
+        screen = screen_text(app)
+        assert main.position == 210  # it was at the last entry: it follows the log
+        assert main.verification is None  # what was verified is not what is there now
+    assert "211 entries" in screen.splitlines()[0]
+    assert "unverified" in screen.splitlines()[0]
+    assert "#210 of 210  2024-07-25T09:00:00Z  note.added  clm_adltccitm776" in screen

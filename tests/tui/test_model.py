@@ -1,0 +1,165 @@
+"""What the panes show, decided without a terminal: versions and diffs, claim steps,
+badges, filters, the timeline's columns, and which steps can skip a re-read."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.ledger import Ledger
+from ledger.projections import DayCount, Projection, open_projection, queries
+from ledger.verify import Finding, Report
+from tests.tui.conftest import SHOWCASE
+from tui.model import (
+    Filters,
+    Verification,
+    affects,
+    badge_for,
+    claim_view,
+    finding_position,
+    step_claim,
+)
+from tui.widgets.timeline_strip import column_of, columns
+
+
+@pytest.fixture(scope="module")
+def projection(tmp_path_factory: pytest.TempPathFactory) -> Projection:
+    from tests.tui.conftest import DEMO, copy_ledger
+
+    root = copy_ledger(DEMO, tmp_path_factory.mktemp("model") / "demo")
+    return open_projection(Ledger.open(root))
+
+
+def view_at(projection: Projection, claim: str, position: int):  # type: ignore[no-untyped-def]
+    history = tuple(queries.claim_history(projection, claim))
+    try:
+        state = queries.claim_state(projection, claim, as_of=position)
+    except Exception:
+        state = None
+    return claim_view(claim, position, state, history)
+
+
+def test_the_diff_is_against_the_previous_version(projection: Projection) -> None:
+    view = view_at(projection, SHOWCASE, 200)
+    assert view.versions == 2
+    assert view.text_step is not None
+    assert view.text_step.event.seq == 121
+    assert ("delete", "al-Qaeda.") in [(op.op, op.text) for op in view.diff]
+    assert view.at_cursor is None
+
+
+def test_the_first_version_has_no_diff_and_marks_the_assertion(projection: Projection) -> None:
+    view = view_at(projection, SHOWCASE, 23)
+    assert view.versions == 1
+    assert view.diff == ()
+    assert view.at_cursor is not None
+    assert view.at_cursor.event.kind == "claim.asserted"
+
+
+def test_before_its_assertion_a_claim_has_no_state(projection: Projection) -> None:
+    view = view_at(projection, SHOWCASE, 22)
+    assert view.state is None
+    assert view.text_step is None
+
+
+def test_claim_steps_go_to_the_neighbouring_events_of_the_claim(projection: Projection) -> None:
+    history = tuple(queries.claim_history(projection, SHOWCASE))
+    assert step_claim(history, 209, -1) == 166
+    assert step_claim(history, 121, -1) == 23
+    assert step_claim(history, 23, -1) is None
+    assert step_claim(history, 100, 1) == 121
+    assert step_claim(history, 166, 1) is None
+
+
+def test_badges_come_only_from_a_verifier_run() -> None:
+    report = Report(origin="o", trust_root="t", entries=5)
+    report.findings.append(Finding("signature", "bad", line=3))
+    report.findings.append(Finding("key-compromised", "note", line=4, severity="notice"))
+    verification = Verification.of(report)
+    assert badge_for(None, 0) == "unchecked"
+    assert [badge_for(verification, seq) for seq in range(6)] == [
+        "verified",
+        "verified",
+        "finding",
+        "verified",  # a notice is not a finding against the entry
+        "verified",
+        "unchecked",  # appended after the run
+    ]
+
+
+def test_a_finding_points_at_its_entry_but_not_at_another_file() -> None:
+    assert finding_position(Finding("signature", "x", line=122), 209, "events.jsonl") == 121
+    assert (
+        finding_position(Finding("checkpoint", "x", file="checkpoint"), 209, "events.jsonl") is None
+    )
+    assert finding_position(Finding("torn-tail", "x", line=999), 209, "events.jsonl") == 209
+
+
+def test_filters_describe_themselves() -> None:
+    assert Filters().describe() == ""
+    assert not Filters().active
+    described = Filters(text="haqqani", verdict="true", status="published").describe()
+    assert described == 'status=published verdict=true "haqqani"'
+
+
+def test_timeline_columns_spread_days_by_calendar_time() -> None:
+    days = (
+        DayCount(day="2024-06-01", events=3, first_seq=0, last_seq=2),
+        DayCount(day="2024-06-03", events=2, first_seq=3, last_seq=4),
+    )
+    cols = columns(days, 6)  # three calendar days over six columns: two columns a day
+    assert [len(c) for c in cols] == [1, 1, 0, 0, 1, 1]
+    assert column_of(cols, 4) == range(4, 6)
+    assert [sum(d.events for d in c) for c in columns(days, 1)] == [5]
+
+
+@pytest.mark.parametrize("claim", [SHOWCASE, "clm_zuvtsu5pfs2h"])
+def test_a_step_that_does_not_affect_a_claim_leaves_it_as_it_was(
+    projection: Projection, claim: str
+) -> None:
+    """The UI skips re-reading a claim when the entry it steps across does not affect it
+    (:func:`tui.model.affects`); check that against the projection at every position."""
+    history = tuple(queries.claim_history(projection, claim))
+    previous = view_at(projection, claim, 0)
+    skipped = 0
+    for position in range(1, 210):
+        event = queries.event_at(projection, position)
+        if affects(event, previous):
+            previous = view_at(projection, claim, position)
+            continue
+        skipped += 1
+        if position % 9 == 0:  # every read would be slow; a sample is enough
+            fresh = view_at(projection, claim, position)
+            kept = claim_view(claim, position, previous.state, history)
+            if fresh.state is None:
+                assert kept.state is None
+            else:
+                assert kept.state is not None
+                assert {**_plain(fresh.state), "as_of": 0} == {**_plain(kept.state), "as_of": 0}
+            assert kept.diff == fresh.diff
+            assert kept.at_cursor == fresh.at_cursor
+    assert skipped > 150
+
+
+def test_a_step_changes_at_most_the_row_of_the_claim_it_touches(projection: Projection) -> None:
+    """The claims list keeps its rows across a step (ClaimsTable.step) on this rule:
+    unfiltered, an entry on claim C changes only C's row, or adds C as the last row."""
+    before = queries.list_claims(projection, as_of=109, limit=100).rows
+    for position in range(110, 210):  # every kind of entry, some on listed claims
+        after = queries.list_claims(projection, as_of=position, limit=100).rows
+        event = queries.event_at(projection, position)
+        if event.kind == "claim.asserted":
+            assert after[:-1] == before
+            assert after[-1].claim_id == event.subject
+        else:
+            untouched = [r for r in after if r.claim_id != event.subject]
+            assert untouched == [r for r in before if r.claim_id != event.subject]
+            assert len(after) == len(before)
+        before = after
+
+
+def _plain(state: object) -> dict[str, object]:
+    import msgspec
+
+    data = msgspec.to_builtins(state)
+    assert isinstance(data, dict)
+    return data

@@ -1,0 +1,185 @@
+"""Blocking reads of one ledger for the UI's thread workers.
+
+Every method here may wait on DuckDB, the disk or the verifier, so it is only ever
+called from a thread worker (``@work(thread=True, ...)``), never on the UI thread.
+Reads go through :mod:`ledger.projections.queries` — each query takes its own DuckDB
+cursor, so workers in different threads never share one — and through
+:func:`ledger.verify.verify`. There is no SQL in the UI.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import msgspec
+
+from ledger.checkpoint import parse_body
+from ledger.errors import LedgerError, UsageError
+from ledger.ledger import CHECKPOINT_NAME, Ledger
+from ledger.projections import (
+    ClaimPage,
+    EventView,
+    HistoryStep,
+    Projection,
+    open_projection,
+    queries,
+)
+from ledger.trust import is_test_key
+from tui.catalog import Catalog
+from tui.model import (
+    Checkpoint,
+    ClaimView,
+    Filters,
+    Inspection,
+    LedgerInfo,
+    claim_view,
+)
+
+
+class Reader:
+    """A ledger and its projection, read from worker threads."""
+
+    def __init__(
+        self, ledger: Ledger, projection: Projection, *, unsafe_allow_test_keys: bool = False
+    ) -> None:
+        self.ledger = ledger
+        self.projection = projection
+        self.unsafe_allow_test_keys = unsafe_allow_test_keys
+        self._histories: dict[str, tuple[HistoryStep, ...]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls,
+        ledger: Ledger,
+        *,
+        projection: Projection | None = None,
+        unsafe_allow_test_keys: bool = False,
+    ) -> Reader:
+        """Open (building or catching up) the ledger's projection, unless one is given."""
+        if projection is None:
+            projection = open_projection(ledger)
+        return cls(ledger, projection, unsafe_allow_test_keys=unsafe_allow_test_keys)
+
+    def close(self) -> None:
+        self.projection.close()
+
+    @property
+    def events_file(self) -> str:
+        return self.ledger.config.events
+
+    # --- the ledger as a whole ----------------------------------------------------
+
+    def info(self) -> LedgerInfo:
+        src = self.projection
+        note = src.note if src.path is None and src.note != "asked for" else None
+        return LedgerInfo(
+            origin=queries.origin(src) or self.ledger.config.origin,
+            size=queries.size(src),
+            checkpoint=self.checkpoint(),
+            timeline=tuple(queries.timeline(src)),
+            scale=tuple(queries.scale(src)),
+            test_keys=is_test_key(self.ledger.config.trust_root),
+            unsafe_allow_test_keys=self.unsafe_allow_test_keys,
+            note=note,
+        )
+
+    def checkpoint(self) -> Checkpoint | None:
+        """The checkpoint file's size and root, unverified (``None`` if unreadable)."""
+        try:
+            note = (self.ledger.root / CHECKPOINT_NAME).read_text(encoding="utf-8")
+            body, _, _ = note.partition("\n\n")
+            cp = parse_body(body + "\n", origin=self.ledger.config.origin)
+        except (OSError, UnicodeDecodeError, LedgerError):
+            return None
+        return Checkpoint(cp.size, cp.root)
+
+    def refresh(self) -> None:
+        """Catch the projection up with the log (entries appended since it was opened)."""
+        self.projection.refresh(full_check=False)
+        with self._lock:
+            self._histories.clear()
+
+    # --- positions and claims -----------------------------------------------------
+
+    def position(self, text: str) -> int:
+        """A sequence number, a date or a time as a log position (raises UsageError)."""
+        return queries.position(self.projection, text)
+
+    def page(self, *, as_of: int, filters: Filters, offset: int, limit: int) -> ClaimPage:
+        return queries.list_claims(
+            self.projection,
+            as_of=as_of,
+            status=filters.status,
+            verdict=filters.verdict,
+            author=filters.author,
+            source=filters.source,
+            text=filters.text,
+            limit=limit,
+            offset=offset,
+        )
+
+    def history(self, claim_id: str) -> tuple[HistoryStep, ...]:
+        """Every step of the claim's stream (cached: it does not depend on the cursor)."""
+        with self._lock:
+            cached = self._histories.get(claim_id)
+        if cached is None:
+            cached = tuple(queries.claim_history(self.projection, claim_id))
+            with self._lock:
+                self._histories[claim_id] = cached
+        return cached
+
+    def claim(self, claim_id: str, position: int) -> ClaimView:
+        history = self.history(claim_id)
+        try:
+            state = queries.claim_state(self.projection, claim_id, as_of=position)
+        except UsageError:
+            state = None  # not asserted yet at this position
+        return claim_view(claim_id, position, state, history)
+
+    def event(self, seq: int) -> EventView:
+        return queries.event_at(self.projection, seq)
+
+    # --- one entry, closely ---------------------------------------------------------
+
+    def line(self, event: EventView) -> bytes:
+        """The entry's canonical JSON line, read from the log at the projected offset."""
+        with self.ledger.events_path.open("rb") as handle:
+            handle.seek(event.byte_offset)
+            return handle.read(event.byte_length)
+
+    def inspect(self, seq: int, catalog: Catalog | None) -> Inspection:
+        event = self.event(seq)
+        line = self.line(event)
+        try:
+            decoded = msgspec.json.decode(line)
+            signature = decoded.get("sig") if isinstance(decoded, dict) else None
+        except msgspec.DecodeError:
+            signature = None
+        checkpoint = self.checkpoint()
+        proof, note = None, None
+        if checkpoint is None:
+            note = "the checkpoint file is missing or unreadable"
+        elif seq >= checkpoint.size:
+            note = f"the checkpoint covers {checkpoint.size} entries; this one came after it"
+        elif catalog is None:
+            note = "the log is still being indexed; reopen the inspector in a moment"
+        elif len(catalog.leaves) < checkpoint.size:
+            note = (
+                f"the checkpoint covers {checkpoint.size} entries but the log has "
+                f"{len(catalog.leaves)}: it was truncated"
+            )
+        else:
+            proof = catalog.prove(seq, checkpoint.size, checkpoint.root)
+        return Inspection(
+            event=event,
+            line=line,
+            signature=signature if isinstance(signature, str) else None,
+            role=catalog.role(event.author) if catalog else None,
+            checkpoint=checkpoint,
+            proof=proof,
+            proof_note=note,
+        )
+
+
+__all__ = ["Reader"]

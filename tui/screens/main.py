@@ -1,0 +1,618 @@
+"""The main screen: claims, the claim as of the time cursor, its sources and history.
+
+State lives here — the cursor position, the selected claim, the filters, the last
+verification. Every read runs in a thread worker (``@work(thread=True, exclusive=True,
+group=...)``) that calls :class:`tui.reader.Reader` (each query on its own DuckDB
+cursor) and posts a message back; results for a position or claim that is no longer
+current are dropped. Reads of one kind go through a :class:`~tui.flight.Flight`, so a
+held-down key never queues queries: the screen always ends on the latest position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from ledger.ledger import Ledger
+from ledger.projections import EventView, Projection
+from tui import jobs
+from tui import messages as msg
+from tui.catalog import Catalog
+from tui.commands import LedgerCommands
+from tui.flight import Flight
+from tui.model import (
+    CLAIM_KINDS,
+    ClaimView,
+    Filters,
+    LedgerInfo,
+    Verification,
+    affects,
+    claim_view,
+    clamp,
+    finding_position,
+    step_claim,
+)
+from tui.reader import Reader
+from tui.widgets.attributions import AttributionsPane
+from tui.widgets.claim_pane import ClaimPane
+from tui.widgets.claims_table import ClaimsTable
+from tui.widgets.findings import FindingsPanel
+from tui.widgets.header import LedgerHeader
+from tui.widgets.history import HistoryList
+from tui.widgets.safe import visible
+from tui.widgets.timeline_strip import TimelineStrip
+
+_STEP = Binding.Group("step", compact=True)
+_CLAIM = Binding.Group("claim", compact=True)
+_ENDS = Binding.Group("ends", compact=True)
+_DONE = (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
+
+
+class MainScreen(Screen[None]):
+    CSS_PATH = "main.tcss"
+    COMMANDS: ClassVar = {LedgerCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left_square_bracket", "step(-1)", "one event back", id="cursor.back", group=_STEP),
+        Binding(
+            "right_square_bracket", "step(1)", "one event forward", id="cursor.forward", group=_STEP
+        ),
+        Binding(
+            "left_curly_bracket",
+            "claim_step(-1)",
+            "the claim's previous event",
+            id="cursor.claim_back",
+            group=_CLAIM,
+        ),
+        Binding(
+            "right_curly_bracket",
+            "claim_step(1)",
+            "the claim's next event",
+            id="cursor.claim_forward",
+            group=_CLAIM,
+        ),
+        Binding("g", "edge(0)", "first event", id="cursor.first", group=_ENDS),
+        Binding("G", "edge(1)", "last event", id="cursor.last", group=_ENDS),
+        Binding(
+            "t", "jump", "jump", id="cursor.jump", tooltip="jump to a sequence number or a date"
+        ),
+        Binding("slash", "search", "search", id="search", tooltip="search claim text, claimant"),
+        Binding(
+            "f", "filter", "filter", id="filter", tooltip="filter: status, verdict, author, source"
+        ),
+        Binding("v", "verify", "verify", id="verify", tooltip="verify the whole ledger"),
+        Binding("i", "inspect", "inspect", id="inspect", tooltip="inspect the event at the cursor"),
+        Binding(
+            "r",
+            "reload",
+            "reload",
+            id="reload",
+            tooltip="read entries appended since opening",
+            show=False,  # in help and the palette: the footer has no room left
+        ),
+        Binding(
+            "escape", "close", "close", id="close", tooltip="close search or panel, clear filters"
+        ),
+    ]
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        projection: Projection | None = None,
+        unsafe_allow_test_keys: bool = False,
+    ) -> None:
+        super().__init__()
+        self.ledger = ledger
+        self.projection = projection
+        self.unsafe_allow_test_keys = unsafe_allow_test_keys
+        self.reader: Reader | None = None
+        self.info: LedgerInfo | None = None
+        self.catalog: Catalog | None = None
+        self.roles: dict[str, str] = {}
+        self.verification: Verification | None = None
+        self.verifying: float | None = None
+        self.error: str | None = None
+        self.position = 0
+        self.claim_id: str | None = None
+        self.filters = Filters()
+        self.event: EventView | None = None
+        self.claim_view: ClaimView | None = None
+        self._follow_subject = False
+        self._search_open = False
+        self._panel_open = False
+        self._events: Flight[int] = Flight(self.load_event)
+        self._claims: Flight[tuple[int, str]] = Flight(lambda a: self.load_claim(*a))
+        self._pages: Flight[tuple[int, Filters, int, int]] = Flight(lambda a: self.load_page(*a))
+        self._waiters: list[asyncio.Future[None]] = []
+        self._seen: dict[int, EventView] = {}
+        """Entries already read, by position (bounded): a step back needs no query."""
+        self._crossing: tuple[int, int] | None = None
+        self._synced: int | None = None
+        """The position the claims list and claim pane show (or are being read for)."""
+
+    def compose(self) -> ComposeResult:
+        yield LedgerHeader(id="header")
+        yield TimelineStrip(id="strip")
+        yield ClaimsTable(id="claims")
+        with Horizontal(id="detail"):
+            with Vertical(id="left"):
+                yield ClaimPane(id="claim")
+                yield AttributionsPane(id="attributions")
+            yield HistoryList(id="history")
+        yield FindingsPanel(id="verification")
+        yield Input(
+            placeholder="search claim text or claimant; enter keeps it, esc clears", id="search"
+        )
+        yield Footer(compact=True, show_command_palette=False)
+
+    @property
+    def table(self) -> ClaimsTable:
+        return self.query_one(ClaimsTable)
+
+    @property
+    def busy(self) -> bool:
+        """A read for the current position or selection is still on its way."""
+        opening = self.info is None and self.error is None
+        flights = self._events.busy or self._claims.busy or self._pages.busy
+        return opening or flights or self._crossing is not None
+
+    async def settled(self) -> None:
+        """Return once every read in flight has landed and the screen was repainted.
+
+        Tests and the latency benchmark await this after a key press: it is the moment
+        the user sees the result.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        self._check_settled()
+        await future
+
+    def _check_settled(self) -> None:
+        if not self._waiters or self.busy:
+            return
+        waiters, self._waiters = self._waiters, []
+
+        def wake() -> None:
+            for future in waiters:
+                if not future.done():
+                    future.set_result(None)
+
+        self.call_after_refresh(wake)
+
+    def on_mount(self) -> None:
+        self.table.border_title = "Claims"
+        self.table.focus()
+        self.open_ledger()
+
+    # --- workers ----------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="open", exit_on_error=False)
+    def open_ledger(self) -> None:
+        reader = Reader.open(
+            self.ledger,
+            projection=self.projection,
+            unsafe_allow_test_keys=self.unsafe_allow_test_keys,
+        )
+        self.post_message(msg.LedgerOpened(reader, reader.info()))
+
+    @work(thread=True, exclusive=True, group="open", exit_on_error=False)
+    def reload_ledger(self) -> None:
+        assert self.reader is not None
+        self.reader.refresh()
+        self.post_message(msg.LedgerOpened(self.reader, self.reader.info(), reloaded=True))
+
+    @work(thread=True, exclusive=True, group="event", exit_on_error=False)
+    def load_event(self, position: int) -> None:
+        assert self.reader is not None
+        self.post_message(msg.EventLoaded(self.reader.event(position)))
+
+    @work(thread=True, exclusive=True, group="claim", exit_on_error=False)
+    def load_claim(self, position: int, claim_id: str) -> None:
+        assert self.reader is not None
+        self.post_message(msg.ClaimLoaded(self.reader.claim(claim_id, position)))
+
+    @work(thread=True, exclusive=True, group="page", exit_on_error=False)
+    def load_page(self, position: int, filters: Filters, offset: int, limit: int) -> None:
+        assert self.reader is not None
+        page = self.reader.page(as_of=position, filters=filters, offset=offset, limit=limit)
+        self.post_message(msg.PageLoaded(page, filters))
+
+    @work(thread=True, exclusive=True, group="catalog", exit_on_error=False)
+    def load_catalog(self) -> None:
+        worker = get_current_worker()
+        catalog = jobs.run(
+            jobs.scan_job,
+            (self.ledger.root,),
+            size=self._log_size(),
+            progress=lambda done, total: None,
+            cancelled=lambda: worker.is_cancelled,
+        )
+        if isinstance(catalog, Catalog):
+            self.post_message(msg.CatalogLoaded(catalog))
+
+    @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
+    def run_verification(self) -> None:
+        worker = get_current_worker()
+
+        def progress(done: int, total: int) -> None:
+            self.post_message(msg.VerifyProgress(done, total))
+
+        report = jobs.run(
+            jobs.verify_job,
+            (self.ledger.root, self.unsafe_allow_test_keys),
+            size=self._log_size(),
+            progress=progress,
+            cancelled=lambda: worker.is_cancelled,
+        )
+        if report is not None:
+            self.post_message(msg.VerifyFinished(Verification.of(report)))
+
+    def _log_size(self) -> int:
+        try:
+            return self.ledger.events_path.stat().st_size
+        except OSError:
+            return 0
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        group = event.worker.group
+        if event.state in _DONE:
+            flight: dict[str | None, Flight[Any]] = {
+                "event": self._events,
+                "claim": self._claims,
+                "page": self._pages,
+            }
+            if group in flight:
+                flight[group].landed()
+            self._check_settled()
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        text = getattr(error, "message", None) or str(error) or type(error).__name__
+        if group == "open":
+            self.error = text
+            self._check_settled()
+            self.query_one(ClaimPane).show_error(f"could not open the ledger: {text}")
+            self._header()
+        elif group == "verify":
+            self.verifying = None
+            self.query_one(FindingsPanel).fail(text)
+            self._header()
+        else:
+            self.notify(text, title=f"{group} failed", severity="error", markup=False)
+
+    # --- what the workers found -----------------------------------------------------------
+
+    def on_ledger_opened(self, message: msg.LedgerOpened) -> None:
+        at_head = self.info is None or self.position == self.info.head
+        self.reader, self.info = message.reader, message.info
+        if message.reloaded:
+            # The log may have changed under us: what was read and verified is stale.
+            self._seen.clear()
+            self.verification = None
+            self.claim_view = None
+            self.table.reset()
+            self.query_one(FindingsPanel).hide()
+            self._panel_open = False
+        if not message.reloaded or at_head or self.position > message.info.head:
+            self.position = message.info.head
+        self.table.scale = message.info.scale
+        self.query_one(TimelineStrip).show_ledger(message.info)
+        self._header()
+        self._moved()
+        self.load_catalog()
+
+    def on_catalog_loaded(self, message: msg.CatalogLoaded) -> None:
+        self.catalog = message.catalog
+        self.roles = {fp: key.role for fp, key in message.catalog.keys.items()}
+        if self.event is not None:
+            self.query_one(TimelineStrip).show_event(self.event, self.roles)
+        self._render_claim()
+
+    def on_page_wanted(self, message: msg.PageWanted) -> None:
+        if self.reader is not None:
+            self._pages.request((self.position, self.filters, message.offset, message.limit))
+
+    def on_page_loaded(self, message: msg.PageLoaded) -> None:
+        self.table.apply_page(message.page, message.filters)
+        self._claims_title(message.page.total, message.page.as_of, message.filters)
+
+    def _claims_title(self, total: int, as_of: int, filters: Filters) -> None:
+        title = f"Claims ({total:,} as of #{as_of})"
+        if filters.active:
+            title += " · " + visible(filters.describe())
+        self.table.border_title = Content(title)  # the search text is data, not markup
+
+    def on_claim_highlighted(self, message: msg.ClaimHighlighted) -> None:
+        if message.claim_id != self.claim_id:
+            self.claim_id = message.claim_id
+            self._load_claim()
+
+    def on_event_loaded(self, message: msg.EventLoaded) -> None:
+        self._remember(message.event)
+        if message.event.seq == self.position:
+            self._show_event(message.event)
+        pending = self._crossing
+        if pending is not None and pending[1] == message.event.seq:
+            self._crossing = None
+            self._stepped(message.event, forward=message.event.seq > pending[0])
+
+    def _show_event(self, event: EventView) -> None:
+        self.event = event
+        subject = event.subject if event.kind in CLAIM_KINDS else None
+        if self._follow_subject:
+            self._follow_subject = False
+            if subject is not None and subject != self.claim_id:
+                self.select_claim(subject)
+        self.query_one(TimelineStrip).show_event(event, self.roles)
+        self.table.mark_touched(subject)
+
+    def on_claim_loaded(self, message: msg.ClaimLoaded) -> None:
+        view = message.view
+        if view.position != self.position or view.claim_id != self.claim_id:
+            return
+        self.claim_view = view
+        self._render_claim()
+
+    def on_jump_to(self, message: msg.JumpTo) -> None:
+        if message.claim_id is not None:
+            self.select_claim(message.claim_id)
+        self.go(message.position, force=True)
+
+    def on_verify_progress(self, message: msg.VerifyProgress) -> None:
+        if self.verifying is not None and message.total:
+            self.verifying = message.done / message.total
+            self.query_one(FindingsPanel).advance(message.done, message.total)
+            self._header()
+
+    def on_verify_finished(self, message: msg.VerifyFinished) -> None:
+        self.verifying = None
+        self.verification = message.verification
+        self.query_one(FindingsPanel).finish(message.verification)
+        if message.verification.findings:
+            self.query_one("#findings-list").focus()
+        self._header()
+        self._render_claim()
+
+    def on_finding_chosen(self, message: msg.FindingChosen) -> None:
+        if self.info is None:
+            return
+        position = finding_position(message.finding, self.info.head, self.ledger.config.events)
+        if position is not None:
+            self._follow_subject = True
+            self.go(position, force=True)
+            self.query_one(HistoryList).focus()
+
+    # --- moving the cursor ----------------------------------------------------------------
+
+    def go(self, position: int, *, force: bool = False) -> None:
+        """Move the time cursor (clamped to the log); every pane follows."""
+        if self.info is None:
+            return
+        position = clamp(position, self.info.head)
+        if position != self.position or force:
+            previous, self.position = self.position, position
+            self._moved(None if force else previous)
+
+    def select_claim(self, claim_id: str) -> None:
+        """Select a claim (from the palette, a finding, a jump) and show it at the cursor."""
+        self.claim_id = claim_id
+        self.table.select(claim_id)
+        self._load_claim()
+
+    def set_filters(self, filters: Filters) -> None:
+        if filters != self.filters:
+            self.filters = filters
+            self.table.set_query((self.position, filters))
+            self.refresh_bindings()
+
+    def _moved(self, previous: int | None = None) -> None:
+        """Follow the cursor. One step crosses one entry: when that entry touches neither
+        the selected claim nor the listed rows, the panes are still right and only move
+        their marks (see :func:`tui.model.affects`); otherwise, and for jumps, read again.
+
+        Stepping is incremental only from a position the panes are known to show
+        (``_synced``); keys pressed faster than entries arrive fall back to a reload.
+        """
+        self.query_one(TimelineStrip).move(self.position)
+        known = self._seen.get(self.position)
+        if known is not None:
+            self._show_event(known)
+        elif self.reader is not None:
+            self._events.request(self.position)
+        pending, self._crossing = self._crossing, None
+        if (
+            previous is None
+            or pending is not None
+            or previous != self._synced
+            or abs(self.position - previous) != 1
+        ):
+            self._reload()
+            return
+        crossing = max(previous, self.position)
+        event = self._seen.get(crossing)
+        if event is not None:
+            self._stepped(event, forward=self.position > previous)
+        elif crossing == self.position:
+            self._crossing = (previous, crossing)  # decided when the entry arrives
+        else:
+            self._reload()
+
+    def _stepped(self, crossing: EventView, *, forward: bool) -> None:
+        """The cursor moved across ``crossing``: re-read only what it can have changed."""
+        wanted = (self.position, self.filters)
+        subject = crossing.subject
+        if subject.startswith("clm_"):
+            asserted = crossing.kind == "claim.asserted"
+            kept = self.table.step(wanted, subject, asserted=asserted, forward=forward)
+        else:
+            kept = self.table.retag(wanted)
+        if kept:
+            self._claims_title(self.table.total, self.position, self.filters)
+        else:
+            self.table.set_query(wanted)
+        self._synced = self.position
+        view = self.claim_view
+        if view is None or view.claim_id != self.claim_id or affects(crossing, view):
+            self._load_claim()
+        else:
+            self.claim_view = claim_view(view.claim_id, self.position, view.state, view.history)
+            self._render_claim()
+
+    def _reload(self) -> None:
+        self.table.set_query((self.position, self.filters))
+        self._load_claim()
+        self._synced = self.position
+
+    def _remember(self, event: EventView) -> None:
+        self._seen[event.seq] = event
+        if len(self._seen) > 4096:
+            del self._seen[next(iter(self._seen))]
+
+    def _load_claim(self) -> None:
+        if self.reader is not None and self.claim_id is not None:
+            self._claims.request((self.position, self.claim_id))
+
+    def _header(self) -> None:
+        self.query_one(LedgerHeader).update_state(
+            info=self.info,
+            verification=self.verification,
+            progress=self.verifying,
+            error=self.error,
+        )
+
+    def _render_claim(self) -> None:
+        view = self.claim_view
+        if view is None or self.info is None:
+            return
+        self.query_one(ClaimPane).show(view, self.info.scale, self.roles)
+        self.query_one(AttributionsPane).show(view, self.roles)
+        self.query_one(HistoryList).show(view, self.roles, self.verification)
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide "close" from the footer when there is nothing to close."""
+        if action == "close":
+            return self._search_open or self._panel_open or self.filters.active
+        return True
+
+    def action_step(self, delta: int) -> None:
+        self.go(self.position + delta)
+
+    def action_claim_step(self, direction: int) -> None:
+        view = self.claim_view
+        if view is None or view.claim_id != self.claim_id:
+            self.app.bell()
+            return
+        target = step_claim(view.history, self.position, direction)
+        if target is None:
+            self.app.bell()
+        else:
+            self.go(target)
+
+    def action_edge(self, end: int) -> None:
+        if self.info is not None:
+            self.go(self.info.head if end else 0)
+
+    def action_jump(self) -> None:
+        from tui.screens.jump import JumpScreen
+
+        if self.reader is None:
+            return
+
+        def done(position: int | None) -> None:
+            if position is not None:
+                self.go(position)
+
+        self.app.push_screen(JumpScreen(self.position, self.reader), done)
+
+    def action_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.add_class("-shown")
+        search.focus()
+        self._search_open = True
+        self.refresh_bindings()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.set_filters(self.filters.with_text(event.value.strip()))
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            event.input.remove_class("-shown")
+            self._search_open = False
+            self.refresh_bindings()
+        self.table.focus()
+
+    def action_filter(self) -> None:
+        from tui.screens.filter import FilterScreen
+
+        if self.info is None:
+            return
+
+        def done(filters: Filters | None) -> None:
+            if filters is not None:
+                self.set_filters(filters)
+
+        keys = sorted({k.name for k in self.catalog.keys.values()}) if self.catalog else []
+        self.app.push_screen(FilterScreen(self.filters, self.info.scale, keys), done)
+
+    def action_verify(self) -> None:
+        if self.verifying is not None:
+            return
+        self.verifying = 0.0
+        self.query_one(FindingsPanel).start()
+        self._panel_open = True
+        self.refresh_bindings()
+        self._header()
+        self.run_verification()
+
+    def action_inspect(self) -> None:
+        from tui.screens.inspector import InspectorScreen
+
+        if self.reader is None or self.info is None:
+            return
+        screen = InspectorScreen(
+            self.reader, self.catalog, self.position, self.info, self.verification, self.go
+        )
+        self.app.push_screen(screen)
+
+    def action_reload(self) -> None:
+        if self.reader is not None and self.verifying is None:
+            self.reload_ledger()
+
+    def clear_filters(self) -> None:
+        """Clear the search and the filters (the palette's action)."""
+        search = self.query_one("#search", Input)
+        search.value = ""
+        search.remove_class("-shown")
+        self._search_open = False
+        self.set_filters(Filters())
+
+    def action_close(self) -> None:
+        search = self.query_one("#search", Input)
+        if self._search_open:
+            search.value = ""
+            search.remove_class("-shown")
+            self._search_open = False
+            self.table.focus()
+        elif self._panel_open:
+            self.query_one(FindingsPanel).hide()
+            self._panel_open = False
+            self.table.focus()
+        elif self.filters.active:
+            self.set_filters(Filters())
+        self.refresh_bindings()
+
+
+__all__ = ["MainScreen"]

@@ -1,0 +1,100 @@
+"""The header: ledger origin, entry count, checkpoint root and the verification badge."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+from tui.model import LedgerInfo, Verification
+from tui.widgets.safe import safe_text, shorten
+from tui.widgets.styles import DIM
+
+
+def header_text(
+    info: LedgerInfo | None,
+    verification: Verification | None,
+    progress: float | None,
+    error: str | None = None,
+    width: int = 120,
+) -> Text:
+    """The one-line header (pure): what is open, and whether it was verified.
+
+    The badges on the right always fit; the origin is shortened first.
+    """
+    out = Text(" ")
+    if info is None:
+        out.append("opening the ledger…" if error is None else "could not open the ledger", DIM)
+        return out
+    right = Text()
+    right.append(f" · {info.size:,} entries")
+    if info.checkpoint is not None:
+        right.append(" · root ", style=DIM)
+        right.append(info.checkpoint.root.hex()[:8])
+        if info.checkpoint.size != info.size:
+            right.append(f" (checkpoint of {info.checkpoint.size:,})", style="yellow")
+    else:
+        right.append(" · no checkpoint", style="yellow")
+    right.append("  ")
+    right.append_text(verification_badge(verification, progress))
+    if info.unsafe_allow_test_keys:
+        right.append(" ")
+        right.append(" ⚠ unsafe: demo keys ", style="bold black on yellow")
+    elif info.test_keys:
+        right.append(" ")
+        right.append(" ⚠ public demo keys ", style="bold black on yellow")
+    room = max(width - out.cell_len - right.cell_len - 1, 12)
+    out.append_text(safe_text(shorten(info.origin, room), "bold"))
+    out.append_text(right)
+    return out
+
+
+def verification_badge(verification: Verification | None, progress: float | None) -> Text:
+    if progress is not None:
+        return Text(f" verifying {progress:.0%} ", style="bold black on cyan")
+    if verification is None:
+        return Text(" unverified ", style="bold white on grey23")
+    errors = len(verification.report.errors)
+    if errors:
+        noun = "finding" if errors == 1 else "findings"
+        return Text(f" ✘ {errors} {noun} ", style="bold white on red")
+    return Text(f" ✔ verified {verification.report.entries:,} ", style="bold black on green")
+
+
+class LedgerHeader(Widget):
+    DEFAULT_CSS = """
+    LedgerHeader {
+        height: 1;
+        background: $panel;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.info: LedgerInfo | None = None
+        self.verification: Verification | None = None
+        self.progress: float | None = None
+        self.error: str | None = None
+
+    def update_state(
+        self,
+        *,
+        info: LedgerInfo | None,
+        verification: Verification | None,
+        progress: float | None,
+        error: str | None = None,
+    ) -> None:
+        self.info, self.verification, self.progress, self.error = (
+            info,
+            verification,
+            progress,
+            error,
+        )
+        self.refresh()
+
+    def render(self) -> Text:
+        text = header_text(self.info, self.verification, self.progress, self.error, self.size.width)
+        text.truncate(self.size.width, overflow="ellipsis")
+        return text
+
+
+__all__ = ["LedgerHeader", "header_text", "verification_badge"]

@@ -1,0 +1,115 @@
+"""The claim's history timeline: every event of its stream, who signed it, and a badge.
+
+Events after the cursor are dimmed (they have not happened yet at that position); the
+event at the cursor is marked ``▶``. The badge comes from the last verifier run:
+``✔`` verified, ``✘`` a finding names the entry, ``○`` not yet checked. Enter moves
+the time cursor to the highlighted event.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from ledger.projections import HistoryStep
+from tui.messages import JumpTo
+from tui.model import ClaimView, Verification, badge_for
+from tui.widgets.claim_pane import describe_step
+from tui.widgets.keys import list_bindings
+from tui.widgets.safe import shorten
+from tui.widgets.styles import DIM, FUTURE, badge, badge_legend, signer, when
+
+
+def step_text(
+    step: HistoryStep,
+    position: int,
+    role: str | None,
+    verification: Verification | None,
+    width: int,
+) -> Text:
+    """Two lines: ``▶ #121 2024-06-12 14:00 claim.corrected ✔`` and who/what (pure)."""
+    seq = step.event.seq
+    future = seq > position
+    here = seq == position
+    top = Text()
+    top.append("▶ " if here else "  ", style="bold")
+    top.append(f"#{seq:<6}", style="bold" if here else "")
+    top.append(f"{when(step.event.at)}  ")
+    top.append(f"{step.event.kind:<22}", style="bold" if here else "")
+    top.append_text(badge(badge_for(verification, seq)))
+    who = Text("        ")
+    who.append_text(signer(step.event, role))
+    what = Text("        ")
+    what.append(shorten(describe_step(step), max(width - 8, 10)), style=DIM)
+    out = Text("\n").join([top, who, what])
+    if future:
+        out.stylize(FUTURE)  # not happened yet at the cursor
+    return out
+
+
+class HistoryList(OptionList, inherit_bindings=False):
+    """The selected claim's events; highlighted row follows the cursor."""
+
+    DEFAULT_CSS = """
+    HistoryList {
+        height: 1fr;
+        border: round $accent 50%;
+    }
+    HistoryList:focus {
+        border: round $accent;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *list_bindings("history"),
+        Binding("enter", "select", "go", id="history.go"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._key: tuple[object, ...] | None = None
+
+    def on_mount(self) -> None:
+        self.border_title = "History"
+        self.border_subtitle = badge_legend().plain
+
+    def show(
+        self,
+        view: ClaimView | None,
+        roles: dict[str, str],
+        verification: Verification | None,
+    ) -> None:
+        history = view.history if view is not None else ()
+        position = view.position if view is not None else -1
+        past = [i for i, s in enumerate(history) if s.event.seq <= position]
+        here = bool(past) and history[past[-1]].event.seq == position
+        # What is drawn depends on the position only through these: skip equal redraws.
+        key = (id(history), len(past), here, id(verification), len(roles), self.size.width)
+        if key == self._key:
+            return
+        self._key = key
+        width = max(self.size.width - 4, 30)
+        options = [
+            Option(
+                step_text(s, position, roles.get(s.event.author), verification, width),
+                str(s.event.seq),
+            )
+            for s in history
+        ]
+        self.set_options(options)
+        if past:
+            self.highlighted = past[-1]
+        count = len(history)
+        noun = "event" if count == 1 else "events"
+        self.border_title = f"History ({count} {noun})" if count else "History"
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id is not None:
+            self.post_message(JumpTo(int(event.option.id)))
+
+
+__all__ = ["HistoryList", "step_text"]

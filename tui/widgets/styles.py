@@ -1,0 +1,100 @@
+"""Shared Rich styles and small text builders for ledger values (status, verdict, badges)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from rich.style import Style
+from rich.text import Text
+
+from ledger.projections import EventView, ScaleStep, Signed
+from tui.model import Badge
+from tui.widgets.safe import safe_text
+
+STATUS: Final[dict[str, Style]] = {
+    "open": Style(color="bright_black"),
+    "in_review": Style(color="yellow"),
+    "published": Style(color="green"),
+    "retracted": Style(color="red", strike=True),
+}
+_RATING: Final[dict[int, Style]] = {
+    5: Style(color="green", bold=True),
+    4: Style(color="green"),
+    3: Style(color="yellow"),
+    2: Style(color="dark_orange"),
+    1: Style(color="red", bold=True),
+}
+OFF_SCALE: Final = Style(color="magenta")
+BADGE: Final[dict[Badge, tuple[str, Style]]] = {
+    "verified": ("✔", Style(color="green", bold=True)),
+    "finding": ("✘", Style(color="red", bold=True)),
+    "unchecked": ("○", Style(color="bright_black")),
+}
+BADGE_WORDS: Final[dict[Badge, str]] = {
+    "verified": "verified",
+    "finding": "finding",
+    "unchecked": "not yet checked",
+}
+CHANGED: Final = Style(reverse=True, bold=True)
+"""What the event at the cursor changed."""
+INSERTED: Final = Style(color="green", bold=True, underline=True)
+DELETED: Final = Style(color="red", strike=True)
+DIM: Final = Style(color="bright_black")
+FUTURE: Final = Style(color="grey39", bold=False)
+"""Events after the cursor: they have not happened yet at that position."""
+LABEL: Final = Style(bold=True)
+
+
+def verdict_style(rating: str | None, scale: Sequence[ScaleStep]) -> Style:
+    if rating is None:
+        return DIM
+    for step in scale:
+        if step.name == rating:
+            return _RATING.get(step.value, OFF_SCALE) if step.value is not None else OFF_SCALE
+    return OFF_SCALE
+
+
+def badge(kind: Badge, *, words: bool = False) -> Text:
+    glyph, style = BADGE[kind]
+    return Text(f"{glyph} {BADGE_WORDS[kind]}" if words else glyph, style=style)
+
+
+def badge_legend() -> Text:
+    out = Text()
+    for i, kind in enumerate(BADGE):
+        if i:
+            out.append("  ")
+        out.append_text(badge(kind, words=True))
+    return out
+
+
+def signer(signed: Signed | EventView, role: str | None) -> Text:
+    """``Kofi Asante · editor`` (the fingerprint when the key has no name)."""
+    out = safe_text(signed.author_name or signed.author)
+    if role:
+        out.append(f" · {role}", style=DIM)
+    return out
+
+
+def when(at: str) -> str:
+    """``2024-06-12 14:00`` from ``2024-06-12T14:00:00Z`` (author-stated UTC)."""
+    return at[:16].replace("T", " ")
+
+
+__all__ = [
+    "BADGE",
+    "CHANGED",
+    "DELETED",
+    "DIM",
+    "FUTURE",
+    "INSERTED",
+    "LABEL",
+    "OFF_SCALE",
+    "STATUS",
+    "badge",
+    "badge_legend",
+    "signer",
+    "verdict_style",
+    "when",
+]
