@@ -14,7 +14,7 @@ from ledger import log
 from ledger.codec import decode_entry
 from ledger.entry import event_id
 from ledger.errors import RuleViolation
-from ledger.events import Entry
+from ledger.events import Entry, EntryRedactedBody
 from ledger.keys import SigningKey
 from ledger.ledger import Appended, Ledger, Refused
 
@@ -48,7 +48,7 @@ def merge_file(ledger: Ledger, other: Path, key: SigningKey) -> list[Appended]:
         if not todo:
             return []
         try:
-            return writer.append_signed(todo, key)
+            done = writer.append_signed(todo, key)
         except Refused as refused:
             conflicts = sorted(
                 {
@@ -67,3 +67,8 @@ def merge_file(ledger: Ledger, other: Path, key: SigningKey) -> list[Appended]:
                     "(factledger claim ...), then merge the rest",
                 ) from None
             raise
+        # The other branch erased these bodies; carry the erasure out here too.
+        targets = {e.body.target for e in todo if isinstance(e.body, EntryRedactedBody)}
+        if targets and ledger.erase(targets):
+            writer.reload()
+        return done

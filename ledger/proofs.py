@@ -34,6 +34,7 @@ from ledger.entry import check_signature, event_id
 from ledger.errors import BadKey, DecodeError, InvalidProof, RuleViolation
 from ledger.events import Entry, KeyGrantedBody, LedgerCreatedBody
 from ledger.keys import PublicKey, parse_public_key
+from ledger.rules import ROLE_KINDS
 
 TLOG_PROOF_HEADER: Final = "c2sp.org/tlog-proof@v1"
 DOSSIER_FORMAT: Final = "factledger-dossier/v1"
@@ -178,6 +179,7 @@ def _check(
         )
     signers = {owner.fingerprint: genesis.body.owner_name}
     known = {owner.fingerprint: owner}
+    roles: dict[str, str] = {owner.fingerprint: "admin"}
     check_signature(genesis, owner)
     for _, entry in decoded[1:]:
         body = entry.body
@@ -186,11 +188,14 @@ def _check(
                 f"a key chain entry is {entry.kind}, not key.granted", rule="receipt"
             )
         granter = known.get(entry.author)
-        if granter is None:
-            raise RuleViolation("a key in the chain is granted by an unknown key", rule="receipt")
+        if granter is None or roles.get(entry.author) != "admin":
+            raise RuleViolation(
+                "a key in the chain is not granted by the owner or an admin", rule="receipt"
+            )
         check_signature(entry, granter)
         key = _public(body.key)
         known[key.fingerprint] = key
+        roles[key.fingerprint] = body.role
         signers[key.fingerprint] = body.name
     origin = genesis.body.origin
     cp: Checkpoint = open_checkpoint(note, origin, list(known.values()))
@@ -204,6 +209,12 @@ def _check(
             raise RuleViolation(
                 f"entry {item.index} is signed by {entry.author}, not in the key chain",
                 rule="receipt",
+            )
+        if entry.kind not in ROLE_KINDS[roles[entry.author]]:
+            raise RuleViolation(
+                f"entry {item.index} is a {entry.kind}, which its author's role "
+                f"({roles[entry.author]}) may not sign",
+                rule="role",
             )
         check_signature(entry, author)
         _check_inclusion(item, entry, cp)

@@ -97,6 +97,9 @@ class KeyState:
     revoked: str | None = None
     revoked_seq: int | None = None
     void_after: str | None = None
+    granted_by: str | None = None
+    """Fingerprint of the admin who granted the key (None for the owner)."""
+    revoked_by: str | None = None
 
 
 @dataclass
@@ -108,6 +111,8 @@ class ClaimState:
     rating: str | None = None
     last_rating: str | None = None
     verdicts: int = 0
+    rating_unknown: bool = False
+    """A verdict's body was redacted: whether a later one changes the rating is unknown."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,8 @@ class LedgerState:
     events: MutableMapping[str, EventInfo] = field(default_factory=dict)
     redacted: MutableSet[str] = field(default_factory=set)
     unexplained_redactions: dict[str, int] = field(default_factory=dict)
+    unerased: dict[str, int] = field(default_factory=dict)
+    """Targets of an ``entry.redacted`` whose line still carries its body: id -> line index."""
     void: list[VoidRange] = field(default_factory=list)
 
 
@@ -184,6 +191,8 @@ def violations(
     if state.size == 0 or kind == "ledger.created":
         yield from _genesis(state, entry)
         if state.size == 0:
+            if parse_time(entry.at) is None:
+                yield _violation("time", f"'at' {entry.at} is not a real UTC time")
             return
     else:
         yield from _authority(state, entry)
@@ -300,6 +309,18 @@ def _references(state: LedgerState, entry: Entry) -> Iterator[RuleViolation]:
     claim = state.claims.get(subject)
     if kind in CLAIM_STREAM_KINDS and claim is None:
         yield _violation("reference", f"claim {subject} does not exist")
+    if kind == "claim.asserted" and claim is not None:
+        yield _violation(
+            "subject",
+            f"claim {subject} already exists",
+            hint="record a change of wording with 'factledger claim correct'",
+        )
+    if kind == "source.registered" and subject in state.sources:
+        yield _violation(
+            "subject",
+            f"source {subject} already exists",
+            hint="change a grade with 'factledger source regrade'",
+        )
     if kind == "source.regraded" and subject not in state.sources:
         yield _violation("reference", f"source {subject} does not exist")
     if isinstance(body, ClaimAssertedBody) and body.appearance is not None:
@@ -315,7 +336,7 @@ def _references(state: LedgerState, entry: Entry) -> Iterator[RuleViolation]:
             )
     elif isinstance(body, VerdictIssuedBody):
         yield from _verdict(state, claim, body)
-    elif kind == "verdict.voided" and claim is not None and claim.rating is None:
+    elif kind == "verdict.voided" and claim and claim.rating is None and not claim.rating_unknown:
         yield _violation("verdict", f"{subject} has no current verdict to void")
     elif isinstance(body, NoteAddedBody):
         if subject not in state.claims and subject not in state.sources:
@@ -366,7 +387,7 @@ def _verdict(
             hint="pass --revision correction|update",
         )
     changes = body.rating != (claim.rating or claim.last_rating)
-    if body.changes_rating != changes:
+    if not claim.rating_unknown and body.changes_rating != changes:
         yield _violation(
             "verdict", f"changes_rating is {body.changes_rating} but should be {changes}"
         )
@@ -420,11 +441,15 @@ def apply(state: LedgerState, entry: Entry, event_id: str) -> None:
         state.unexplained_redactions[event_id] = seq
         _apply_redacted(state, kind, subject)
         return
+    if isinstance(body, EntryRedactedBody) and body.target not in state.unexplained_redactions:
+        target = state.events.get(body.target)
+        if target is not None and body.target not in state.redacted:
+            state.unerased[body.target] = target.seq
     if isinstance(body, LedgerCreatedBody):
         if seq == 0:
             _apply_genesis(state, entry, body)
     elif isinstance(body, KeyGrantedBody):
-        _apply_grant(state, body, seq)
+        _apply_grant(state, body, seq, entry.author)
     elif isinstance(body, KeyRevokedBody):
         _apply_revoke(state, entry, body, seq)
     elif kind == "source.registered":
@@ -443,8 +468,16 @@ def _apply_redacted(state: LedgerState, kind: str, subject: str) -> None:
         state.sources.add(subject)
     elif kind == "claim.asserted":
         state.claims.setdefault(subject, ClaimState())
-    elif kind == "source.attributed" and (claim := state.claims.get(subject)) is not None:
+    elif (claim := state.claims.get(subject)) is None:
+        return
+    elif kind == "source.attributed":
         claim.opaque_attributions = True
+    elif kind == "verdict.issued":
+        claim.verdicts += 1
+        claim.rating = claim.last_rating = None
+        claim.rating_unknown = True
+    elif kind == "verdict.voided":
+        claim.rating = None
 
 
 def _apply_genesis(state: LedgerState, entry: Entry, body: LedgerCreatedBody) -> None:
@@ -460,7 +493,7 @@ def _apply_genesis(state: LedgerState, entry: Entry, body: LedgerCreatedBody) ->
     )
 
 
-def _apply_grant(state: LedgerState, body: KeyGrantedBody, seq: int) -> None:
+def _apply_grant(state: LedgerState, body: KeyGrantedBody, seq: int, author: str) -> None:
     try:
         key = parse_public_key(body.key)
     except BadKey:
@@ -468,7 +501,9 @@ def _apply_grant(state: LedgerState, body: KeyGrantedBody, seq: int) -> None:
     known = state.keys.get(key.fingerprint)
     if known is not None and known.revoked is not None:
         return
-    state.keys[key.fingerprint] = KeyState(key.fingerprint, key, body.name, body.role, seq)
+    state.keys[key.fingerprint] = KeyState(
+        key.fingerprint, key, body.name, body.role, seq, granted_by=author
+    )
 
 
 def _apply_revoke(state: LedgerState, entry: Entry, body: KeyRevokedBody, seq: int) -> None:
@@ -476,9 +511,31 @@ def _apply_revoke(state: LedgerState, entry: Entry, body: KeyRevokedBody, seq: i
     if key is None or key.revoked is not None:
         return
     key.revoked, key.revoked_seq, key.void_after = body.reason, seq, body.void_after
+    key.revoked_by = entry.author
     if body.reason == "compromised":
         after = state.events.get(body.void_after) if body.void_after else None
-        state.void.append(VoidRange(key.fingerprint, after.seq if after else -1, seq))
+        _void(state, key.fingerprint, after.seq if after else -1, seq)
+
+
+def _void(state: LedgerState, fingerprint: str, after: int, revoked_seq: int) -> None:
+    """Void a compromised key's entries after ``after``, and undo its key management there.
+
+    Keys it granted in that window were granted by the attacker: they are revoked as
+    compromised too (and so, in turn, what they granted). Keys it revoked in that
+    window have their authority back.
+    """
+    state.void.append(VoidRange(fingerprint, after, revoked_seq))
+    for other in state.keys.values():
+        if other.revoked_by == fingerprint and after < (other.revoked_seq or -1) < revoked_seq:
+            other.revoked = other.revoked_seq = other.void_after = other.revoked_by = None
+    for other in list(state.keys.values()):
+        if other.granted_by == fingerprint and after < other.granted_seq and other.revoked is None:
+            other.revoked, other.revoked_seq, other.revoked_by = (
+                "compromised",
+                revoked_seq,
+                fingerprint,
+            )
+            _void(state, other.fingerprint, -1, revoked_seq)
 
 
 def _apply_claim(claim: ClaimState, body: object) -> None:
@@ -489,6 +546,7 @@ def _apply_claim(claim: ClaimState, body: object) -> None:
     elif isinstance(body, VerdictIssuedBody):
         claim.rating = claim.last_rating = body.rating
         claim.verdicts += 1
+        claim.rating_unknown = False
     elif isinstance(body, VerdictVoidedBody):
         claim.rating = None
 

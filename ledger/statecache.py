@@ -26,7 +26,7 @@ import msgspec
 
 from ledger import merkle, rules
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 FILE_NAME: Final = "state.sqlite"
 
 V = TypeVar("V")
@@ -65,6 +65,7 @@ class Meta(msgspec.Struct, frozen=True):
     scale: list[str]
     keys: dict[str, rules.KeyState]
     unexplained_redactions: dict[str, int]
+    unerased: dict[str, int]
     void: list[rules.VoidRange]
     tail: Tail
 
@@ -263,6 +264,7 @@ def open_store(
         events=SqlMap(con, "events", "seq, kind, subject, author", _event_load, _event_dump),
         redacted=SqlSet(con, "redacted"),
         unexplained_redactions=dict(meta.unexplained_redactions),
+        unerased=dict(meta.unerased),
         void=list(meta.void),
     )
     return Store(con, state, tail)
@@ -313,6 +315,7 @@ def save(
             sorted(state.scale),
             dict(state.keys),
             dict(state.unexplained_redactions),
+            dict(state.unerased),
             list(state.void),
             tail,
         )

@@ -63,6 +63,7 @@ RULES: Final = (
 """Every rule class a finding can name, in report order (JUnit has one case each)."""
 Progress = Callable[[int, int], None]
 
+KEY_KINDS: Final = frozenset({"ledger.created", "key.granted", "key.revoked"})
 PARALLEL_MIN_BYTES: Final = 4 << 20
 """Below this log size, process start-up costs more than parallel checking saves."""
 CHUNK: Final = 2048
@@ -169,6 +170,7 @@ def verify(
     report.entries, report.root = run.state.size, merkle.edge_root(run.edge)
     report.findings.extend(run.findings)
     _check_redactions(run, report)
+    _check_erasures(run, report)
     _check_voids(run, report)
     _check_checkpoint(checkpoint, run, report)
     if since is not None and old is not None:
@@ -254,7 +256,9 @@ class _Run:
         key = self.state.keys.get(entry.author)
         if key is None and self.state.size == 0:
             key = _genesis_key(entry)
-        if key is not None and line.index >= self.skip_below:
+        # Under --since, the old checkpoint's root vouches for the prefix; its key
+        # entries are still checked, so that checkpoint's signer is authenticated.
+        if key is not None and (line.index >= self.skip_below or entry.kind in KEY_KINDS):
             self.signatures.add((line.index, eid, key.public.raw, message, sig))
         rules.apply(self.state, entry, eid)
         self._leaf(bytes.fromhex(eid))
@@ -360,6 +364,21 @@ def _check_redactions(run: _Run, report: Report) -> None:
                 seq + 1,
                 eid,
                 hint="a body may only be removed by 'factledger redact'",
+                file=run.file,
+            )
+        )
+
+
+def _check_erasures(run: _Run, report: Report) -> None:
+    for eid, seq in sorted(run.state.unerased.items(), key=lambda kv: kv[1]):
+        report.findings.append(
+            Finding(
+                "redaction",
+                "an entry.redacted targets this line, but its body is still in the log",
+                seq + 1,
+                eid,
+                hint="the erasure did not happen; rewrite the line with 'factledger redact' "
+                "semantics (e.g. after a merge, run 'factledger merge' rather than git)",
                 file=run.file,
             )
         )

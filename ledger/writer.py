@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from ledger import log, rules
 from ledger.codec import encode_entry
-from ledger.entry import event_id, seal_digest
-from ledger.errors import RuleViolation, StaleParent, StorageError
+from ledger.entry import check_signature, event_id, seal_digest
+from ledger.errors import InvalidSignature, RuleViolation, StaleParent, StorageError
 from ledger.events import Entry
 from ledger.keys import SigningKey
 from ledger.snapshot import Appended, Clock, Draft, Snapshot, format_time
@@ -113,11 +113,14 @@ class Writer:
         self.snapshot.close()
         self.snapshot = self.ledger.load()
 
-    def append_signed(self, entries: Sequence[Entry], key: SigningKey) -> list[Appended]:
+    def append_signed(
+        self, entries: Sequence[Entry], key: SigningKey, *, check_signatures: bool = True
+    ) -> list[Appended]:
         """Append entries signed elsewhere (a merge), unchanged; ``key`` re-signs the checkpoint.
 
-        Every entry is checked at its new position; if any is refused, nothing is
-        written and :class:`Refused` lists every problem, not just the first.
+        Every entry is checked at its new position, its signature included (skip that
+        only for entries this process has just sealed itself); if any is refused,
+        nothing is written and :class:`Refused` lists every problem, not just the first.
         """
         snap, wall = self.snapshot, self.now()
         out: list[Appended] = []
@@ -127,6 +130,17 @@ class Writer:
             problems.extend(
                 (snap.size, eid, p) for p in rules.violations(snap.state, entry, eid, now=wall)
             )
+            author = snap.state.keys.get(entry.author)
+            if check_signatures and author is not None:
+                try:
+                    check_signature(entry, author.public)
+                except InvalidSignature:
+                    bad = RuleViolation(
+                        f"entry {eid[:12]} is not signed by {author.name}'s key it names",
+                        rule="signature",
+                        hint="the other branch's entry was altered; it cannot be merged",
+                    )
+                    problems.append((snap.size, eid, bad))
             out.append(Appended(snap.size, eid, entry))
             snap.add(entry, eid)
         if problems:

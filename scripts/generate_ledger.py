@@ -413,7 +413,8 @@ class _Sealer:
 
     def flush(self) -> None:
         if self.pending:
-            self.writer.append_signed(self.pending, OWNER.key)
+            # Sealed here a moment ago: the rules are checked, the signatures need not be.
+            self.writer.append_signed(self.pending, OWNER.key, check_signatures=False)
             self.pending, self.moved = [], {}
 
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 from ledger import gitrev
 from ledger.cli.context import Context
+from ledger.cli.options import hours
 from ledger.errors import EXIT_FINDINGS, EXIT_OK, StorageError
 from ledger.ledger import CHECKPOINT_NAME, CONFIG_NAME, Ledger, LedgerConfig, utc_now
 from ledger.text import visible
@@ -43,7 +44,7 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--max-skew",
         metavar="HOURS",
-        type=float,
+        type=hours,
         default=24.0,
         help="how far in the future an entry's time may be (default 24)",
     )

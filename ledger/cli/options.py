@@ -43,7 +43,8 @@ def timestamp(text: str) -> str:
     """An RFC 3339 time with a zone, normalised to ``YYYY-MM-DDTHH:MM:SSZ``."""
     try:
         when = datetime.fromisoformat(text)
-    except ValueError:
+        when.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an RFC 3339 time like 2024-04-02T09:15:00Z"
         ) from None
@@ -83,3 +84,14 @@ def sha256_hex(text: str) -> str:
     if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a SHA-256 in lowercase hex")
     return text
+
+
+def hours(text: str) -> float:
+    """A number of hours from 0 to ten years."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 24 * 366 * 10:  # also false for NaN
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours from 0 to 87840")
+    return value

@@ -104,6 +104,7 @@ def backups(ledger: Ledger) -> list[Path]:
         "checkpoint",
         "ledger.toml",
         ".gitignore",
+        ".gitattributes",
         ".factledger.lock",
         ".cache",
     }

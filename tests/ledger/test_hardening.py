@@ -1,0 +1,302 @@
+"""Attacks and edge cases found in review: each was accepted (or crashed) before its fix."""
+
+from __future__ import annotations
+
+import base64
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ledger import merkle
+from ledger.checkpoint import Checkpoint, sign_checkpoint
+from ledger.cli.main import main
+from ledger.codec import decode_entry, encode_entry
+from ledger.entry import event_id, seal
+from ledger.errors import RuleViolation
+from ledger.events import (
+    AnyBody,
+    ClaimAssertedBody,
+    KeyGrantedBody,
+    KeyRevokedBody,
+    NoteAddedBody,
+    SourceRegisteredBody,
+    VerdictIssuedBody,
+)
+from ledger.keys import SigningKey
+from ledger.ledger import Draft, Ledger, new_salt
+from ledger.merge import merge_file
+from ledger.proofs import ProvenLine, check_receipt, make_receipt, proven
+from ledger.verify import Report, Since, verify
+
+OWNER = SigningKey.from_seed(b"\x31" * 32, comment="owner")
+THIEF = SigningKey.from_seed(b"\x32" * 32, comment="stolen admin key")
+ACCOMPLICE = SigningKey.from_seed(b"\x33" * 32, comment="accomplice")
+REVIEWER = SigningKey.from_seed(b"\x34" * 32, comment="reviewer")
+EDITOR = SigningKey.from_seed(b"\x35" * 32, comment="editor")
+CLAIM = "clm_aaaaaaaaaaaa"
+SOURCE = "src_bbbbbbbbbbbb"
+
+
+class Book:
+    """A ledger built through the API, with a clock that ticks a minute per append."""
+
+    def __init__(self, root: Path) -> None:
+        self.rng = random.Random(9)
+        self.minute = 0
+        self.ledger = Ledger.init(
+            root, origin="example.org/hardening", key=OWNER, owner_name="Owner",
+            at="2024-01-01T00:00:00Z", rng=self.rng.randbytes,
+        )  # fmt: skip
+
+    def at(self) -> str:
+        self.minute += 1
+        return f"2024-01-01T{self.minute // 60:02d}:{self.minute % 60:02d}:00Z"
+
+    def salt(self) -> str:
+        return new_salt(self.rng.randbytes)
+
+    def add(self, kind: str, subject: str, body: AnyBody, key: SigningKey) -> str:
+        (done,) = self.ledger.append([Draft(kind, subject, body)], key, at=self.at())
+        return done.id
+
+    def grant(self, key: SigningKey, role: str, by: SigningKey = OWNER) -> str:
+        body = KeyGrantedBody(
+            salt=self.salt(), key=key.public.openssh_line(), name=key.public.comment, role=role
+        )  # type: ignore[arg-type]
+        return self.add("key.granted", key.public.fingerprint, body, by)
+
+    def claim(self, key: SigningKey, subject: str = CLAIM) -> str:
+        body = ClaimAssertedBody(
+            salt=self.salt(),
+            text="A checkable claim.",
+            kind="factual",
+            claimant="someone",
+            appearance=None,
+            topics=[],
+        )
+        return self.add("claim.asserted", subject, body, key)
+
+    def verify(self, **kwargs: object) -> Report:
+        return verify(self.ledger.root, config=self.ledger.config, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Book:
+    return Book(tmp_path / "claims")
+
+
+def rules_of(report: Report) -> list[str]:
+    return [f.rule for f in report.errors]
+
+
+def test_keys_granted_by_a_compromised_key_lose_their_authority_with_it(book: Book) -> None:
+    book.grant(THIEF, "admin")
+    book.grant(ACCOMPLICE, "admin", by=THIEF)  # the thief mints a key of their own
+    revoke = KeyRevokedBody(salt=book.salt(), reason="compromised", void_after=None, note="stolen")
+    book.add("key.revoked", THIEF.public.fingerprint, revoke, OWNER)
+    with pytest.raises(RuleViolation) as refused:
+        book.claim(ACCOMPLICE)
+    assert refused.value.rule == "key-revoked"
+    assert book.verify().ok  # the history itself stays valid; the voided entries are notices
+    notices = [f for f in book.verify().findings if f.rule == "key-compromised"]
+    assert len(notices) == 2  # the thief, and the key the thief granted
+
+
+def test_a_key_revoked_by_a_compromised_key_gets_its_authority_back(book: Book) -> None:
+    book.grant(THIEF, "admin")
+    book.grant(EDITOR, "editor")
+    revoke_editor = KeyRevokedBody(salt=book.salt(), reason="retired", void_after=None, note="x")
+    book.add("key.revoked", EDITOR.public.fingerprint, revoke_editor, THIEF)
+    revoke = KeyRevokedBody(salt=book.salt(), reason="compromised", void_after=None, note="stolen")
+    book.add("key.revoked", THIEF.public.fingerprint, revoke, OWNER)
+    book.claim(EDITOR)  # the editor's key is current again
+    assert book.verify().ok
+
+
+def test_asserting_an_existing_claim_again_is_refused(book: Book) -> None:
+    book.grant(REVIEWER, "reviewer")
+    book.claim(REVIEWER)
+    with pytest.raises(RuleViolation) as refused:
+        book.claim(REVIEWER)
+    assert refused.value.rule == "subject"
+
+
+def test_registering_an_existing_source_again_is_refused(book: Book) -> None:
+    body = SourceRegisteredBody(
+        salt=book.salt(),
+        title="S",
+        kind="report",
+        publisher=None,
+        url=None,
+        published=None,
+        reliability="B",
+        archive_url=None,
+        content_sha256=None,
+    )
+    book.add("source.registered", SOURCE, body, OWNER)
+    again = SourceRegisteredBody(
+        salt=book.salt(),
+        title="S",
+        kind="report",
+        publisher=None,
+        url=None,
+        published=None,
+        reliability="A",
+        archive_url=None,
+        content_sha256=None,
+    )
+    with pytest.raises(RuleViolation) as refused:
+        book.add("source.registered", SOURCE, again, OWNER)
+    assert refused.value.rule == "subject"
+
+
+def test_redacting_a_verdict_keeps_later_verdicts_valid(book: Book) -> None:
+    book.claim(OWNER)
+    first = VerdictIssuedBody(
+        salt=book.salt(), rating="false", rationale="r", revision=None, changes_rating=False
+    )
+    first_id = book.add("verdict.issued", CLAIM, first, OWNER)
+    later = VerdictIssuedBody(
+        salt=book.salt(), rating="true", rationale="r2", revision="update", changes_rating=True
+    )
+    book.add("verdict.issued", CLAIM, later, OWNER)
+    book.ledger.redact(first_id, "erasure request", OWNER, at=book.at())
+    assert book.verify().ok, book.verify().errors
+
+
+def test_merge_carries_out_the_other_branchs_erasure(book: Book, tmp_path: Path) -> None:
+    book.claim(OWNER)
+    note = NoteAddedBody(salt=book.salt(), text="names a private person", in_reply_to=None)
+    base_note = book.add("note.added", CLAIM, note, OWNER)
+    theirs = tmp_path / "theirs"
+    shutil.copytree(book.ledger.root, theirs)
+    Ledger.open(theirs).redact(base_note, "erasure request", OWNER, at="2024-01-02T00:00:00Z")
+    merge_file(book.ledger, theirs / "events.jsonl", OWNER)
+    assert b"names a private person" not in book.ledger.events_path.read_bytes()
+    assert book.verify().ok, book.verify().errors
+
+
+def test_verify_reports_a_redaction_whose_target_still_carries_its_body(book: Book) -> None:
+    book.claim(OWNER)
+    note = NoteAddedBody(salt=book.salt(), text="private", in_reply_to=None)
+    target = book.add("note.added", CLAIM, note, OWNER)
+    original = book.ledger.events_path.read_bytes()
+    book.ledger.redact(target, "erasure request", OWNER, at=book.at())
+    last = book.ledger.events_path.read_bytes().splitlines(keepends=True)[-1]
+    book.ledger.events_path.write_bytes(original + last)  # the event, without the erasure
+    leaves = [bytes.fromhex(event_id(e)) for _, e in book.ledger.entries()]
+    book.ledger.write_checkpoint(len(leaves), merkle.root(leaves), OWNER)
+    assert rules_of(book.verify()) == ["redaction"]
+
+
+def test_merge_refuses_an_entry_whose_signature_was_forged(book: Book, tmp_path: Path) -> None:
+    book.grant(REVIEWER, "reviewer")
+    theirs = tmp_path / "theirs"
+    shutil.copytree(book.ledger.root, theirs)
+    body = ClaimAssertedBody(
+        salt=book.salt(), text="forged", kind="factual", claimant="x", appearance=None, topics=[]
+    )
+    entry = seal(
+        kind="claim.asserted",
+        subject=CLAIM,
+        parent=None,
+        at="2024-01-02T00:00:00Z",
+        body=body,
+        key=REVIEWER,
+    )
+    sig = base64.b64decode(entry.sig)
+    forged = encode_entry(entry).replace(
+        entry.sig.encode(), base64.b64encode(bytes([sig[0] ^ 1]) + sig[1:])
+    )
+    with (theirs / "events.jsonl").open("ab") as handle:
+        handle.write(forged + b"\n")
+    before = book.ledger.events_path.read_bytes()
+    with pytest.raises(RuleViolation) as refused:
+        merge_file(book.ledger, theirs / "events.jsonl", OWNER)
+    assert refused.value.rule == "signature"
+    assert book.ledger.events_path.read_bytes() == before
+
+
+def test_since_a_checkpoint_file_still_checks_the_signatures_of_key_entries(
+    book: Book, tmp_path: Path
+) -> None:
+    """A forged prefix (a genesis with a garbage signature granting an attacker) signed by
+    the attacker's checkpoint must not pass because --since vouches for the prefix."""
+    book.claim(OWNER)
+    lines = book.ledger.events_path.read_bytes().splitlines()
+    genesis = lines[0]
+    sig = genesis.split(b'"sig":"')[1].split(b'"')[0]
+    garbage = base64.b64encode(bytes(64))
+    lines[0] = genesis.replace(sig, garbage)
+    book.ledger.events_path.write_bytes(b"\n".join(lines) + b"\n")
+    leaves = [bytes.fromhex(event_id(e)) for _, e in book.ledger.entries()]
+    old = tmp_path / "old.checkpoint"
+    old.write_text(
+        sign_checkpoint(
+            Checkpoint(book.ledger.config.origin, len(leaves), merkle.root(leaves)), OWNER
+        )
+    )
+    report = book.verify(since=Since(old.read_bytes(), None, "old"))
+    assert "signature" in rules_of(report)
+
+
+def test_a_receipt_whose_chain_has_a_key_granted_by_a_reviewer_is_refused(book: Book) -> None:
+    book.grant(REVIEWER, "reviewer")
+    lines = [encode_entry(e) for _, e in book.ledger.entries()]
+    grant = KeyGrantedBody(
+        salt=book.salt(), key=ACCOMPLICE.public.openssh_line(), name="Chief Editor", role="admin"
+    )
+    fake = seal(
+        kind="key.granted",
+        subject=ACCOMPLICE.public.fingerprint,
+        parent=None,
+        at="2024-01-02T00:00:00Z",
+        body=grant,
+        key=REVIEWER,
+    )
+    verdict = VerdictIssuedBody(
+        salt=book.salt(), rating="true", rationale="r", revision=None, changes_rating=False
+    )
+    claim = seal(
+        kind="verdict.issued",
+        subject=CLAIM,
+        parent=None,
+        at="2024-01-02T00:01:00Z",
+        body=verdict,
+        key=ACCOMPLICE,
+    )
+    all_lines = [*lines, encode_entry(fake), encode_entry(claim)]
+    leaves = [bytes.fromhex(event_id(decode_entry(line))) for line in all_lines]
+    size = len(leaves)
+    note = sign_checkpoint(
+        Checkpoint(book.ledger.config.origin, size, merkle.root(leaves)), REVIEWER
+    )
+
+    def item(i: int) -> ProvenLine:
+        return proven(i, all_lines[i], merkle.prove_inclusion(i, size, leaves))
+
+    receipt = make_receipt(item(size - 1), [item(0), item(1), item(size - 2)], note)
+    with pytest.raises(RuleViolation) as refused:
+        check_receipt(receipt, OWNER.public.fingerprint)
+    assert "owner or an admin" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["verify", "--max-skew", "nan"],
+        ["verify", "--max-skew", "1e9"],
+        ["claim", "add", "text", "--at", "9999-12-31T23:59:59-01:00"],
+    ],
+)
+def test_out_of_range_numbers_and_times_are_usage_errors_not_tracebacks(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:")
+    assert "Traceback" not in err
