@@ -121,6 +121,14 @@ class InspectionLoaded(Message):
         self.inspection = inspection
 
 
+class Landed(Message):
+    """A read of group ``what`` finished (its result, if any, was posted before this)."""
+
+    def __init__(self, what: str | None) -> None:
+        super().__init__()
+        self.what = what
+
+
 class Failed(Message):
     """A worker could not do what was asked; ``what`` says what, ``error`` why."""
 
@@ -139,6 +147,7 @@ __all__ = [
     "FindingChosen",
     "InspectionLoaded",
     "JumpTo",
+    "Landed",
     "LedgerOpened",
     "PageLoaded",
     "PageWanted",

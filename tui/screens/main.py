@@ -1,34 +1,29 @@
 """The main screen: claims, the claim as of the time cursor, its sources and history.
 
 State lives here — the cursor position, the selected claim, the filters, the last
-verification. Every read runs in a thread worker (``@work(thread=True, exclusive=True,
-group=...)``) that calls :class:`tui.reader.Reader` (each query on its own DuckDB
-cursor) and posts a message back; results for a position or claim that is no longer
-current are dropped. Reads of one kind go through a :class:`~tui.flight.Flight`, so a
-held-down key never queues queries: the screen always ends on the latest position.
+verification. Every read is a thread worker of :class:`tui.session.LedgerSession`
+that reports back by message; results for a position or claim that is no longer
+current are dropped, so the screen always ends on the latest position.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Input
-from textual.worker import Worker, WorkerState, get_current_worker
 
 from ledger.ledger import Ledger
 from ledger.projections import EventView, Projection
-from tui import jobs
 from tui import messages as msg
 from tui.catalog import Catalog
 from tui.commands import LedgerCommands
-from tui.flight import Flight
 from tui.model import (
     CLAIM_KINDS,
     ClaimView,
@@ -42,6 +37,7 @@ from tui.model import (
     step_claim,
 )
 from tui.reader import Reader
+from tui.session import LedgerSession
 from tui.widgets.attributions import AttributionsPane
 from tui.widgets.claim_pane import ClaimPane
 from tui.widgets.claims_table import ClaimsTable
@@ -54,7 +50,6 @@ from tui.widgets.timeline_strip import TimelineStrip
 _STEP = Binding.Group("step", compact=True)
 _CLAIM = Binding.Group("claim", compact=True)
 _ENDS = Binding.Group("ends", compact=True)
-_DONE = (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
 
 
 class MainScreen(Screen[None]):
@@ -112,8 +107,6 @@ class MainScreen(Screen[None]):
     ) -> None:
         super().__init__()
         self.ledger = ledger
-        self.projection = projection
-        self.unsafe_allow_test_keys = unsafe_allow_test_keys
         self.reader: Reader | None = None
         self.info: LedgerInfo | None = None
         self.catalog: Catalog | None = None
@@ -129,9 +122,11 @@ class MainScreen(Screen[None]):
         self._follow_subject = False
         self._search_open = False
         self._panel_open = False
-        self._events: Flight[int] = Flight(self.load_event)
-        self._claims: Flight[tuple[int, str]] = Flight(lambda a: self.load_claim(*a))
-        self._pages: Flight[tuple[int, Filters, int, int]] = Flight(lambda a: self.load_page(*a))
+        self.session = LedgerSession(
+            ledger,
+            projection=projection,
+            unsafe_allow_test_keys=unsafe_allow_test_keys,
+        )
         self._waiters: list[asyncio.Future[None]] = []
         self._seen: dict[int, EventView] = {}
         """Entries already read, by position (bounded): a step back needs no query."""
@@ -153,6 +148,7 @@ class MainScreen(Screen[None]):
             placeholder="search claim text or claimant; enter keeps it, esc clears", id="search"
         )
         yield Footer(compact=True, show_command_palette=False)
+        yield self.session
 
     @property
     def table(self) -> ClaimsTable:
@@ -162,8 +158,7 @@ class MainScreen(Screen[None]):
     def busy(self) -> bool:
         """A read for the current position or selection is still on its way."""
         opening = self.info is None and self.error is None
-        flights = self._events.busy or self._claims.busy or self._pages.busy
-        return opening or flights or self._crossing is not None
+        return opening or self.session.busy or self._crossing is not None
 
     async def settled(self) -> None:
         """Return once every read in flight has landed and the screen was repainted.
@@ -191,105 +186,27 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.table.border_title = "Claims"
         self.table.focus()
-        self.open_ledger()
-
-    # --- workers ----------------------------------------------------------------------
-
-    @work(thread=True, exclusive=True, group="open", exit_on_error=False)
-    def open_ledger(self) -> None:
-        reader = Reader.open(
-            self.ledger,
-            projection=self.projection,
-            unsafe_allow_test_keys=self.unsafe_allow_test_keys,
-        )
-        self.post_message(msg.LedgerOpened(reader, reader.info()))
-
-    @work(thread=True, exclusive=True, group="open", exit_on_error=False)
-    def reload_ledger(self) -> None:
-        assert self.reader is not None
-        self.reader.refresh()
-        self.post_message(msg.LedgerOpened(self.reader, self.reader.info(), reloaded=True))
-
-    @work(thread=True, exclusive=True, group="event", exit_on_error=False)
-    def load_event(self, position: int) -> None:
-        assert self.reader is not None
-        self.post_message(msg.EventLoaded(self.reader.event(position)))
-
-    @work(thread=True, exclusive=True, group="claim", exit_on_error=False)
-    def load_claim(self, position: int, claim_id: str) -> None:
-        assert self.reader is not None
-        self.post_message(msg.ClaimLoaded(self.reader.claim(claim_id, position)))
-
-    @work(thread=True, exclusive=True, group="page", exit_on_error=False)
-    def load_page(self, position: int, filters: Filters, offset: int, limit: int) -> None:
-        assert self.reader is not None
-        page = self.reader.page(as_of=position, filters=filters, offset=offset, limit=limit)
-        self.post_message(msg.PageLoaded(page, filters))
-
-    @work(thread=True, exclusive=True, group="catalog", exit_on_error=False)
-    def load_catalog(self) -> None:
-        worker = get_current_worker()
-        catalog = jobs.run(
-            jobs.scan_job,
-            (self.ledger.root,),
-            size=self._log_size(),
-            progress=lambda done, total: None,
-            cancelled=lambda: worker.is_cancelled,
-        )
-        if isinstance(catalog, Catalog):
-            self.post_message(msg.CatalogLoaded(catalog))
-
-    @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
-    def run_verification(self) -> None:
-        worker = get_current_worker()
-
-        def progress(done: int, total: int) -> None:
-            self.post_message(msg.VerifyProgress(done, total))
-
-        report = jobs.run(
-            jobs.verify_job,
-            (self.ledger.root, self.unsafe_allow_test_keys),
-            size=self._log_size(),
-            progress=progress,
-            cancelled=lambda: worker.is_cancelled,
-        )
-        if report is not None:
-            self.post_message(msg.VerifyFinished(Verification.of(report)))
-
-    def _log_size(self) -> int:
-        try:
-            return self.ledger.events_path.stat().st_size
-        except OSError:
-            return 0
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        group = event.worker.group
-        if event.state in _DONE:
-            flight: dict[str | None, Flight[Any]] = {
-                "event": self._events,
-                "claim": self._claims,
-                "page": self._pages,
-            }
-            if group in flight:
-                flight[group].landed()
-            self._check_settled()
-        if event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
-        text = getattr(error, "message", None) or str(error) or type(error).__name__
-        if group == "open":
-            self.error = text
-            self._check_settled()
-            self.query_one(ClaimPane).show_error(f"could not open the ledger: {text}")
-            self._header()
-        elif group == "verify":
-            self.verifying = None
-            self.query_one(FindingsPanel).fail(text)
-            self._header()
-        else:
-            self.notify(text, title=f"{group} failed", severity="error", markup=False)
+        self.session.open_ledger()
 
     # --- what the workers found -----------------------------------------------------------
+
+    def on_landed(self, message: msg.Landed) -> None:
+        self._check_settled()
+
+    def on_failed(self, message: msg.Failed) -> None:
+        if message.what == "open":
+            self.error = message.error
+            self._check_settled()
+            self.query_one(ClaimPane).show_error(f"could not open the ledger: {message.error}")
+            self._header()
+        elif message.what == "verify":
+            self.verifying = None
+            self.query_one(FindingsPanel).fail(message.error)
+            self._header()
+        else:
+            self.notify(
+                message.error, title=f"{message.what} failed", severity="error", markup=False
+            )
 
     def on_ledger_opened(self, message: msg.LedgerOpened) -> None:
         at_head = self.info is None or self.position == self.info.head
@@ -308,7 +225,7 @@ class MainScreen(Screen[None]):
         self.query_one(TimelineStrip).show_ledger(message.info)
         self._header()
         self._moved()
-        self.load_catalog()
+        self.session.load_catalog()
 
     def on_catalog_loaded(self, message: msg.CatalogLoaded) -> None:
         self.catalog = message.catalog
@@ -319,7 +236,7 @@ class MainScreen(Screen[None]):
 
     def on_page_wanted(self, message: msg.PageWanted) -> None:
         if self.reader is not None:
-            self._pages.request((self.position, self.filters, message.offset, message.limit))
+            self.session.request_page(self.position, self.filters, message.offset, message.limit)
 
     def on_page_loaded(self, message: msg.PageLoaded) -> None:
         self.table.apply_page(message.page, message.filters)
@@ -427,7 +344,7 @@ class MainScreen(Screen[None]):
         if known is not None:
             self._show_event(known)
         elif self.reader is not None:
-            self._events.request(self.position)
+            self.session.request_event(self.position)
         pending, self._crossing = self._crossing, None
         if (
             previous is None
@@ -479,7 +396,7 @@ class MainScreen(Screen[None]):
 
     def _load_claim(self) -> None:
         if self.reader is not None and self.claim_id is not None:
-            self._claims.request((self.position, self.claim_id))
+            self.session.request_claim(self.position, self.claim_id)
 
     def _header(self) -> None:
         self.query_one(LedgerHeader).update_state(
@@ -575,7 +492,7 @@ class MainScreen(Screen[None]):
         self._panel_open = True
         self.refresh_bindings()
         self._header()
-        self.run_verification()
+        self.session.run_verification()
 
     def action_inspect(self) -> None:
         from tui.screens.inspector import InspectorScreen
@@ -589,7 +506,7 @@ class MainScreen(Screen[None]):
 
     def action_reload(self) -> None:
         if self.reader is not None and self.verifying is None:
-            self.reload_ledger()
+            self.session.reload_ledger()
 
     def clear_filters(self) -> None:
         """Clear the search and the filters (the palette's action)."""

@@ -70,7 +70,8 @@ class HistoryList(OptionList, inherit_bindings=False):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._key: tuple[object, ...] | None = None
+        self._base: tuple[object, ...] | None = None
+        self._states: list[tuple[bool, bool]] = []
 
     def on_mount(self) -> None:
         self.border_title = "History"
@@ -85,26 +86,35 @@ class HistoryList(OptionList, inherit_bindings=False):
         history = view.history if view is not None else ()
         position = view.position if view is not None else -1
         past = [i for i, s in enumerate(history) if s.event.seq <= position]
-        here = bool(past) and history[past[-1]].event.seq == position
-        # What is drawn depends on the position only through these: skip equal redraws.
-        key = (id(history), len(past), here, id(verification), len(roles), self.size.width)
-        if key == self._key:
-            return
-        self._key = key
+        # A step redraws only the events whose state (past, here, future) it changed:
+        # a claim can have hundreds of events.
+        base = (id(history), id(verification), len(roles), self.size.width)
+        states = [(s.event.seq > position, s.event.seq == position) for s in history]
         width = max(self.size.width - 4, 30)
-        options = [
-            Option(
-                step_text(s, position, roles.get(s.event.author), verification, width),
-                str(s.event.seq),
-            )
-            for s in history
-        ]
-        self.set_options(options)
+
+        def prompt(i: int) -> Text:
+            step = history[i]
+            return step_text(step, position, roles.get(step.event.author), verification, width)
+
+        if base == self._base:
+            for i, (old, new) in enumerate(zip(self._states, states, strict=True)):
+                if old != new:
+                    self.replace_option_prompt_at_index(i, prompt(i))
+        else:
+            self.set_options(Option(prompt(i), str(s.event.seq)) for i, s in enumerate(history))
+        self._base, self._states = base, states
         if past:
             self.highlighted = past[-1]
+            self.call_after_refresh(self._scroll_to_cursor)
         count = len(history)
         noun = "event" if count == 1 else "events"
         self.border_title = f"History ({count} {noun})" if count else "History"
+
+    def _scroll_to_cursor(self) -> None:
+        """Show the cursor's event near the top, after the one before it (the same view
+        whatever path led here, unlike the minimal scroll of a moved highlight)."""
+        self.scroll_to_highlight(top=True)
+        self.scroll_relative(y=-3, animate=False, immediate=True)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
