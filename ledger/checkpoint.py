@@ -9,11 +9,11 @@ origin, so transparency-log tooling and witnesses can read and cosign it.
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ledger.codec import b64decode_canonical
 from ledger.errors import NoteError
 from ledger.keys import PublicKey, SigningKey
 from ledger.notes import MAX_NOTE_BYTES, NoteVerifier, open_note, sign_note
@@ -83,19 +83,10 @@ def parse_body(text: str, *, origin: str | None = None) -> Checkpoint:
         )
     if not _SIZE.fullmatch(size_text):
         raise _malformed("tree size is not a canonical decimal number")
-    root = _b64decode(root_b64)
+    root = b64decode_canonical(root_b64)
     if root is None:
         raise _malformed("root hash is not canonical standard base64")
     return Checkpoint(first, int(size_text), root, tuple(extensions))
-
-
-def _b64decode(text: str) -> bytes | None:
-    """Standard base64 (RFC 4648 §4) with padding, in its one canonical spelling."""
-    try:
-        data = base64.b64decode(text.encode("ascii"), validate=True)
-    except (UnicodeEncodeError, binascii.Error):
-        return None
-    return data if base64.b64encode(data).decode() == text else None
 
 
 def sign_checkpoint(cp: Checkpoint, key: SigningKey) -> str:

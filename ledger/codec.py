@@ -12,6 +12,8 @@ escapes written another way, floats and trailing bytes are all refused.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any, Final
 
 import msgspec
@@ -49,6 +51,19 @@ def canonical(obj: Any) -> bytes:
 def encode_entry(entry: Entry) -> bytes:
     """The entry as one line of ``events.jsonl``, without its newline."""
     return canonical(entry)
+
+
+def b64decode_canonical(text: str) -> bytes | None:
+    """Standard base64 (RFC 4648 §4) with padding in its one canonical spelling, else None.
+
+    Decoding ignores non-zero trailing bits; a second spelling of the same bytes would
+    change ids and hashes without changing what was signed, so it is refused.
+    """
+    try:
+        data = base64.b64decode(text.encode("ascii"), validate=True)
+    except (UnicodeEncodeError, binascii.Error):
+        return None
+    return data if base64.b64encode(data).decode() == text else None
 
 
 def decode_entry(line: bytes, *, lineno: int | None = None, path: str | None = None) -> AnyEntry:

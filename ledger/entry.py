@@ -12,7 +12,6 @@ All functions are pure.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -20,7 +19,7 @@ from typing import Final, Literal
 import msgspec
 from msgspec import UNSET
 
-from ledger.codec import canonical
+from ledger.codec import b64decode_canonical, canonical
 from ledger.errors import DecodeError, UsageError
 from ledger.events import (
     BODY_TYPES,
@@ -134,11 +133,8 @@ def event_id(entry: Entry) -> str:
 
 def decode_signature(sig: str) -> bytes:
     """Standard, padded, canonical base64 of exactly 64 bytes."""
-    try:
-        raw = base64.b64decode(sig, validate=True)
-    except (binascii.Error, ValueError):
-        raise DecodeError("signature is not standard base64", rule="base64") from None
-    if len(raw) != 64 or base64.b64encode(raw).decode() != sig:
+    raw = b64decode_canonical(sig)
+    if raw is None or len(raw) != 64:
         raise DecodeError("signature is not the canonical base64 of 64 bytes", rule="base64")
     return raw
 

@@ -11,7 +11,6 @@ the command line asks :func:`key_file_is_private` and prints the warning.
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import hashlib
 import os
@@ -33,6 +32,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_ssh_private_key,
 )
 
+from ledger.codec import b64decode_canonical
 from ledger.errors import BadKey, InvalidSignature, StorageError, UsageError, WeakKey
 
 __all__ = [
@@ -147,15 +147,6 @@ def _fingerprint(raw: bytes) -> str:
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 
-def _b64decode(text: str) -> bytes | None:
-    """Standard base64 (RFC 4648 §4) with padding, in its one canonical spelling."""
-    try:
-        data = base64.b64decode(text.encode("ascii"), validate=True)
-    except (UnicodeEncodeError, binascii.Error):
-        return None
-    return data if base64.b64encode(data).decode() == text else None
-
-
 def _check_comment(comment: str) -> None:
     if _CONTROL.search(comment) or comment != comment.strip():
         raise BadKey(
@@ -242,7 +233,7 @@ def parse_public_key(line: str) -> PublicKey:
     blob_b64, sep, comment = rest.partition(" ")
     if key_type != KEY_TYPE:
         raise BadKey(f"not an ssh-ed25519 public key (type {key_type[:20]!r})", hint=hint)
-    blob = _b64decode(blob_b64)
+    blob = b64decode_canonical(blob_b64)
     if blob is None:
         raise BadKey("public key is not valid standard base64", hint=hint)
     if sep and not comment:

@@ -11,12 +11,12 @@ fails rejects the whole note, and a note with no verified signature is rejected.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ledger.codec import b64decode_canonical
 from ledger.errors import BadKey, InvalidSignature, NoteError
 from ledger.keys import PublicKey, SigningKey, admit_point
 
@@ -51,15 +51,6 @@ _FORMAT_HINT = (
 
 def _malformed(why: str) -> NoteError:
     return NoteError(f"malformed note: {why}", hint=_FORMAT_HINT)
-
-
-def _b64decode(text: str) -> bytes | None:
-    """Standard base64 (RFC 4648 §4) with padding, in its one canonical spelling."""
-    try:
-        data = base64.b64decode(text.encode("ascii"), validate=True)
-    except (UnicodeEncodeError, binascii.Error):
-        return None
-    return data if base64.b64encode(data).decode() == text else None
 
 
 def is_valid_key_name(name: str) -> bool:
@@ -112,7 +103,7 @@ def parse_vkey(vkey: str) -> NoteVerifier:
     hint = "a verifier key reads '<name>+<8 hex digits>+<base64 of 0x01 and the key>'"
     name, _, rest = vkey.partition("+")
     hex_id, _, blob_b64 = rest.partition("+")
-    blob = _b64decode(blob_b64)
+    blob = b64decode_canonical(blob_b64)
     if not is_valid_key_name(name) or not _HEX_ID.fullmatch(hex_id) or not blob:
         raise BadKey("malformed verifier key", hint=hint)
     if blob[0] != ED25519_TYPE or len(blob) != 33:
@@ -177,7 +168,7 @@ def _split(note: str | bytes) -> tuple[str, list[_SigLine]]:
     sigs = []
     for number, line in enumerate(lines, start=1):
         name, _, sig_b64 = line.removeprefix(_SIG_PREFIX).partition(" ")
-        sig = _b64decode(sig_b64)
+        sig = b64decode_canonical(sig_b64)
         if (
             not line.startswith(_SIG_PREFIX)
             or not is_valid_key_name(name)

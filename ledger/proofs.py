@@ -19,9 +19,8 @@ entry's position: that needs the whole log (``factledger verify``).
 from __future__ import annotations
 
 import base64
-import binascii
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -29,7 +28,7 @@ import msgspec
 
 from ledger import merkle
 from ledger.checkpoint import Checkpoint, open_checkpoint
-from ledger.codec import canonical, decode_entry
+from ledger.codec import b64decode_canonical, canonical, decode_entry
 from ledger.entry import check_signature, event_id
 from ledger.errors import BadKey, DecodeError, InvalidProof, RuleViolation
 from ledger.events import Entry, KeyGrantedBody, LedgerCreatedBody
@@ -82,12 +81,9 @@ def _b64(raw: bytes) -> str:
 
 
 def _unb64(text: str, what: str) -> bytes:
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise DecodeError(f"{what} is not standard base64", rule="receipt") from None
-    if _b64(raw) != text:
-        raise DecodeError(f"{what} is not canonical base64", rule="receipt")
+    raw = b64decode_canonical(text)
+    if raw is None:
+        raise DecodeError(f"{what} is not canonical standard base64", rule="receipt")
     return raw
 
 
@@ -242,24 +238,3 @@ def _check_inclusion(item: ProvenLine, entry: Entry, cp: Checkpoint) -> None:
             rule="inclusion",
             hint="the receipt was altered, or made against another checkpoint",
         ) from None
-
-
-def chain_indexes(
-    genesis_owner: str, grants: dict[str, tuple[int, str]], signers: set[str]
-) -> Iterator[int]:
-    """Indexes of the key.granted entries linking ``signers`` to the owner.
-
-    ``grants`` maps a fingerprint to (index of its grant, fingerprint of the granter).
-    """
-    seen: set[str] = set()
-    todo = list(signers)
-    while todo:
-        fp = todo.pop()
-        if fp in seen or fp == genesis_owner:
-            continue
-        seen.add(fp)
-        grant = grants.get(fp)
-        if grant is None:
-            continue
-        yield grant[0]
-        todo.append(grant[1])

@@ -549,8 +549,3 @@ def _apply_claim(claim: ClaimState, body: object) -> None:
         claim.rating_unknown = False
     elif isinstance(body, VerdictVoidedBody):
         claim.rating = None
-
-
-def is_void(state: LedgerState, author: str, seq: int) -> bool:
-    """True when a compromised-key revocation voided the entry at ``seq`` by ``author``."""
-    return any(v.author == author and v.after_seq < seq < v.revoked_seq for v in state.void)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, MutableMapping, MutableSet
+from collections.abc import Callable, Iterator, MutableMapping, MutableSet
 from pathlib import Path
 from typing import Any, Final, Generic, TypeVar
 
@@ -349,9 +349,3 @@ def invalidate(cache_dir: Path) -> None:
     for name in (FILE_NAME, FILE_NAME + "-wal", FILE_NAME + "-shm"):
         with contextlib.suppress(FileNotFoundError):
             (cache_dir / name).unlink()
-
-
-def keys_with_prefix(candidates: Iterable[str], prefix: str) -> list[str] | None:
-    """Prefix matches by index when ``candidates`` is a cached table, else None."""
-    finder = getattr(candidates, "with_prefix", None)
-    return None if finder is None else list(finder(prefix))

@@ -135,12 +135,9 @@ def _relative(root: Path) -> str:
 
 
 def _progress(ctx: Context) -> Any:
-    shown = [False]
-
     def report(done: int, total: int) -> None:
         if total < 8 << 20:
             return
-        shown[0] = True
         ctx.err.write(f"\rverifying… {100 * done // max(total, 1):3d}% of {total >> 20} MiB")
         ctx.err.flush()
 

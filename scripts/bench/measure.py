@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -90,10 +89,6 @@ def machine() -> str:
         f"{cpu}; {os.cpu_count()} cores; {mem:.0f} GiB; Python {platform.python_version()} "
         f"on {platform.system()} {platform.release()}"
     )
-
-
-def self_peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 PYTHON = sys.executable

@@ -6,7 +6,6 @@ import json
 import os
 import random
 import shutil
-import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -265,7 +264,3 @@ def _append_note(ledger: Ledger, key: SigningKey, i: int) -> None:
             salt=new_salt(os.urandom), text=f"benchmark note {i}", in_reply_to=None
         )
         writer.append([Draft("note.added", snap_claim, body)], key, at=_after(state.last_at))
-
-
-def median_ms(sample: Sample) -> float:
-    return statistics.median(sample.values) * 1000
