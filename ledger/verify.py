@@ -12,25 +12,25 @@ the log: lines are read in chunks and the Merkle tree is kept as its right edge.
 from __future__ import annotations
 
 import os
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future, ProcessPoolExecutor
+    pass
 
-from ledger import log, merkle, rules
+from ledger import log, merkle, prefix, rules
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.codec import decode_entry
 from ledger.entry import decode_signature, digest
 from ledger.errors import DecodeError, LedgerError, NoteError, StorageError, TornWrite
-from ledger.keys import PublicKey, signature_ok
+from ledger.events import EntryRedactedBody
+from ledger.keys import PublicKey
 from ledger.ledger import CHECKPOINT_NAME, LOCK_NAME, LedgerConfig, paused_gc
+from ledger.sigcheck import Signatures
 from ledger.trust import is_test_key
 
 Severity = Literal["error", "notice"]
@@ -66,7 +66,6 @@ Progress = Callable[[int, int], None]
 KEY_KINDS: Final = frozenset({"ledger.created", "key.granted", "key.revoked"})
 PARALLEL_MIN_BYTES: Final = 4 << 20
 """Below this log size, process start-up costs more than parallel checking saves."""
-CHUNK: Final = 2048
 
 
 @dataclass(frozen=True)
@@ -153,19 +152,26 @@ def verify(
     count = workers if workers is not None else (os.cpu_count() or 1)
     if total < PARALLEL_MIN_BYTES:
         count = 1
-    run = _Run(policy.origin, pinned, events_file, now, skew, old.size if old else None, count)
-    if old is not None:
-        run.remember_root_at(old.size)
+
+    def new_run(workers: int) -> _Run:
+        skip = old.size if old else None
+        return _Run(policy.origin, pinned, events_file, now, skew, skip, workers)
+
     # Writers hold the lock exclusively: under a shared lock the log and the checkpoint
     # are read as one state, never mid-append.
     with log.shared(root / LOCK_NAME), paused_gc():
-        try:
-            for line in _lines(path, run):
-                run.fold(line)
-                if progress is not None and line.index % 8192 == 0:
-                    progress(line.offset, total)
-        finally:
-            run.finish_signatures()
+        run = _since_fast(path, old, new_run(1), total, progress) if old else None
+        if run is None:
+            run = new_run(count)
+            if old is not None:
+                run.remember_root_at(old.size)
+            try:
+                for line in _lines(path, run):
+                    run.fold(line)
+                    if progress is not None and line.index % 8192 == 0:
+                        progress(line.offset, total)
+            finally:
+                run.finish_signatures()
         checkpoint = _read_checkpoint(root)
     report.entries, report.root = run.state.size, merkle.edge_root(run.edge)
     report.findings.extend(run.findings)
@@ -187,9 +193,9 @@ def _size_of(path: Path) -> int:
         raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
 
 
-def _lines(path: Path, run: _Run) -> Iterator[log.Line]:
+def _lines(path: Path, run: _Run, offset: int = 0, index: int = 0) -> Iterator[log.Line]:
     try:
-        yield from log.scan(path)
+        yield from log.scan(path, start_offset=offset, start_index=index)
     except TornWrite as exc:
         run.findings.append(
             Finding("torn-tail", exc.message, line=exc.line, hint=exc.hint, file=run.file)
@@ -218,7 +224,7 @@ class _Run:
         self.findings: list[Finding] = []
         self.skip_below = skip_signatures_below or 0
         self.keys_at: dict[int, list[PublicKey]] = {}
-        self.signatures = _Signatures(workers)
+        self.signatures = Signatures(workers)
 
     def remember_root_at(self, size: int) -> None:
         """Keep the root (and the ledger keys) as they were at ``size`` entries."""
@@ -228,6 +234,11 @@ class _Run:
             self.keys_at[0] = []
 
     def fold(self, line: log.Line) -> None:
+        """Decode, judge and apply the line at position ``state.size``; extend the tree."""
+        self._leaf(self.judge(line))
+
+    def judge(self, line: log.Line) -> bytes:
+        """Everything :meth:`fold` does but the tree: returns the line's leaf hash."""
         lineno = line.index + 1
         try:
             entry = decode_entry(line.data, lineno=lineno, path=self.file)
@@ -239,9 +250,8 @@ class _Run:
                 Finding(exc.rule or "schema", exc.message, lineno, hint=exc.hint, file=self.file)
             )
             # The line still occupies its leaf: hash its bytes so sizes stay aligned.
-            self._leaf(merkle.leaf_hash(line.data))
             self.state.size += 1
-            return
+            return merkle.leaf_hash(line.data)
         for problem in rules.violations(self.state, entry, eid, now=self.now, skew=self.skew):
             self.findings.append(
                 Finding(
@@ -261,7 +271,7 @@ class _Run:
         if key is not None and (line.index >= self.skip_below or entry.kind in KEY_KINDS):
             self.signatures.add((line.index, eid, key.public.raw, message, sig))
         rules.apply(self.state, entry, eid)
-        self._leaf(bytes.fromhex(eid))
+        return bytes.fromhex(eid)
 
     def _leaf(self, leaf: bytes) -> None:
         self.edge = merkle.append_leaf(self.edge, leaf)
@@ -283,55 +293,6 @@ class _Run:
             )
 
 
-Job = tuple[int, str, bytes, bytes, bytes]
-
-
-class _Signatures:
-    """Signature checks in chunks: inline for small logs, else in worker processes.
-
-    At most ``2 × workers`` chunks are in flight, so memory stays bounded.
-    """
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self.pool: ProcessPoolExecutor | None = None
-        self.batch: list[Job] = []
-        self.inflight: deque[Future[list[tuple[int, str]]]] = deque()
-        self.bad: list[tuple[int, str]] = []
-
-    def add(self, job: Job) -> None:
-        self.batch.append(job)
-        if len(self.batch) >= CHUNK:
-            self._flush()
-
-    def _flush(self) -> None:
-        batch, self.batch = self.batch, []
-        if not batch:
-            return
-        if self.workers <= 1:
-            self.bad.extend(_check_batch(batch))
-            return
-        if self.pool is None:
-            from concurrent.futures import ProcessPoolExecutor
-            from multiprocessing import get_context
-
-            method = "fork" if threading.active_count() == 1 else "forkserver"
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context(method))
-        self.inflight.append(self.pool.submit(_check_batch, batch))
-        while len(self.inflight) > 2 * self.workers:
-            self.bad.extend(self.inflight.popleft().result())
-
-    def close(self) -> list[tuple[int, str]]:
-        self._flush()
-        try:
-            while self.inflight:
-                self.bad.extend(self.inflight.popleft().result())
-        finally:
-            if self.pool is not None:
-                self.pool.shutdown(cancel_futures=True)
-        return self.bad
-
-
 def _genesis_key(entry: object) -> rules.KeyState | None:
     from ledger.events import LedgerCreatedBody
     from ledger.keys import parse_public_key
@@ -346,13 +307,70 @@ def _genesis_key(entry: object) -> rules.KeyState | None:
     return rules.KeyState(public.fingerprint, public, body.owner_name, "admin", 0)
 
 
-def _check_batch(jobs: Sequence[Job]) -> list[tuple[int, str]]:
-    """Verify (index, id, public key, message, signature) tuples; return the failures."""
-    return [
-        (index, eid)
-        for index, eid, raw, message, sig in jobs
-        if not signature_ok(raw, sig, message)
-    ]
+FAST_TAIL_MAX: Final = 64 << 20
+"""Above this many new bytes, ``--since`` folds the whole log (the fast path holds the tail)."""
+
+
+def _since_fast(
+    path: Path, old: Checkpoint, run: _Run, total: int, progress: Progress | None
+) -> _Run | None:
+    """Check a change against ``old`` by hashing its prefix (:mod:`ledger.prefix`).
+
+    Returns None, to fall back to the full fold, whenever the prefix does not prove
+    itself (its root differs, a line it needs does not decode, an erasure is not
+    where it should be): the full fold then reports exactly what is wrong.
+    """
+    try:
+        end, void_after = prefix.locate(path, old.size)
+    except LookupError:
+        return None
+    if total - end > FAST_TAIL_MAX:
+        return None
+    wanted = prefix.plan(log.read_tail(path, end).split(b"\n")[:-1], void_after)
+    state, anomalies = run.state, 0
+
+    def fold(line: log.Line, eid: bytes, key: bool) -> None:
+        nonlocal anomalies
+        state.size = line.index
+        if key:
+            anomalies += run.judge(line) != eid
+            return
+        try:
+            entry = decode_entry(line.data)
+        except DecodeError:
+            anomalies += 1
+            return
+        body = entry.body
+        if isinstance(body, EntryRedactedBody) and body.target not in state.unexplained_redactions:
+            anomalies += 1  # its target still carries a body, or never was
+        rules.apply(state, entry, eid.hex())
+
+    def note(line: log.Line, eid: bytes) -> None:
+        nonlocal anomalies
+        try:
+            entry = decode_entry(line.data)
+        except DecodeError:
+            anomalies += 1
+            return
+        info = rules.EventInfo(line.index, entry.kind, entry.subject, entry.author)
+        state.events.setdefault(eid.hex(), info)
+
+    def step(offset: int) -> None:
+        if progress is not None:
+            progress(offset, total)
+
+    try:
+        edge, _ = prefix.hash_prefix(path, end, wanted, fold=fold, note=note, progress=step)
+        state.size = old.size
+        run.edge = merkle.RightEdge(old.size, tuple(edge))
+        if anomalies or merkle.edge_root(run.edge) != old.root:
+            return None
+        run.edge_at[old.size], run.keys_at[old.size] = old.root, _ledger_keys(state)
+        for line in _lines(path, run, end, old.size):
+            run.fold(line)
+    finally:
+        run.finish_signatures()
+    return run
 
 
 def _check_redactions(run: _Run, report: Report) -> None:

@@ -157,11 +157,36 @@ def _after(last_at: dict[str, str]) -> str:
     return max(last_at.values()) if last_at else "2024-01-01T00:00:00Z"
 
 
+def append_change(ledger: Ledger, key: SigningKey, new: int, seed: int = 2) -> None:
+    """A pull request's worth of entries: half new sources, half notes on existing claims.
+
+    The notes touch claims spread over the whole log, so the gate must fold their
+    streams from the old prefix, not only hash it.
+    """
+    append_sources(ledger, key, new - new // 2, seed=seed)
+    rng = random.Random(seed)
+    with ledger.writer() as writer:
+        state = writer.snapshot.state
+        stamp = _after(state.last_at)
+        claims = sorted(state.claims)
+        drafts = [
+            Draft(
+                "note.added",
+                rng.choice(claims),
+                NoteAddedBody(
+                    salt=new_salt(rng.randbytes), text=f"review note {i}", in_reply_to=None
+                ),
+            )
+            for i in range(new // 2)
+        ]
+        writer.append(drafts, key, at=stamp)
+
+
 def verify_since(ledger: Ledger, key: SigningKey, new: int, repeats: int) -> Sample:
     """``verify --since OLD_CHECKPOINT`` after ``new`` entries were appended."""
     old = ledger.root.parent / f"{ledger.root.name}.checkpoint"
     shutil.copyfile(ledger.checkpoint_path, old)
-    append_sources(ledger, key, new)
+    append_change(ledger, key, new)
     times = []
     for _ in range(repeats):
         run = run_command(

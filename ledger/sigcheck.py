@@ -1,0 +1,76 @@
+"""Signature checks in bounded chunks: inline for small logs, else in worker processes.
+
+Position-independent, so :mod:`ledger.verify` hands them off while its main process
+folds the rules; at most ``2 × workers`` chunks are in flight, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+from ledger.keys import signature_ok
+
+CHUNK: Final = 2048
+
+Job = tuple[int, str, bytes, bytes, bytes]
+
+
+class Signatures:
+    """Signature checks in chunks: inline for small logs, else in worker processes.
+
+    At most ``2 × workers`` chunks are in flight, so memory stays bounded.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pool: ProcessPoolExecutor | None = None
+        self.batch: list[Job] = []
+        self.inflight: deque[Future[list[tuple[int, str]]]] = deque()
+        self.bad: list[tuple[int, str]] = []
+
+    def add(self, job: Job) -> None:
+        self.batch.append(job)
+        if len(self.batch) >= CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        batch, self.batch = self.batch, []
+        if not batch:
+            return
+        if self.workers <= 1:
+            self.bad.extend(check_batch(batch))
+            return
+        if self.pool is None:
+            from concurrent.futures import ProcessPoolExecutor
+            from multiprocessing import get_context
+
+            method = "fork" if threading.active_count() == 1 else "forkserver"
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context(method))
+        self.inflight.append(self.pool.submit(check_batch, batch))
+        while len(self.inflight) > 2 * self.workers:
+            self.bad.extend(self.inflight.popleft().result())
+
+    def close(self) -> list[tuple[int, str]]:
+        self._flush()
+        try:
+            while self.inflight:
+                self.bad.extend(self.inflight.popleft().result())
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(cancel_futures=True)
+        return self.bad
+
+
+def check_batch(jobs: Sequence[Job]) -> list[tuple[int, str]]:
+    """Verify (index, id, public key, message, signature) tuples; return the failures."""
+    return [
+        (index, eid)
+        for index, eid, raw, message, sig in jobs
+        if not signature_ok(raw, sig, message)
+    ]
