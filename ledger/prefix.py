@@ -31,6 +31,7 @@ from typing import Final
 
 from ledger import log
 from ledger.codec import decode_entry
+from ledger.entry import Digest
 from ledger.errors import DecodeError, StorageError
 from ledger.events import (
     AnyEntry,
@@ -44,6 +45,7 @@ _BODY: Final = b'"body":'
 _BODY_HASH: Final = b'"body_hash":"'
 _KIND: Final = b',"kind":"'
 _SUBJECT: Final = b',"subject":"'
+_SIG: Final = b',"sig":"'
 _VOID_AFTER: Final = re.compile(rb'"void_after":"([0-9a-f]{64})"')
 KEY_KINDS: Final = frozenset({b"ledger.created", b"key.granted", b"key.revoked"})
 BLOCK: Final = 4 << 20
@@ -61,6 +63,17 @@ def raw_leaf(line: bytes) -> bytes:
     end = line.rfind(_KIND)
     digest = hashlib.sha256(line[start + 7 : end]).hexdigest().encode()
     return b"".join((line[:start], _BODY_HASH, digest, b'"', line[end:]))
+
+
+def line_digest(line: bytes) -> Digest:
+    """:func:`ledger.entry.digest` of a line already decoded as canonical, from its bytes.
+
+    The header is the leaf input without its ``sig`` member; no re-encoding needed.
+    """
+    leaf = raw_leaf(line)
+    cut = leaf.rfind(_SIG)
+    header = leaf[:cut] + leaf[leaf.index(b'"', cut + len(_SIG)) + 1 :]
+    return Digest(header, leaf, hashlib.sha256(b"\x00" + leaf).hexdigest())
 
 
 def _member(line: bytes, name: bytes) -> bytes:
@@ -208,4 +221,4 @@ def hash_prefix(
     return edge, index
 
 
-__all__ = ["Plan", "hash_prefix", "locate", "plan", "raw_leaf"]
+__all__ = ["Plan", "hash_prefix", "line_digest", "locate", "plan", "raw_leaf"]

@@ -156,6 +156,8 @@ class LedgerState:
     unerased: dict[str, int] = field(default_factory=dict)
     """Targets of an ``entry.redacted`` whose line still carries its body: id -> line index."""
     void: list[VoidRange] = field(default_factory=list)
+    tainted: set[str] = field(default_factory=set)
+    """Subjects whose head was set by a duplicate entry (see :func:`_may_repeat`)."""
 
 
 def new_state(*, origin: str | None = None, trust_root: str | None = None) -> LedgerState:
@@ -273,10 +275,10 @@ def _stream(
     kind, subject = entry.kind, entry.subject
     if kind != "ledger.created" and not _subject_ok(kind, subject):
         yield _violation("subject", f"{subject!r} is not a valid subject for {kind}")
-    if event_id in state.events:
+    head = state.heads.get(subject)
+    if _may_repeat(state, entry, head) and event_id in state.events:
         first = state.events[event_id].seq + 1
         yield _violation("duplicate-id", f"event {event_id[:12]} already occurs on line {first}")
-    head = state.heads.get(subject)
     if entry.parent != head:
         parent = state.events.get(entry.parent) if entry.parent else None
         if parent is not None and parent.subject == subject:
@@ -302,6 +304,17 @@ def _stream(
         yield _violation("time", f"'at' {entry.at} is before the previous {subject} entry ({last})")
     if now is not None and when > now + skew:
         yield _violation("time", f"'at' {entry.at} is in the future (allowed skew {skew})")
+
+
+def _may_repeat(state: LedgerState, entry: Entry, head: str | None) -> bool:
+    """Whether ``entry`` can be a repeat of an earlier one: else no id lookup is needed.
+
+    A repeat names its original's parent, which stopped being the head when the
+    original was appended; it is the head again only if a repeat of *it* came since,
+    which taints the subject. So an entry whose parent is the head of an untainted
+    subject is new, and the event index — on disk for large logs — is not read.
+    """
+    return entry.parent != head or entry.subject in state.tainted
 
 
 def _references(state: LedgerState, entry: Entry) -> Iterator[RuleViolation]:
@@ -434,7 +447,12 @@ def apply(state: LedgerState, entry: Entry, event_id: str) -> None:
     """
     seq, kind, subject, body = state.size, entry.kind, entry.subject, entry.body
     state.size += 1
-    state.events.setdefault(event_id, EventInfo(seq, kind, subject, entry.author))
+    if not _may_repeat(state, entry, state.heads.get(subject)):
+        state.events[event_id] = EventInfo(seq, kind, subject, entry.author)
+    elif event_id in state.events:
+        state.tainted.add(subject)
+    else:
+        state.events[event_id] = EventInfo(seq, kind, subject, entry.author)
     state.heads[subject] = event_id
     state.last_at[subject] = max(entry.at, state.last_at.get(subject, entry.at))
     if body is UNSET:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterator, MutableMapping, MutableSet
 from pathlib import Path
 from typing import Any, Final, Generic, TypeVar
@@ -26,7 +28,7 @@ import msgspec
 
 from ledger import merkle, rules
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 FILE_NAME: Final = "state.sqlite"
 
 V = TypeVar("V")
@@ -67,6 +69,7 @@ class Meta(msgspec.Struct, frozen=True):
     unexplained_redactions: dict[str, int]
     unerased: dict[str, int]
     void: list[rules.VoidRange]
+    tainted: list[str]
     tail: Tail
 
 
@@ -82,11 +85,17 @@ class SqlMap(MutableMapping[str, V], Generic[V]):
         dump: Callable[[V], tuple[Any, ...]],
         *,
         mutable: bool = False,
+        spill_at: int | None = None,
     ) -> None:
-        """``mutable``: values are changed in place, so every value read is written back."""
+        """``mutable``: values are changed in place, so every value read is written back.
+
+        ``spill_at``: keep at most about this many rows in memory; beyond it, write
+        them back and forget the older half (memory stays flat while a log is folded).
+        """
         self._con, self._table, self._columns = con, table, columns
         self._load, self._dump = load, dump
         self._mutable = mutable
+        self._spill_at = spill_at
         self._seen: dict[str, Any] = {}
         self._dirty: set[str] = set()
 
@@ -96,6 +105,8 @@ class SqlMap(MutableMapping[str, V], Generic[V]):
                 f"SELECT {self._columns} FROM {self._table} WHERE k = ?", (key,)
             ).fetchone()
             self._seen[key] = _MISSING if row is None else self._load(row)
+            if self._spill_at is not None and len(self._seen) > self._spill_at:
+                self._spill()
         value = self._seen[key]
         if value is _MISSING:
             raise KeyError(key)
@@ -104,6 +115,19 @@ class SqlMap(MutableMapping[str, V], Generic[V]):
     def __setitem__(self, key: str, value: V) -> None:
         self._seen[key] = value
         self._dirty.add(key)
+        if self._spill_at is not None and len(self._seen) > self._spill_at:
+            self._spill()
+
+    @property
+    def resident(self) -> int:
+        """Rows (and known absences) held in memory."""
+        return len(self._seen)
+
+    def _spill(self) -> None:
+        self.flush()
+        seen = self._seen
+        for key in list(itertools.islice(seen, len(seen) // 2)):
+            del seen[key]
 
     def __delitem__(self, key: str) -> None:
         self[key]
@@ -134,24 +158,28 @@ class SqlMap(MutableMapping[str, V], Generic[V]):
 
     def flush(self) -> None:
         keys = set(self._seen) if self._mutable else self._dirty
+        gone, rows = [], []
         for key in keys:
             value = self._seen.get(key, _MISSING)
             if value is _MISSING:
-                self._con.execute(f"DELETE FROM {self._table} WHERE k = ?", (key,))
+                if key in self._dirty:
+                    gone.append((key,))
             else:
-                marks = ", ".join("?" * (1 + len(self._dump(value))))
-                self._con.execute(
-                    f"INSERT OR REPLACE INTO {self._table} VALUES ({marks})",
-                    (key, *self._dump(value)),
-                )
+                rows.append((key, *self._dump(value)))
+        self._con.executemany(f"DELETE FROM {self._table} WHERE k = ?", gone)
+        if rows:
+            marks = ", ".join("?" * len(rows[0]))
+            self._con.executemany(f"INSERT OR REPLACE INTO {self._table} VALUES ({marks})", rows)
         self._dirty.clear()
 
 
 class SqlSet(MutableSet[str]):
     """A one-column table as a set, with writes kept until :meth:`flush`."""
 
-    def __init__(self, con: sqlite3.Connection, table: str) -> None:
-        self._map: SqlMap[bool] = SqlMap(con, table, "1", lambda row: True, lambda value: ())
+    def __init__(self, con: sqlite3.Connection, table: str, spill_at: int | None = None) -> None:
+        self._map: SqlMap[bool] = SqlMap(
+            con, table, "1", lambda row: True, lambda value: (), spill_at=spill_at
+        )
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key in self._map
@@ -250,24 +278,84 @@ def open_store(
     ):
         con.close()
         return None
-    state = rules.LedgerState(
+    state = _state_on(
+        con,
+        None,
         origin=meta.origin,
         trust_root=meta.trust_root,
         owner=meta.owner,
         scale=frozenset(meta.scale),
         size=tail.size,
         keys=dict(meta.keys),
-        heads=SqlMap(con, "heads", "v", lambda r: str(r[0]), lambda v: (v,)),
-        last_at=SqlMap(con, "last_at", "v", lambda r: str(r[0]), lambda v: (v,)),
-        claims=SqlMap(con, "claims", "v", lambda r: _CLAIM.decode(r[0]), _claim_dump, mutable=True),
-        sources=SqlSet(con, "sources"),
-        events=SqlMap(con, "events", "seq, kind, subject, author", _event_load, _event_dump),
-        redacted=SqlSet(con, "redacted"),
         unexplained_redactions=dict(meta.unexplained_redactions),
         unerased=dict(meta.unerased),
         void=list(meta.void),
+        tainted=set(meta.tainted),
     )
     return Store(con, state, tail)
+
+
+def _state_on(con: sqlite3.Connection, spill_at: int | None, **small: Any) -> rules.LedgerState:
+    """A state whose large parts are the tables of ``con``."""
+
+    def text(row: tuple[Any, ...]) -> str:
+        return str(row[0])
+
+    def claim(row: tuple[Any, ...]) -> rules.ClaimState:
+        return _CLAIM.decode(row[0])
+
+    return rules.LedgerState(
+        heads=SqlMap(con, "heads", "v", text, lambda v: (v,), spill_at=spill_at),
+        last_at=SqlMap(con, "last_at", "v", text, lambda v: (v,), spill_at=spill_at),
+        claims=SqlMap(con, "claims", "v", claim, _claim_dump, mutable=True, spill_at=spill_at),
+        sources=SqlSet(con, "sources", spill_at=spill_at),
+        events=SqlMap(
+            con, "events", "seq, kind, subject, author", _event_load, _event_dump, spill_at=spill_at
+        ),
+        redacted=SqlSet(con, "redacted", spill_at=spill_at),
+        **small,
+    )
+
+
+@contextlib.contextmanager
+def scratch_path(wanted: bool = True) -> Iterator[Path | None]:
+    """A path for :func:`scratch_state` in a private temporary directory, removed after.
+
+    None when not ``wanted``, or when there is no scratch space (fold in memory then).
+    """
+    if not wanted:
+        yield None
+        return
+    try:
+        directory = tempfile.TemporaryDirectory(prefix="factledger-state-")
+    except OSError:
+        yield None
+        return
+    with directory as name:
+        yield Path(name) / FILE_NAME
+
+
+SPILL_AT: Final = 1 << 15
+"""Rows per table a scratch state keeps in memory (see :func:`scratch_state`)."""
+
+
+def scratch_state(
+    path: Path, *, origin: str | None, trust_root: str | None, spill_at: int | None = None
+) -> tuple[rules.LedgerState, sqlite3.Connection]:
+    """An empty state whose large parts spill to a new sqlite file at ``path``.
+
+    For folding a whole log in flat memory (``verify``): each table keeps at most
+    about ``spill_at`` rows in memory and the rest on disk. The file is scratch —
+    no journal, no fsync, one uncommitted transaction; the caller deletes it.
+    """
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode = OFF")
+    con.execute("PRAGMA synchronous = OFF")
+    con.execute("PRAGMA cache_size = -32768")
+    con.executescript(_TABLES)
+    con.execute("BEGIN")
+    state = _state_on(con, spill_at or SPILL_AT, origin=origin, trust_root=trust_root)
+    return state, con
 
 
 def edge_of(tail: Tail) -> merkle.RightEdge:
@@ -317,6 +405,7 @@ def save(
             dict(state.unexplained_redactions),
             dict(state.unerased),
             list(state.void),
+            sorted(state.tainted),
             tail,
         )
         con.execute("INSERT OR REPLACE INTO meta VALUES ('meta', ?)", (_ENCODE.encode(meta),))

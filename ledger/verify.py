@@ -5,8 +5,10 @@
 stopping at the first. The sequential rules are the same fold that appending
 uses (:mod:`ledger.rules`); signature checks, which are position-independent,
 run in worker processes in chunks for large logs while the main process folds.
-Memory is bounded by the rule state (keys, stream heads, event index), never by
-the log: lines are read in chunks and the Merkle tree is kept as its right edge.
+Memory stays flat as the log grows: lines are read in chunks, the Merkle tree is
+kept as its right edge, and from ``SPILL_MIN_BYTES`` of log the rule state's large
+tables (stream heads, claims, sources, the event index) live in a scratch sqlite
+file with a bounded number of rows in memory (:func:`ledger.statecache.scratch_state`).
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
 if TYPE_CHECKING:
+    import sqlite3
+
     pass
 
-from ledger import log, merkle, prefix, rules
+from ledger import log, merkle, prefix, rules, statecache
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.codec import decode_entry
-from ledger.entry import decode_signature, digest
+from ledger.entry import decode_signature
 from ledger.errors import DecodeError, LedgerError, NoteError, StorageError, TornWrite
 from ledger.events import EntryRedactedBody
 from ledger.keys import PublicKey
@@ -66,6 +70,8 @@ Progress = Callable[[int, int], None]
 KEY_KINDS: Final = frozenset({"ledger.created", "key.granted", "key.revoked"})
 PARALLEL_MIN_BYTES: Final = 4 << 20
 """Below this log size, process start-up costs more than parallel checking saves."""
+SPILL_MIN_BYTES: Final = 4 << 20
+"""From this log size the fold's large tables spill to a scratch file: memory stays flat."""
 
 
 @dataclass(frozen=True)
@@ -153,25 +159,27 @@ def verify(
     if total < PARALLEL_MIN_BYTES:
         count = 1
 
-    def new_run(workers: int) -> _Run:
+    def new_run(workers: int, scratch: Path | None = None) -> _Run:
         skip = old.size if old else None
-        return _Run(policy.origin, pinned, events_file, now, skew, skip, workers)
+        return _Run(policy.origin, pinned, events_file, now, skew, skip, workers, scratch)
 
     # Writers hold the lock exclusively: under a shared lock the log and the checkpoint
     # are read as one state, never mid-append.
     with log.shared(root / LOCK_NAME), paused_gc():
         run = _since_fast(path, old, new_run(1), total, progress) if old else None
         if run is None:
-            run = new_run(count)
-            if old is not None:
-                run.remember_root_at(old.size)
-            try:
-                for line in _lines(path, run):
-                    run.fold(line)
-                    if progress is not None and line.index % 8192 == 0:
-                        progress(line.offset, total)
-            finally:
-                run.finish_signatures()
+            with statecache.scratch_path(total >= SPILL_MIN_BYTES) as scratch:
+                run = new_run(count, scratch)
+                if old is not None:
+                    run.remember_root_at(old.size)
+                try:
+                    for line in _lines(path, run):
+                        run.fold(line)
+                        if progress is not None and line.index % 8192 == 0:
+                            progress(line.offset, total)
+                finally:
+                    run.finish_signatures()
+                    run.close_scratch()
         checkpoint = _read_checkpoint(root)
     report.entries, report.root = run.state.size, merkle.edge_root(run.edge)
     report.findings.extend(run.findings)
@@ -214,8 +222,15 @@ class _Run:
         skew: timedelta,
         skip_signatures_below: int | None,
         workers: int,
+        scratch: Path | None = None,
     ) -> None:
-        self.state = rules.new_state(origin=origin, trust_root=trust_root)
+        self.scratch: sqlite3.Connection | None = None
+        if scratch is None:
+            self.state = rules.new_state(origin=origin, trust_root=trust_root)
+        else:
+            self.state, self.scratch = statecache.scratch_state(
+                scratch, origin=origin, trust_root=trust_root
+            )
         self.file = file
         self.now, self.skew = now, skew
         self.edge = merkle.EMPTY_EDGE
@@ -225,6 +240,12 @@ class _Run:
         self.skip_below = skip_signatures_below or 0
         self.keys_at: dict[int, list[PublicKey]] = {}
         self.signatures = Signatures(workers)
+
+    def close_scratch(self) -> None:
+        """Close the scratch file; what the checks after the fold read stays in memory."""
+        if self.scratch is not None:
+            self.scratch.close()
+            self.scratch = None
 
     def remember_root_at(self, size: int) -> None:
         """Keep the root (and the ledger keys) as they were at ``size`` entries."""
@@ -242,7 +263,7 @@ class _Run:
         lineno = line.index + 1
         try:
             entry = decode_entry(line.data, lineno=lineno, path=self.file)
-            hashed = digest(entry)
+            hashed = prefix.line_digest(line.data)
             eid, message = hashed.event_id, hashed.signed_message
             sig = decode_signature(entry.sig)
         except DecodeError as exc:

@@ -25,7 +25,7 @@ from ledger.events import (
     SourceAttributedBody,
 )
 from ledger.ledger import Draft, Ledger
-from ledger.prefix import raw_leaf
+from ledger.prefix import line_digest, raw_leaf
 from ledger.verify import Report, Since, verify
 from scripts.generate_ledger import OWNER, STAFF, generate
 
@@ -116,7 +116,7 @@ def error_rules(report: Report) -> list[str]:
     return [f.rule for f in report.errors]
 
 
-# --- the leaf from raw bytes ------------------------------------------------------------
+# --- the leaf and digest from raw bytes ----------------------------------------------
 
 
 @pytest.mark.parametrize("where", ["generated", "demo", "format-vectors"])
@@ -129,6 +129,7 @@ def test_raw_leaf_equals_the_decoded_digest_for_every_line(
     assert lines
     for line in lines:
         assert raw_leaf(line) == digest(decode_entry(line)).leaf_input
+        assert line_digest(line) == digest(decode_entry(line))
 
 
 def _fixture_lines(where: str) -> list[bytes]:
