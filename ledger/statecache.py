@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import itertools
 import sqlite3
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, MutableMapping, MutableSet
 from pathlib import Path
@@ -33,6 +34,9 @@ FILE_NAME: Final = "state.sqlite"
 
 V = TypeVar("V")
 _MISSING: Final = object()
+"""Known not to be in the table."""
+_ABSENT: Final = object()
+"""Not read yet."""
 
 _TABLES: Final = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
@@ -95,27 +99,44 @@ class SqlMap(MutableMapping[str, V], Generic[V]):
         self._con, self._table, self._columns = con, table, columns
         self._load, self._dump = load, dump
         self._mutable = mutable
-        self._spill_at = spill_at
+        self._limit = spill_at if spill_at is not None else sys.maxsize
+        self._select = f"SELECT {columns} FROM {table} WHERE k = ?"
         self._seen: dict[str, Any] = {}
         self._dirty: set[str] = set()
 
+    # get and __contains__ are the fold's hot path: no KeyError round trips.
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._seen.get(key, _ABSENT)
+        if value is _ABSENT:
+            value = self._fetch(key)
+        return default if value is _MISSING else value
+
+    def __contains__(self, key: object) -> bool:
+        value = self._seen.get(key, _ABSENT)  # type: ignore[call-overload]
+        if value is _ABSENT:
+            value = self._fetch(str(key))
+        return value is not _MISSING
+
     def __getitem__(self, key: str) -> V:
-        if key not in self._seen:
-            row = self._con.execute(
-                f"SELECT {self._columns} FROM {self._table} WHERE k = ?", (key,)
-            ).fetchone()
-            self._seen[key] = _MISSING if row is None else self._load(row)
-            if self._spill_at is not None and len(self._seen) > self._spill_at:
-                self._spill()
-        value = self._seen[key]
+        value = self._seen.get(key, _ABSENT)
+        if value is _ABSENT:
+            value = self._fetch(key)
         if value is _MISSING:
             raise KeyError(key)
         return value  # type: ignore[no-any-return]
 
+    def _fetch(self, key: str) -> Any:
+        row = self._con.execute(self._select, (key,)).fetchone()
+        value = _MISSING if row is None else self._load(row)
+        self._seen[key] = value
+        if len(self._seen) > self._limit:
+            self._spill()
+        return value
+
     def __setitem__(self, key: str, value: V) -> None:
         self._seen[key] = value
         self._dirty.add(key)
-        if self._spill_at is not None and len(self._seen) > self._spill_at:
+        if len(self._seen) > self._limit:
             self._spill()
 
     @property
@@ -335,7 +356,7 @@ def scratch_path(wanted: bool = True) -> Iterator[Path | None]:
         yield Path(name) / FILE_NAME
 
 
-SPILL_AT: Final = 1 << 15
+SPILL_AT: Final = 1 << 16
 """Rows per table a scratch state keeps in memory (see :func:`scratch_state`)."""
 
 
