@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from ledger.codec import b64decode_canonical
 from ledger.errors import NoteError
@@ -37,8 +38,7 @@ def _check_line(what: str, line: str) -> None:
         raise _malformed(f"control character in the {what}")
 
 
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
+class Checkpoint(msgspec.Struct, frozen=True):
     """A tlog-checkpoint: the log's origin, its tree size and RFC 9162 root hash."""
 
     origin: str

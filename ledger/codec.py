@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from typing import Any, Final
 
 import msgspec
@@ -26,7 +27,12 @@ MAX_LINE_BYTES: Final = 1 << 20
 """The longest line accepted, newline excluded (1 MiB)."""
 
 _ENCODER: Final = msgspec.json.Encoder(order="sorted")
-_ENTRY_DECODER: Final = msgspec.json.Decoder(AnyEntry)
+
+
+@functools.cache
+def _entry_decoder() -> msgspec.json.Decoder[AnyEntry]:
+    """Built on first use: a writer whose cached state is current decodes no line at all."""
+    return msgspec.json.Decoder(AnyEntry)
 
 
 def canonical(obj: Any) -> bytes:
@@ -78,7 +84,7 @@ def decode_entry(line: bytes, *, lineno: int | None = None, path: str | None = N
     if len(line) > MAX_LINE_BYTES:
         raise fail("line-too-long", f"line is {len(line)} bytes, over the {MAX_LINE_BYTES} limit")
     try:
-        entry: AnyEntry = _ENTRY_DECODER.decode(line)
+        entry: AnyEntry = _entry_decoder().decode(line)
     except msgspec.ValidationError as exc:
         raise fail("schema", f"entry does not match the v1 schema: {exc}") from None
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:

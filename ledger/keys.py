@@ -16,21 +16,12 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import (
-    BestAvailableEncryption,
-    Encoding,
-    KeySerializationEncryption,
-    NoEncryption,
-    PrivateFormat,
-    PublicFormat,
-    load_pem_private_key,
-    load_ssh_private_key,
-)
 
 from ledger.codec import b64decode_canonical
 from ledger.errors import BadKey, InvalidSignature, StorageError, UsageError, WeakKey
@@ -142,7 +133,9 @@ def _check_length(raw: bytes) -> None:
         )
 
 
+@functools.lru_cache(maxsize=1024)
 def _fingerprint(raw: bytes) -> str:
+    """Cached: every entry sealed or checked names its author's fingerprint."""
     digest = hashlib.sha256(_BLOB_PREFIX + raw).digest()
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
@@ -253,11 +246,13 @@ class SigningKey:
     only through :func:`save_signing_key`.
     """
 
-    __slots__ = ("_private", "public")
+    __slots__ = ("_made", "_private", "_signer", "public")
 
     def __init__(self, private: Ed25519PrivateKey, comment: str = "") -> None:
         self._private = private
-        raw = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self._signer: Callable[[bytes], bytes] | None = None
+        self._made = 0
+        raw = private.public_key().public_bytes_raw()
         self.public = PublicKey(raw=raw, comment=comment)
 
     @classmethod
@@ -273,13 +268,46 @@ class SigningKey:
         return cls(Ed25519PrivateKey.generate(), comment)
 
     def sign(self, message: bytes) -> bytes:
-        """RFC 8032 §5.1.6 signature (64 bytes, deterministic)."""
-        return self._private.sign(message)
+        """RFC 8032 §5.1.6 signature (64 bytes, deterministic).
+
+        From the third signature on, made by libsodium (through PyNaCl), which signs
+        about half again as fast as pyca/OpenSSL; the first two (all that one command
+        makes: an entry and a checkpoint) do not pay for importing it. Ed25519
+        signatures are a function of the key and the message alone, so the bytes are
+        the same whichever library makes them (``tests/ledger/test_signing_backends.py``
+        pins that against pyca and RFC 8032).
+        """
+        signer = self._signer
+        if signer is None:
+            self._made += 1
+            if self._made <= 2:
+                return self._private.sign(message)
+            signer = self._signer = _sodium_signer(self._private, self.public.raw)
+        return signer(message)
 
     def __repr__(self) -> str:
         return f"SigningKey({self.public.fingerprint})"
 
     __str__ = __repr__
+
+
+def _sodium_signer(private: Ed25519PrivateKey, public: bytes) -> Callable[[bytes], bytes]:
+    """A function signing with libsodium's expanded form of ``private``'s seed.
+
+    The expanded secret key (seed ‖ public key) is derived once per :class:`SigningKey`
+    and lives only in the closure. Should libsodium ever derive another public key
+    from the seed, signing falls back to pyca rather than sign with a different key.
+    """
+    from nacl.bindings import crypto_sign, crypto_sign_seed_keypair  # not at start-up
+
+    derived, secret = crypto_sign_seed_keypair(private.private_bytes_raw())
+    if derived != public:
+        return private.sign
+
+    def sign(message: bytes) -> bytes:
+        return crypto_sign(message, secret)[:64]  # signature ‖ message: keep the signature
+
+    return sign
 
 
 def _read_key_file(path: Path) -> bytes:
@@ -310,6 +338,11 @@ def _pub_comment(path: Path, raw: bytes) -> str:
 
 def _decrypt(path: Path, data: bytes, password: bytes | None) -> object:
     """Run pyca's loader, turning its errors into one-line :class:`BadKey` errors."""
+    from cryptography.hazmat.primitives.serialization import (  # not at start-up
+        load_pem_private_key,
+        load_ssh_private_key,
+    )
+
     is_openssh = data.lstrip().startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----")
     try:
         if is_openssh:
@@ -351,7 +384,7 @@ def load_signing_key(path: Path, passphrase: bytes | None) -> SigningKey:
             " factledger uses Ed25519 only",
             hint=_NEW_KEY_HINT,
         )
-    raw = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    raw = private.public_key().public_bytes_raw()
     return SigningKey(private, _pub_comment(path, raw))
 
 
@@ -403,6 +436,14 @@ def save_signing_key(key: SigningKey, path: Path, passphrase: bytes | None) -> N
     ``ssh-keygen -N ""`` does. Existing files are never overwritten
     (:class:`UsageError`); I/O failures raise :class:`StorageError`.
     """
+    from cryptography.hazmat.primitives.serialization import (  # not at start-up
+        BestAvailableEncryption,
+        Encoding,
+        KeySerializationEncryption,
+        NoEncryption,
+        PrivateFormat,
+    )
+
     pub_path = Path(f"{path}.pub")
     for target in (path, pub_path):
         if os.path.lexists(target):

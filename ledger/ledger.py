@@ -7,15 +7,13 @@ deterministic; the command line passes the real clock and ``os.urandom``.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import tomllib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
+import msgspec
 from msgspec import UNSET
 
 from ledger import checkpoint as cp
@@ -65,8 +63,7 @@ two branches' appends are combined by ``factledger merge``."""
 FORMAT: Final = 1
 
 
-@dataclass(frozen=True)
-class LedgerConfig:
+class LedgerConfig(msgspec.Struct, frozen=True):
     """``ledger.toml``: the origin, the pinned trust root and the events file."""
 
     origin: str
@@ -75,6 +72,8 @@ class LedgerConfig:
     format: int = FORMAT
 
     def to_toml(self) -> str:
+        import json  # here, not at start-up: only ``init`` writes a config
+
         return (
             f"format = {self.format}\n"
             f"origin = {json.dumps(self.origin)}\n"
@@ -84,10 +83,14 @@ class LedgerConfig:
 
     @classmethod
     def parse(cls, text: str, *, path: str = CONFIG_NAME) -> LedgerConfig:
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise DecodeError(f"not valid TOML: {exc}", path=path, rule="config") from None
+        data = _plain_toml(text)
+        if data is None:
+            import tomllib  # here: a config as ``to_toml`` writes it needs no TOML parser
+
+            try:
+                data = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as exc:
+                raise DecodeError(f"not valid TOML: {exc}", path=path, rule="config") from None
         try:
             config = cls(
                 origin=data["origin"],
@@ -104,6 +107,37 @@ class LedgerConfig:
         if "/" in config.events or config.events.startswith("."):
             raise DecodeError("events names a file beside ledger.toml", path=path, rule="config")
         return config
+
+
+_PLAIN_KEYS: Final = frozenset({"format", "origin", "trust_root", "events"})
+
+
+def _plain_toml(text: str) -> dict[str, Any] | None:
+    """The table of a config in the plain form ``to_toml`` writes, else None.
+
+    Only lines ``key = "text"`` (no escapes, quotes or control characters) and
+    ``format = digits``, each key once, each line ending in a newline: what TOML
+    reads them as is evident. Anything else (comments, escapes, CRLF…) is for tomllib.
+    """
+    if not text.endswith("\n"):
+        return None
+    data: dict[str, Any] = {}
+    for line in text[:-1].split("\n"):
+        key, sep, value = line.partition(" = ")
+        if not sep or key not in _PLAIN_KEYS or key in data:
+            return None
+        if key == "format":
+            if not (value.isascii() and value.isdigit()) or (value[0] == "0" and value != "0"):
+                return None
+            data[key] = int(value)
+            continue
+        if len(value) < 2 or value[0] != '"' or value[-1] != '"':
+            return None
+        inner = value[1:-1]
+        if any(c < " " or c in '"\\\x7f' for c in inner):
+            return None
+        data[key] = inner
+    return data
 
 
 def find_ledger(start: Path | None = None) -> Path:

@@ -14,9 +14,10 @@ import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+
+import msgspec
 
 from ledger.errors import LockBusy, StorageError, TornWrite
 
@@ -24,8 +25,7 @@ READ_CHUNK: Final = 1 << 20
 DEFAULT_LOCK_TIMEOUT: Final = 30.0
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(msgspec.Struct, frozen=True):
     """A complete line of the log: its 0-based index, byte offset and bytes (no newline)."""
 
     index: int

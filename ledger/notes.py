@@ -14,7 +14,8 @@ import base64
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from ledger.codec import b64decode_canonical
 from ledger.errors import BadKey, InvalidSignature, NoteError
@@ -68,8 +69,7 @@ def note_key_id(name: str, key: PublicKey) -> bytes:
     return hashlib.sha256(name.encode() + b"\n" + bytes([ED25519_TYPE]) + key.raw).digest()[:4]
 
 
-@dataclass(frozen=True, slots=True)
-class NoteVerifier:
+class NoteVerifier(msgspec.Struct, frozen=True):
     """A trusted signed-note key: a key name and the Ed25519 public key behind it."""
 
     name: str
@@ -115,16 +115,14 @@ def parse_vkey(vkey: str) -> NoteVerifier:
     return verifier
 
 
-@dataclass(frozen=True, slots=True)
-class _SigLine:
+class _SigLine(msgspec.Struct, frozen=True):
     line: str
     name: str
     key_id: bytes
     sig: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class OpenedNote:
+class OpenedNote(msgspec.Struct, frozen=True):
     """The result of :func:`open_note`: the text and who signed it.
 
     ``verified`` lists the trusted verifiers whose signatures checked (in line order,

@@ -10,8 +10,9 @@ import base64
 import contextlib
 import gc
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
+
+import msgspec
 
 from ledger import merkle, rules, statecache
 from ledger.events import AnyBody, Entry
@@ -55,8 +56,7 @@ def new_id(prefix: str, rng: Rng) -> str:
     return prefix + base64.b32encode(rng(8)).decode()[:12].lower()
 
 
-@dataclass(frozen=True)
-class Draft:
+class Draft(msgspec.Struct, frozen=True):
     """An event to append: the signer supplies author, time, signature and (by default) parent.
 
     ``parent`` is the head the caller expects (optimistic concurrency); ``None``
@@ -70,15 +70,13 @@ class Draft:
     expect_parent: bool = False
 
 
-@dataclass(frozen=True)
-class Appended:
+class Appended(msgspec.Struct, frozen=True):
     seq: int
     id: str
     entry: Entry
 
 
-@dataclass
-class Snapshot:
+class Snapshot(msgspec.Struct):
     """The log folded: rule state, the Merkle tree's right edge and where the file ends."""
 
     state: rules.LedgerState

@@ -20,7 +20,6 @@ import hashlib
 import itertools
 import sqlite3
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, MutableMapping, MutableSet
 from pathlib import Path
 from typing import Any, Final, Generic, TypeVar
@@ -348,6 +347,8 @@ def scratch_path(wanted: bool = True) -> Iterator[Path | None]:
     if not wanted:
         yield None
         return
+    import tempfile  # only verify needs it: not at every command's start-up
+
     try:
         directory = tempfile.TemporaryDirectory(prefix="factledger-state-")
     except OSError:

@@ -12,7 +12,6 @@ it). The terminal UI has its own styled version (``tui.widgets.safe``).
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Final
 
 _EXPLICIT: Final = frozenset(
@@ -37,6 +36,8 @@ _CANDIDATES: Final = re.compile(r"[^\t\n\x20-\x7e]")
 
 def is_hidden(char: str) -> bool:
     """A character that controls the terminal or hides/reorders text."""
+    import unicodedata  # here, not at start-up: only text beyond printable ASCII needs it
+
     code = ord(char)
     if char in "\t\n":
         return False

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 from ledger import log, rules
 from ledger.codec import encode_entry
-from ledger.entry import check_signature, event_id, seal_digest
+from ledger.entry import Sealed, check_signature, event_id, seal_line
 from ledger.errors import InvalidSignature, RuleViolation, StaleParent, StorageError
 from ledger.events import Entry
 from ledger.keys import SigningKey
-from ledger.snapshot import Appended, Clock, Draft, Snapshot, format_time
+from ledger.snapshot import Appended, Clock, Draft, Snapshot, format_time, paused_gc
 
 if TYPE_CHECKING:
     from ledger.ledger import Ledger
@@ -30,7 +30,19 @@ def seal_drafts(
     Raises on the first refused draft; ``snap`` has then advanced past the drafts
     before it, so a caller that goes on must fold the log again.
     """
+    return _seal_lines(snap, drafts, key, stamp, wall)[0]
+
+
+def _seal_lines(
+    snap: Snapshot,
+    drafts: Sequence[Draft],
+    key: SigningKey,
+    stamp: str,
+    wall: datetime,
+) -> tuple[list[Appended], list[bytes]]:
+    """:func:`seal_drafts`, and the entries' lines (encoded while sealing, not again)."""
     out: list[Appended] = []
+    lines: list[bytes] = []
     for draft in drafts:
         head = snap.state.heads.get(draft.subject)
         if draft.expect_parent and draft.parent != head:
@@ -40,15 +52,16 @@ def seal_drafts(
                 rule="stale-parent",
                 hint="re-read it ('factledger show') and retry against the new head",
             )
-        entry, digest = seal_digest(
+        sealed = seal_line(
             kind=draft.kind, subject=draft.subject, parent=head, at=stamp, body=draft.body, key=key
         )
-        eid = digest.event_id
+        entry, eid = sealed.entry, sealed.digest.event_id
         for problem in rules.violations(snap.state, entry, eid, now=wall):
             raise problem
         out.append(Appended(snap.size, eid, entry))
+        lines.append(sealed.line)
         snap.add(entry, eid)
-    return out
+    return out, lines
 
 
 class Refused(RuleViolation):
@@ -79,12 +92,15 @@ class Writer:
         """Sign, check and write ``drafts`` with one fsync: all of them or none."""
         wall = self.now()
         try:
-            sealed = seal_drafts(self.snapshot, drafts, key, at or format_time(wall), wall)
+            with paused_gc():  # a batch makes many objects and no cycles: see paused_gc
+                sealed, lines = _seal_lines(
+                    self.snapshot, drafts, key, at or format_time(wall), wall
+                )
         except BaseException:
             # The fold advanced past the refused batch's first drafts: fold again.
             self.reload()
             raise
-        self._write([encode_entry(item.entry) for item in sealed])
+        self._write(lines)
         self.last_key = key
         return sealed
 
@@ -122,11 +138,30 @@ class Writer:
         only for entries this process has just sealed itself); if any is refused,
         nothing is written and :class:`Refused` lists every problem, not just the first.
         """
+        return self._append_checked(
+            [(entry, event_id(entry)) for entry in entries], None, key, check_signatures
+        )
+
+    def append_sealed(self, sealed: Sequence[Sealed], key: SigningKey) -> list[Appended]:
+        """Append entries this process has just sealed (:func:`ledger.entry.seal_line`).
+
+        As :meth:`append_signed` without the signature check, taking the event ids and
+        lines computed when they were sealed instead of encoding and hashing them again.
+        """
+        pairs = [(item.entry, item.digest.event_id) for item in sealed]
+        return self._append_checked(pairs, [item.line for item in sealed], key, False)
+
+    def _append_checked(
+        self,
+        entries: list[tuple[Entry, str]],
+        lines: list[bytes] | None,
+        key: SigningKey,
+        check_signatures: bool,
+    ) -> list[Appended]:
         snap, wall = self.snapshot, self.now()
         out: list[Appended] = []
         problems: list[tuple[int, str, RuleViolation]] = []
-        for entry in entries:
-            eid = event_id(entry)
+        for entry, eid in entries:
             problems.extend(
                 (snap.size, eid, p) for p in rules.violations(snap.state, entry, eid, now=wall)
             )
@@ -146,7 +181,7 @@ class Writer:
         if problems:
             self.reload()
             raise Refused(problems)
-        self._write([encode_entry(item.entry) for item in out])
+        self._write([encode_entry(item.entry) for item in out] if lines is None else lines)
         self.last_key = key
         return out
 

@@ -49,7 +49,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
-from ledger.entry import seal_digest
+from ledger.entry import Sealed, seal_line
 from ledger.events import (
     AnyBody,
     Appearance,
@@ -59,7 +59,6 @@ from ledger.events import (
     ClaimStatus,
     ClaimStatusBody,
     CorrectionKind,
-    Entry,
     KeyGrantedBody,
     KeyRevokedBody,
     NoteAddedBody,
@@ -389,13 +388,13 @@ class _Sealer:
 
     ``Writer.append`` signs a whole batch with one key and one ``at``. A realistic
     history interleaves authors and times, so entries are sealed here and handed to
-    ``Writer.append_signed``, which checks each at its position against the rules
+    ``Writer.append_sealed``, which checks each at its position against the rules
     and writes the batch with one fsync (all of it or nothing).
     """
 
     def __init__(self, writer: Writer, batch: int) -> None:
         self.writer, self.batch = writer, batch
-        self.pending: list[Entry] = []
+        self.pending: list[Sealed] = []
         self.moved: dict[str, str] = {}  # stream heads moved by the pending entries
 
     def head(self, subject: str) -> str | None:
@@ -403,18 +402,17 @@ class _Sealer:
 
     def add(self, kind: str, subject: str, body: AnyBody, key: SigningKey, at: str) -> None:
         parent = self.head(subject)
-        entry, digest = seal_digest(
-            kind=kind, subject=subject, parent=parent, at=at, body=body, key=key
-        )
-        self.moved[subject] = digest.event_id
-        self.pending.append(entry)
+        sealed = seal_line(kind=kind, subject=subject, parent=parent, at=at, body=body, key=key)
+        self.moved[subject] = sealed.digest.event_id
+        self.pending.append(sealed)
         if len(self.pending) >= self.batch:
             self.flush()
 
     def flush(self) -> None:
         if self.pending:
-            # Sealed here a moment ago: the rules are checked, the signatures need not be.
-            self.writer.append_signed(self.pending, OWNER.key, check_signatures=False)
+            # Sealed here a moment ago: the rules are checked, the signatures need not be,
+            # and the ids and lines made while sealing are used as they are.
+            self.writer.append_sealed(self.pending, OWNER.key)
             self.pending, self.moved = [], {}
 
 

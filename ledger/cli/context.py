@@ -6,25 +6,24 @@ stdout carries data (ids, JSON, tables); stderr carries messages.
 from __future__ import annotations
 
 import argparse
-import getpass
-import json
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import msgspec
+
+from ledger.cli.keyfile import load_key
 from ledger.errors import BadKey, UsageError
 from ledger.keys import SigningKey, key_file_is_private, load_signing_key
 from ledger.ledger import Ledger, open_ledger
 from ledger.text import visible
 
 
-@dataclass
-class Context:
+class Context(msgspec.Struct):
     args: argparse.Namespace
-    out: TextIO = field(default_factory=lambda: sys.stdout)
-    err: TextIO = field(default_factory=lambda: sys.stderr)
+    out: TextIO = msgspec.field(default_factory=lambda: sys.stdout)
+    err: TextIO = msgspec.field(default_factory=lambda: sys.stderr)
     _ledger: Ledger | None = None
 
     def ledger(self) -> Ledger:
@@ -48,9 +47,11 @@ class Context:
         env = os.environ.get("FACTLEDGER_PASSPHRASE")
         passphrase = env.encode() if env is not None else None
         try:
-            return load_signing_key(path, passphrase)
+            return load_key(path, passphrase)
         except BadKey:
             if passphrase is None and sys.stdin.isatty():
+                import getpass
+
                 typed = getpass.getpass(f"passphrase for {path}: ")
                 return load_signing_key(path, typed.encode())
             raise
@@ -68,6 +69,8 @@ class Context:
         self.out.write(text + "\n")
 
     def emit_json(self, data: Any) -> None:
+        import json  # here, not at start-up: most commands print no JSON
+
         self.out.write(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
 
     def waiting(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -11,7 +12,7 @@ from typing import NoReturn
 
 from ledger import __version__
 from ledger.cli.context import Context
-from ledger.cli.options import common_parser
+from ledger.cli.options import Parser, common_parser
 from ledger.errors import EXIT_IO, EXIT_USAGE, LedgerError
 from ledger.text import visible
 
@@ -29,7 +30,7 @@ environment:
 """
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(Parser):
     """Usage errors are one line, like every other error, with where to look for help."""
 
     def error(self, message: str) -> NoReturn:
@@ -58,11 +59,13 @@ GROUPS: dict[str, str] = {
 """Which module of ``ledger.cli`` defines each command, in help order."""
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+def build_parser(command: str | None = None, verb: str | None = None) -> argparse.ArgumentParser:
     """The parser for every command, or only for ``command``'s group when it is known.
 
     Registering one group imports only what that command needs, which keeps the
     start-up of a single write verb short; ``--help`` and unknown words get them all.
+    A group that offers ``register_only`` registers just ``command verb`` when it
+    knows that verb (``command --help`` and unknown verbs still list them all).
     """
     parser = _Parser(
         prog="factledger",
@@ -76,13 +79,21 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parents = [common_parser()]
     wanted = [GROUPS[command]] if command in GROUPS else list(dict.fromkeys(GROUPS.values()))
     for name in wanted:
-        importlib.import_module(f"ledger.cli.{name}").register(sub, parents)
+        module = importlib.import_module(f"ledger.cli.{name}")
+        only = getattr(module, "register_only", None)
+        if command is None or verb is None or only is None or not only(sub, parents, command, verb):
+            module.register(sub, parents)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(words[0] if words else None)
+    parser = build_parser(*words[:2])
+    if argv is None:
+        # Run as the program: what is loaded by now lives until the process ends, so
+        # the cyclic collector need not scan it again, neither while the command runs
+        # nor at exit, where those scans would take longer than a write's own work.
+        gc.freeze()
     args = parser.parse_args(words)
     ctx = Context(args)
     try:

@@ -3,14 +3,47 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from datetime import UTC, datetime
 
 from ledger.ledger import format_time
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose help is as wide as argparse makes it, found without shutil.
+
+    argparse asks ``shutil.get_terminal_size`` for every argument added; importing
+    shutil (and the archive modules it imports) is a noticeable part of the start-up
+    of a single write verb, which never prints help.
+    """
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        formatter = self.formatter_class
+        if isinstance(formatter, type) and issubclass(formatter, argparse.HelpFormatter):
+            return formatter(prog=self.prog, width=terminal_columns() - 2)
+        return super()._get_formatter()
+
+
+def terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``: $COLUMNS, else the terminal's, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    stdout = sys.__stdout__
+    try:
+        columns = os.get_terminal_size(stdout.fileno()).columns if stdout is not None else 0
+    except (AttributeError, ValueError, OSError):
+        columns = 0
+    return columns or 80
+
+
 def common_parser() -> argparse.ArgumentParser:
     """``--ledger``: which ledger to use."""
-    p = argparse.ArgumentParser(add_help=False)
+    p = Parser(add_help=False)
     p.add_argument(
         "--ledger",
         metavar="DIR",
@@ -22,7 +55,7 @@ def common_parser() -> argparse.ArgumentParser:
 
 def signing_parser() -> argparse.ArgumentParser:
     """``--key``, ``--at`` and ``--json``: for verbs that sign and append an entry."""
-    p = argparse.ArgumentParser(add_help=False)
+    p = Parser(add_help=False)
     p.add_argument(
         "--key",
         metavar="FILE",

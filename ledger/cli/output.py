@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from ledger.cli.context import Context
@@ -13,6 +12,8 @@ from ledger.ledger import Appended
 def print_appended(ctx: Context, done: Sequence[Appended], *, show_subject: bool = False) -> None:
     """Print each new event id (or, with ``show_subject``, the new claim/source id)."""
     if ctx.json:
+        import json
+
         docs = [
             {"seq": a.seq, "id": a.id, "entry": json.loads(encode_entry(a.entry))} for a in done
         ]

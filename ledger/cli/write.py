@@ -13,7 +13,14 @@ from collections.abc import Callable
 from typing import Any, get_args
 
 from ledger.cli.context import Context
-from ledger.cli.options import credibility, date, nonempty, sha256_hex, signing_parser
+from ledger.cli.options import (
+    Parser,
+    credibility,
+    date,
+    nonempty,
+    sha256_hex,
+    signing_parser,
+)
 from ledger.cli.output import print_appended
 from ledger.errors import UsageError
 from ledger.events import (
@@ -42,20 +49,21 @@ def _salt() -> str:
     return new_salt(os.urandom)
 
 
-def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
-    sign = [*parents, signing_parser()]
-    expect = argparse.ArgumentParser(add_help=False)
+Parents = list[argparse.ArgumentParser]
+
+
+def _expect_parser() -> argparse.ArgumentParser:
+    expect = Parser(add_help=False)
     expect.add_argument(
         "--parent",
         metavar="EVENT",
         help="the head you expect the claim/source to have; refused if it moved (for scripts)",
     )
-    sign_expect = [*sign, expect]
+    return expect
 
-    sources = sub.add_parser("source", help="register and regrade sources").add_subparsers(
-        dest="source_command", metavar="VERB", required=True
-    )
-    p = sources.add_parser("add", parents=sign, help="register a source; prints its src_ id")
+
+def _source_add(verbs: Sub, sign: Parents, sign_expect: Parents) -> None:
+    p = verbs.add_parser("add", parents=sign, help="register a source; prints its src_ id")
     p.add_argument("--title", required=True, type=nonempty)
     p.add_argument("--kind", required=True, choices=SOURCE_KINDS)
     p.add_argument("--publisher")
@@ -73,22 +81,25 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
     )
     p.set_defaults(func=cmd_source_add)
 
-    p = sources.add_parser("regrade", parents=sign_expect, help="change a source's grade")
+
+def _source_regrade(verbs: Sub, sign: Parents, sign_expect: Parents) -> None:
+    p = verbs.add_parser("regrade", parents=sign_expect, help="change a source's grade")
     p.add_argument("source", metavar="SOURCE")
     p.add_argument("--reliability", required=True, choices=list("ABCDEF"))
     p.add_argument("--reason", required=True, type=nonempty)
     p.set_defaults(func=cmd_source_regrade)
 
-    p = sources.add_parser("note", parents=sign_expect, help="comment on a source")
+
+def _source_note(verbs: Sub, sign: Parents, sign_expect: Parents) -> None:
+    p = verbs.add_parser("note", parents=sign_expect, help="comment on a source")
     p.add_argument("source", metavar="SOURCE")
     p.add_argument("text", metavar="TEXT", type=nonempty)
     p.add_argument("--reply-to", metavar="EVENT")
     p.set_defaults(func=cmd_note, target="source")
 
-    claims = sub.add_parser("claim", help="record claims, sources, verdicts").add_subparsers(
-        dest="claim_command", metavar="VERB", required=True
-    )
-    p = claims.add_parser("add", parents=sign, help="record a claim; prints its clm_ id")
+
+def _claim_add(verbs: Sub, sign: Parents, sign_expect: Parents) -> None:
+    p = verbs.add_parser("add", parents=sign, help="record a claim; prints its clm_ id")
     p.add_argument("text", metavar="TEXT", type=nonempty)
     p.add_argument("--claimant", default="unknown", help="who made the claim")
     p.add_argument("--kind", default="factual", choices=["factual", "opinion", "prediction"])
@@ -98,14 +109,18 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--topic", action="append", default=[], help="a topic (repeatable)")
     p.set_defaults(func=cmd_claim_add)
 
-    p = claims.add_parser("correct", parents=sign_expect, help="record a corrected wording")
+
+def _claim_correct(verbs: Sub, sign: Parents, sign_expect: Parents) -> None:
+    p = verbs.add_parser("correct", parents=sign_expect, help="record a corrected wording")
     p.add_argument("claim", metavar="CLAIM")
     p.add_argument("text", metavar="TEXT", type=nonempty)
     p.add_argument("--kind", required=True, choices=["typo", "clarification", "substantive"])
     p.add_argument("--reason", required=True, type=nonempty)
     p.set_defaults(func=cmd_claim_correct)
 
-    p = claims.add_parser("attribute", parents=sign_expect, help="link a source to a claim")
+
+def _claim_attribute(verbs: Sub, sign: Parents, sign_expect: Parents) -> None:
+    p = verbs.add_parser("attribute", parents=sign_expect, help="link a source to a claim")
     p.add_argument("claim", metavar="CLAIM")
     p.add_argument("source", metavar="SOURCE")
     p.add_argument("--stance", required=True, choices=["supports", "disputes", "context"])
@@ -115,13 +130,17 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--credibility", type=credibility, help="Admiralty 1 confirmed … 6 unknown")
     p.set_defaults(func=cmd_claim_attribute)
 
-    p = claims.add_parser("withdraw-attribution", parents=sign_expect, help="unlink a source")
+
+def _claim_withdraw(verbs: Sub, sign: Parents, sign_expect: Parents) -> None:
+    p = verbs.add_parser("withdraw-attribution", parents=sign_expect, help="unlink a source")
     p.add_argument("claim", metavar="CLAIM")
     p.add_argument("source", metavar="SOURCE")
     p.add_argument("--reason", required=True, type=nonempty)
     p.set_defaults(func=cmd_claim_withdraw)
 
-    p = claims.add_parser("verdict", parents=sign_expect, help="rate a claim (editor)")
+
+def _claim_verdict(verbs: Sub, sign: Parents, sign_expect: Parents) -> None:
+    p = verbs.add_parser("verdict", parents=sign_expect, help="rate a claim (editor)")
     p.add_argument("claim", metavar="CLAIM")
     p.add_argument("rating", metavar="RATING", help="a name on the ledger's scale, e.g. false")
     p.add_argument("--rationale", required=True, type=nonempty)
@@ -133,22 +152,75 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
     )
     p.set_defaults(func=cmd_claim_verdict)
 
-    p = claims.add_parser("void-verdict", parents=sign_expect, help="withdraw the verdict")
+
+def _claim_void(verbs: Sub, sign: Parents, sign_expect: Parents) -> None:
+    p = verbs.add_parser("void-verdict", parents=sign_expect, help="withdraw the verdict")
     p.add_argument("claim", metavar="CLAIM")
     p.add_argument("--reason", required=True, type=nonempty)
     p.set_defaults(func=cmd_claim_void)
 
-    p = claims.add_parser("status", parents=sign_expect, help="set the review status (editor)")
+
+def _claim_status(verbs: Sub, sign: Parents, sign_expect: Parents) -> None:
+    p = verbs.add_parser("status", parents=sign_expect, help="set the review status (editor)")
     p.add_argument("claim", metavar="CLAIM")
     p.add_argument("status", choices=["open", "in_review", "published", "retracted"])
     p.add_argument("--reason")
     p.set_defaults(func=cmd_claim_status)
 
-    p = claims.add_parser("note", parents=sign_expect, help="comment on a claim")
+
+def _claim_note(verbs: Sub, sign: Parents, sign_expect: Parents) -> None:
+    p = verbs.add_parser("note", parents=sign_expect, help="comment on a claim")
     p.add_argument("claim", metavar="CLAIM")
     p.add_argument("text", metavar="TEXT", type=nonempty)
     p.add_argument("--reply-to", metavar="EVENT")
     p.set_defaults(func=cmd_note, target="claim")
+
+
+_Verb = Callable[[Sub, Parents, Parents], None]
+NOUNS: dict[str, tuple[str, dict[str, _Verb]]] = {
+    "source": (
+        "register and regrade sources",
+        {"add": _source_add, "regrade": _source_regrade, "note": _source_note},
+    ),
+    "claim": (
+        "record claims, sources, verdicts",
+        {
+            "add": _claim_add,
+            "correct": _claim_correct,
+            "attribute": _claim_attribute,
+            "withdraw-attribution": _claim_withdraw,
+            "verdict": _claim_verdict,
+            "void-verdict": _claim_void,
+            "status": _claim_status,
+            "note": _claim_note,
+        },
+    ),
+}
+"""Each command of this group, its help, and its verbs in help order."""
+
+
+def register(sub: Sub, parents: Parents) -> None:
+    _register(sub, parents, NOUNS)
+
+
+def register_only(sub: Sub, parents: Parents, command: str, verb: str) -> bool:
+    """Register ``command verb`` alone (a single write starts faster); False if unknown."""
+    help_text, verbs = NOUNS.get(command, ("", {}))
+    if verb not in verbs:
+        return False
+    _register(sub, parents, {command: (help_text, {verb: verbs[verb]})})
+    return True
+
+
+def _register(sub: Sub, parents: Parents, nouns: dict[str, tuple[str, dict[str, _Verb]]]) -> None:
+    sign = [*parents, signing_parser()]
+    sign_expect = [*sign, _expect_parser()]
+    for noun, (help_text, verbs) in nouns.items():
+        group = sub.add_parser(noun, help=help_text).add_subparsers(
+            dest=f"{noun}_command", metavar="VERB", required=True
+        )
+        for add in verbs.values():
+            add(group, sign, sign_expect)
 
 
 def _append(
