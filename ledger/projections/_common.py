@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Final, Literal, Protocol, TypeVar
+from typing import Any, Final, Literal, Protocol, TypeVar, cast
 
 import duckdb
 import msgspec
@@ -15,6 +15,7 @@ from ledger.projections.views import Signed
 
 Kind = Literal["claim", "source", "event", "key"]
 S = TypeVar("S", bound=msgspec.Struct)
+T = TypeVar("T")
 
 
 class Cursors(Protocol):
@@ -67,8 +68,45 @@ def last_seq(cur: Cur) -> int:
     return (int(row[0]) if row else 0) - 1
 
 
-def at_position(cur: Cur, as_of: int | str | None) -> int:
-    head = last_seq(cur)
+def cached(src: Cursors, key: str, load: Callable[[], T]) -> T:
+    """``load()``, kept by a Projection until its next refresh (a bare connection keeps none)."""
+    memo = getattr(src, "memo", None)
+    return load() if memo is None else cast(T, memo(key, load))
+
+
+def head(src: Cursors, cur: Cur) -> int:
+    """The last position (-1 for no entries)."""
+    return cached(src, "head", lambda: last_seq(cur))
+
+
+def key_names(src: Cursors, cur: Cur) -> dict[str, str | None]:
+    """Fingerprint to the key's current name (what ``keys_now`` says)."""
+    return cached(
+        src, "keys", lambda: dict(fetch_all(cur, "SELECT fingerprint, name FROM keys_now"))
+    )
+
+
+def scale_values(src: Cursors, cur: Cur) -> dict[str, int | None]:
+    """Rating name to its value on the scale (the first step of that name)."""
+
+    def load() -> dict[str, int | None]:
+        rows = fetch_all(cur, "SELECT name, value FROM scale ORDER BY position DESC")
+        return dict(rows)  # later steps first: the first one of a name wins
+
+    return cached(src, "scale", load)
+
+
+def rows_of(cur: Cur, sql: str, params: object = None) -> list[dict[str, Any]]:
+    """The rows as dicts of column name to value."""
+    cur.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def at_position(cur: Cur, as_of: int | str | None, head: int | None = None) -> int:
+    """The checked position for ``as_of``; ``head`` is the last seq when already read."""
+    if head is None:
+        head = last_seq(cur)
     if head < 0:
         raise UsageError("the ledger has no entries")
     if as_of is None:
@@ -145,21 +183,6 @@ def signers(cur: Cur, seqs: Iterable[int | None]) -> dict[int, Signed]:
         return {}
     rows = fetch_all(cur, SIGNED + "WHERE e.seq IN (SELECT unnest($1::BIGINT[]))", [wanted])
     return {r[1]: build(Signed, r) for r in rows}
-
-
-def redacted_seqs(cur: Cur, seqs: Iterable[int | None]) -> set[int]:
-    wanted = sorted({s for s in seqs if s is not None})
-    rows = fetch_all(
-        cur,
-        "SELECT seq FROM events WHERE redacted AND seq IN (SELECT unnest($1::BIGINT[]))",
-        [wanted],
-    )
-    return {r[0] for r in rows}
-
-
-def record(cur: Cur, sql: str, params: object = None) -> dict[str, Any] | None:
-    row = cur.execute(sql, params).fetchone()
-    return None if row is None else dict(zip((d[0] for d in cur.description), row, strict=True))
 
 
 def body_fields(body: str | None) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Staging leaves a temp table ``raw(seq, id, byte_offset, line)`` holding exactly the
 lines the strict Python pass (:class:`~ledger.projections._scan.Scan`) decoded,
-which ``apply.sql`` then turns into rows.
+which ``apply.sql`` then turns into rows. A rebuild of a large file lets DuckDB read
+and apply it while Python checks it, and keeps the result only if both agree.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -67,10 +69,26 @@ def stage_lines(con: duckdb.DuckDBPyConnection, scan: Scan) -> None:
     )
 
 
-def stage_file(con: duckdb.DuckDBPyConnection, path: Path) -> Scan:
-    """Stage every complete line in ``raw``: DuckDB reads the file while Python checks it.
+DUCKDB_RAW: Final = """
+CREATE OR REPLACE TEMP TABLE raw AS
+SELECT seq, '' AS id,
+       sum(strlen(line) + 1) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) - strlen(line) - 1
+           AS byte_offset,
+       line
+FROM raw_file
+"""
+"""``raw`` from DuckDB's own read: offsets from the line lengths, ids still to come."""
 
-    A small file is simply handed over by Python: starting a parallel reader costs more.
+
+def stage_file(con: duckdb.DuckDBPyConnection, path: Path, apply: Callable[[], None]) -> Scan:
+    """Stage every complete line in ``raw`` and ``apply()`` it (the steps that need no ids).
+
+    A large file is read and applied by DuckDB, in a thread, while Python checks it:
+    the events get DuckDB's offsets and an empty id. Then, if DuckDB read exactly the
+    lines Python decoded, at the offsets Python saw, the ids Python computed are set.
+    Otherwise :class:`Reapply` is raised: the caller clears the tables and applies
+    the lines Python decoded (:func:`stage_checked`). A small file is simply handed
+    over by Python: a parallel reader costs more.
     """
     try:
         small = path.stat().st_size < _SMALL_FILE
@@ -80,35 +98,40 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path) -> Scan:
         scan = Scan(path, keep_lines=True)
         scan.run()
         stage_lines(con, scan)
+        apply()
         return scan
-    reader = FileReader(con, path)
+    reader = FileReader(con, path, apply)
     reader.start()
     scan = Scan(path, keep_lines=False)
     try:
         scan.run()
     except BaseException:
-        con.interrupt()
-        reader.join()
+        reader.stop()
         raise
     reader.join()
     if reader.error is None:
         stage_ids(con, scan)
         row = con.execute(
-            "SELECT count(*) FILTER (WHERE f.off IS DISTINCT FROM s.byte_offset) "
-            "FROM staged AS s LEFT JOIN (SELECT seq, sum(strlen(line) + 1) OVER "
-            "(ORDER BY seq ROWS UNBOUNDED PRECEDING) - strlen(line) - 1 AS off "
-            "FROM raw_file) AS f USING (seq)"
+            "SELECT (SELECT count(*) FROM events), count(*) FILTER "
+            "(WHERE e.byte_offset IS DISTINCT FROM s.byte_offset) "
+            "FROM staged AS s LEFT JOIN events AS e USING (seq)"
         ).fetchone()
-        if row is not None and row[0] == 0:
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE raw AS SELECT s.seq, s.id, s.byte_offset, f.line "
-                "FROM staged AS s JOIN raw_file AS f USING (seq)"
-            )
-            con.execute("DROP TABLE raw_file")
+        if row is not None and row == (scan.count, 0):
+            con.execute("UPDATE events SET id = s.id FROM staged AS s WHERE events.seq = s.seq")
             return scan
     # DuckDB read something other than what Python checked (the file changed under
-    # us, or the reader failed): stage exactly the lines Python decoded instead.
-    con.execute("DROP TABLE IF EXISTS raw_file")
+    # us, a torn last line, or the reader failed): apply the lines Python decoded.
+    raise Reapply(scan.count)
+
+
+class Reapply(Exception):
+    """DuckDB's read of the file is not what Python decoded: clear the tables, apply again."""
+
+
+def stage_checked(con: duckdb.DuckDBPyConnection, path: Path) -> Scan:
+    """``raw`` from exactly the lines Python decodes (after a :class:`Reapply`)."""
+    for name in ("raw_file", "raw", "staged"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
     scan = Scan(path, keep_lines=True)
     scan.run()
     stage_lines(con, scan)
@@ -116,19 +139,31 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path) -> Scan:
 
 
 class FileReader(threading.Thread):
-    """DuckDB reads the log's lines into ``raw_file`` while Python decodes them."""
+    """DuckDB reads the log's lines into ``raw_file`` and applies them while Python checks."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, path: Path, apply: Callable[[], None]
+    ) -> None:
         super().__init__(name="factledger-read-json", daemon=True)
         self._con = con
         self._path = path
+        self._apply = apply
         self.error: Exception | None = None
 
     def run(self) -> None:
         try:
             self._con.execute(READ_FILE, [str(self._path)])
+            self._con.execute(DUCKDB_RAW)
+            self._con.execute("DROP TABLE raw_file")
+            self._apply()
         except duckdb.Error as exc:
             self.error = exc
+
+    def stop(self) -> None:
+        """Interrupt every statement the thread still runs, until it ends."""
+        while self.is_alive():
+            self._con.interrupt()
+            self.join(0.05)
 
 
 def is_damage(exc: duckdb.Error) -> bool:

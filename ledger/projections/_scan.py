@@ -9,7 +9,9 @@ A torn final line (no newline) is not part of the log yet and is left out.
 from __future__ import annotations
 
 import hashlib
+import os
 from array import array
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -21,24 +23,69 @@ from ledger.errors import StorageError, TornWrite
 if TYPE_CHECKING:
     from hashlib import _Hash
 
-_READ: Final = 1 << 20
+PIECE: Final = 8 << 20
+"""The prefix digest hashes the file in pieces of this many bytes (the last one shorter)."""
 
 
-def digest_prefix(path: Path, end: int) -> _Hash:
-    """SHA-256 over the file's first ``end`` bytes (the state, so it can go on)."""
-    digest = hashlib.sha256()
+def _read(path: Path, start: int, end: int) -> bytes:
     try:
         with path.open("rb") as handle:
-            left = end
-            while left > 0:
-                chunk = handle.read(min(_READ, left))
-                if not chunk:
-                    break
-                digest.update(chunk)
-                left -= len(chunk)
+            return os.pread(handle.fileno(), end - start, start)
     except OSError as exc:
         raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
-    return digest
+
+
+class Pieces:
+    """SHA-256 of a file's prefix, piece by piece: the complete pieces and the last one.
+
+    The prefix digest is the SHA-256 of the pieces' digests. Unlike one SHA-256 of the
+    whole prefix it can be checked on every core, and carried on from the stored
+    digests of the complete pieces and a re-read of the last one.
+    """
+
+    def __init__(self, done: list[bytes] | None = None, tail: _Hash | None = None, size: int = 0):
+        self.done = done if done is not None else []
+        self.tail = tail if tail is not None else hashlib.sha256()
+        self.size = size
+        """Bytes in the last piece so far."""
+
+    @classmethod
+    def of(cls, path: Path, end: int, done: list[bytes] | None = None) -> Pieces:
+        """The pieces of the file's first ``end`` bytes; ``done``: the complete ones, if known.
+
+        Complete pieces not given are hashed in threads (hashlib lets go of the GIL).
+        """
+        complete = end // PIECE
+        known = list(done or [])[:complete]
+        missing = range(len(known), complete)
+        if missing:
+            workers = min(len(missing), os.cpu_count() or 1, 4)
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                known += pool.map(
+                    lambda i: hashlib.sha256(_read(path, i * PIECE, (i + 1) * PIECE)).digest(),
+                    missing,
+                )
+        tail = hashlib.sha256(_read(path, complete * PIECE, end))
+        return cls(known, tail, end - complete * PIECE)
+
+    def update(self, data: bytes) -> None:
+        """Carry on with the file's next bytes."""
+        room = PIECE - self.size
+        while len(data) >= room:
+            self.tail.update(data[:room])
+            self.done.append(self.tail.digest())
+            self.tail, self.size, data, room = hashlib.sha256(), 0, data[room:], PIECE
+        self.tail.update(data)
+        self.size += len(data)
+
+    def hexdigest(self) -> str:
+        """The prefix digest: SHA-256 of the pieces' SHA-256s."""
+        whole = hashlib.sha256(b"".join(self.done))
+        whole.update(self.tail.digest())
+        return whole.hexdigest()
+
+    def copy(self) -> Pieces:
+        return Pieces(list(self.done), self.tail.copy(), self.size)
 
 
 class Scan:
@@ -51,7 +98,7 @@ class Scan:
         start_offset: int = 0,
         start_index: int = 0,
         edge: merkle.RightEdge = merkle.EMPTY_EDGE,
-        digest: _Hash | None = None,
+        pieces: Pieces | None = None,
         keep_lines: bool = False,
         last: tuple[str, int] | None = None,
     ) -> None:
@@ -59,7 +106,8 @@ class Scan:
         self.start_offset = start_offset
         self.start_index = start_index
         self.edge = edge
-        self.digest = digest if digest is not None else hashlib.sha256()
+        self.pieces = pieces if pieces is not None else Pieces()
+        """Carried on over every line read, so the digest is of the bytes decoded."""
         self.keep_lines = keep_lines
         self.ids = bytearray()
         """Raw 32-byte ids, in order."""
@@ -84,7 +132,8 @@ class Scan:
 
     def run(self) -> None:
         name = self.path.name
-        ids, offsets, lines, update = self.ids, self.offsets, self.lines, self.digest.update
+        ids, offsets, lines, pieces = self.ids, self.offsets, self.lines, self.pieces
+        tail, size = pieces.tail, pieces.size
         end = self.start_offset
         try:
             for line in log.scan(
@@ -94,13 +143,21 @@ class Scan:
                 entry = decode_entry(data, lineno=line.index + 1, path=name)
                 ids += bytes.fromhex(event_id(entry))
                 offsets.append(line.offset)
-                update(data)
-                update(b"\n")
+                whole = data + b"\n"
+                if size + len(whole) < PIECE:
+                    tail.update(whole)
+                    size += len(whole)
+                else:  # a piece ends within this line
+                    pieces.size = size
+                    pieces.update(whole)
+                    tail, size = pieces.tail, pieces.size
                 end = line.offset + len(data) + 1
                 if self.keep_lines:
                     lines.append(data.decode())
         except TornWrite:
             self.torn = True
+        finally:
+            pieces.size = size
         if not offsets:
             return
         self.last_offset = offsets[-1]

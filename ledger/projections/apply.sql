@@ -121,6 +121,31 @@ FROM claim_steps
 WHERE NOT seed
 ORDER BY seq;
 
+-- step: claims, order (a new claim_order line where a claim's asserted_seq changes)
+CREATE OR REPLACE TEMP TABLE claim_order_steps AS
+SELECT claim_id, asserted_seq, seq,
+       lead(seq) OVER (PARTITION BY claim_id ORDER BY seq) AS seq_to
+FROM (
+    SELECT claim_id, seq, seed, asserted_seq,
+           lag(asserted_seq, 1, -1) OVER (PARTITION BY claim_id ORDER BY seq) AS before
+    FROM claim_steps
+)
+WHERE NOT seed AND asserted_seq IS DISTINCT FROM before;
+
+-- step: claims, order close
+UPDATE claim_order SET seq_to = f.first_seq
+FROM (SELECT claim_id, min(seq) AS first_seq FROM claim_order_steps GROUP BY ALL) AS f
+WHERE claim_order.claim_id = f.claim_id AND claim_order.seq_to IS NULL;
+
+-- step: claims, order insert (a new asserted_seq is the log's latest: ranks go on)
+INSERT INTO claim_order
+SELECT claim_id, asserted_seq, seq, seq_to,
+       CASE WHEN asserted_seq IS NOT NULL
+            THEN (SELECT coalesce(max(rank), 0) FROM claim_order)
+                 + row_number() OVER (PARTITION BY asserted_seq IS NULL ORDER BY seq) END
+FROM claim_order_steps
+ORDER BY seq;
+
 -- step: attributions, versions
 CREATE OR REPLACE TEMP TABLE attribution_steps AS
 WITH changes AS (
@@ -325,3 +350,93 @@ SELECT fingerprint, seq, seq_to, granted.name, granted.role, granted.key,
 FROM key_steps
 WHERE NOT seed
 ORDER BY seq;
+
+-- step: claim_list, links (a claim's attributions at each change of them)
+CREATE OR REPLACE TEMP TABLE claim_touched AS
+SELECT DISTINCT subject AS claim_id FROM events WHERE seq >= getvariable('apply_start');
+
+CREATE OR REPLACE TEMP TABLE claim_links AS
+WITH lines AS (
+    SELECT a.claim_id, a.seq_from, a.seq_to, a.withdrawn, a.attributed_seq, a.attr_key,
+           to_json({'source_id': a.source_id, 'attr_key': a.attr_key, 'stance': a.stance,
+                    'quote': a.quote, 'locator': a.locator, 'retrieved': a.retrieved,
+                    'credibility': a.credibility, 'withdrawn': a.withdrawn,
+                    'withdraw_reason': a.withdraw_reason, 'redacted': a.redacted,
+                    'attributed_seq': a.attributed_seq, 'withdrawn_seq': a.withdrawn_seq})::VARCHAR
+               AS line
+    FROM attributions AS a
+    WHERE a.claim_id IN (SELECT claim_id FROM claim_touched)
+), points AS (
+    SELECT DISTINCT claim_id, seq_from AS seq FROM lines
+)
+SELECT p.claim_id, p.seq, count(*) FILTER (WHERE NOT a.withdrawn) AS sources,
+       '[' || string_agg(a.line, ',' ORDER BY a.attributed_seq NULLS LAST, a.attr_key) || ']'
+           AS links
+FROM points AS p
+JOIN lines AS a
+  ON a.claim_id = p.claim_id AND a.seq_from <= p.seq AND (a.seq_to IS NULL OR a.seq_to > p.seq)
+GROUP BY ALL;
+
+-- step: claim_list, versions (every event on an existing claim, whatever its kind)
+CREATE OR REPLACE TEMP TABLE claim_list_steps AS
+WITH touched AS (
+    SELECT subject AS claim_id, seq, "at" FROM events WHERE seq >= getvariable('apply_start')
+)
+SELECT e.claim_id, e.seq, o.rank, c.asserted_seq, c.text, c.claimant, c.status, c.verdict,
+       c.appearance_source, coalesce(l.sources, 0) AS sources, e."at" AS last_at,
+       c.seq_from AS version_seq, l.seq AS links_seq,
+       CASE WHEN v.seq_to IS NULL OR v.seq_to > e.seq THEN v.seq_from END AS verdict_from
+FROM touched AS e
+ASOF JOIN (SELECT * FROM claims WHERE claim_id IN (SELECT claim_id FROM claim_touched)) AS c
+    ON c.claim_id = e.claim_id AND c.seq_from <= e.seq
+ASOF JOIN (SELECT claim_id, seq_from, rank FROM claim_order
+           WHERE claim_id IN (SELECT claim_id FROM claim_touched)) AS o
+    ON o.claim_id = e.claim_id AND o.seq_from <= e.seq
+ASOF LEFT JOIN (SELECT claim_id, seq_from, seq_to FROM verdicts
+                WHERE claim_id IN (SELECT claim_id FROM claim_touched)) AS v
+    ON v.claim_id = e.claim_id AND v.seq_from <= e.seq
+ASOF LEFT JOIN claim_links AS l ON l.claim_id = e.claim_id AND l.seq <= e.seq;
+
+-- step: claim_list, close
+UPDATE claim_list SET seq_to = f.first_seq
+FROM (SELECT claim_id, min(seq) AS first_seq FROM claim_list_steps GROUP BY ALL) AS f
+WHERE claim_list.claim_id = f.claim_id AND claim_list.seq_to IS NULL;
+
+-- step: claim_list, insert (in rank order: a page of the list reads a range of it)
+INSERT INTO claim_list
+SELECT claim_id, seq, lead(seq) OVER (PARTITION BY claim_id ORDER BY seq), rank, asserted_seq,
+       text, claimant, status, verdict, appearance_source, sources, last_at
+FROM claim_list_steps
+ORDER BY rank NULLS LAST, seq;
+
+-- step: claim_list, states (a new line where a new version or attributions change begins)
+INSERT INTO claim_states
+SELECT s.claim_id, s.state_seq,
+       '{"claim":' || to_json({
+           'version_seq': c.seq_from, 'text': c.text, 'kind': c.kind, 'claimant': c.claimant,
+           'topics': c.topics, 'status': c.status, 'status_reason': c.status_reason,
+           'appearance_source': c.appearance_source, 'appearance_quote': c.appearance_quote,
+           'appearance_locator': c.appearance_locator, 'asserted_seq': c.asserted_seq,
+           'text_seq': c.text_seq, 'status_seq': c.status_seq, 'verdict_seq': c.verdict_seq})
+       || ',"verdict":' || CASE WHEN v.seq_from IS NULL THEN 'null' ELSE to_json({
+           'seq_from': v.seq_from, 'rating': v.rating, 'rationale': v.rationale,
+           'revision': v.revision, 'changes_rating': v.changes_rating,
+           'redacted': v.redacted})::VARCHAR END
+       || ',"links":' || coalesce(l.links, '[]') || '}',
+       e.id, e.kind, e.author, e."at", e.redacted
+FROM (
+    SELECT DISTINCT claim_id, greatest(version_seq, coalesce(links_seq, -1)) AS state_seq,
+           version_seq, verdict_from, links_seq
+    FROM claim_list_steps
+) AS s
+JOIN claims AS c ON c.claim_id = s.claim_id AND c.seq_from = s.version_seq
+LEFT JOIN verdicts AS v ON v.claim_id = s.claim_id AND v.seq_from = s.verdict_from
+LEFT JOIN claim_links AS l ON l.claim_id = s.claim_id AND l.seq = s.links_seq
+JOIN (SELECT seq, id, kind, author, "at", redacted FROM events
+      WHERE seq >= getvariable('apply_start')) AS e ON e.seq = s.state_seq
+WHERE s.state_seq >= getvariable('apply_start');
+
+-- step: ids, states (a rebuild that let DuckDB read the file sets the ids last)
+UPDATE claim_states SET id = e.id
+FROM events AS e
+WHERE claim_states.seq_from = e.seq AND claim_states.id = '';

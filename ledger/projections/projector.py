@@ -12,7 +12,8 @@ The log is the only source of truth; the projection is a disposable cache in
 - **Catch-up** applies only the entries after the applied prefix, through the
   same SQL (``apply.sql``), after checking that the prefix is unchanged: the
   file is at least as long, the last applied entry is still at its offset with
-  its id, and (by default) the SHA-256 of the prefix bytes is the one stored.
+  its id, and (by default) the digest of the prefix bytes is the one stored: the
+  SHA-256 of the SHA-256s of its 8 MiB pieces, hashed on every core.
   Anything else (an edited, truncated, redacted or replaced log) rebuilds.
 - ``meta`` records the tree size, Merkle root, byte offset and file digest in the
   same transaction as the rows, so a crash never leaves rows and position apart.
@@ -26,10 +27,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar, cast
 
 import duckdb
 
@@ -40,16 +42,19 @@ from ledger.errors import LedgerError, StorageError
 from ledger.ledger import Ledger
 from ledger.projections._loader import (
     CACHE_NAME,
+    Reapply,
     connect,
     first_line,
     is_damage,
+    stage_checked,
     stage_file,
     stage_lines,
     stat_file,
 )
-from ledger.projections._scan import Scan, digest_prefix
+from ledger.projections._scan import Pieces, Scan
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+T = TypeVar("T")
 _TABLES: Final = (
     "meta",
     "events",
@@ -59,7 +64,18 @@ _TABLES: Final = (
     "sources",
     "verdicts",
     "keys",
+    "claim_order",
+    "claim_list",
+    "claim_states",
 )
+_INDEXES: Final = (
+    ("events", "seq"),
+    ("claims", "claim_id"),
+    ("attributions", "claim_id"),
+    ("sources", "source_id"),
+    ("claim_states", "claim_id"),
+)
+"""ART indexes, made after the bulk load: the point lookups of one claim or entry."""
 
 
 def _sql(name: str) -> str:
@@ -77,8 +93,23 @@ STEP_KINDS: Final[dict[str, frozenset[str]]] = {
     "redactions": frozenset({"entry.redacted"}),
     "scale": frozenset({"ledger.created"}),
 }
-"""The kinds whose entries each group of steps in ``apply.sql`` reads."""
-_STAGING: Final = ("claim_steps", "attribution_steps", "source_steps", "verdict_steps", "key_steps")
+"""The kinds whose entries each group of steps in ``apply.sql`` reads (``events`` and
+``claim_list`` read every entry)."""
+_EVERY_ENTRY: Final = frozenset({"events", "claim_list"})
+_NEEDS_IDS: Final = frozenset({"redactions", "ids"})
+"""Groups that read the events' ids: a rebuild that lets DuckDB read the file runs
+them last, once the ids Python computed are set (``ids`` runs then only)."""
+_STAGING: Final = (
+    "claim_steps",
+    "claim_order_steps",
+    "attribution_steps",
+    "source_steps",
+    "verdict_steps",
+    "key_steps",
+    "claim_touched",
+    "claim_links",
+    "claim_list_steps",
+)
 
 
 def _steps() -> list[tuple[str, str]]:
@@ -112,6 +143,7 @@ class _Meta:
     last_id: str | None
     last_offset: int | None
     prefix_sha256: str
+    pieces: list[str]
     edge: list[str]
     file_stat: list[int]
 
@@ -133,6 +165,9 @@ class Projection:
         """Why the projection is in memory, when it is."""
         self.read_only = False
         self._lock = threading.Lock()
+        self._memo: dict[str, tuple[int, object]] = {}
+        self._memo_lock = threading.Lock()
+        self._generation = 0
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new cursor: give each thread and each query its own."""
@@ -140,6 +175,26 @@ class Projection:
 
     def close(self) -> None:
         self._con.close()
+
+    def memo(self, key: str, load: Callable[[], T]) -> T:
+        """``load()``, kept until the next refresh or rebuild (for small tables read often).
+
+        A value loaded while a refresh committed is not kept: it may predate it.
+        """
+        generation = self._generation
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == generation:
+            return cast(T, hit[1])
+        value = load()
+        with self._memo_lock:
+            if self._generation == generation:
+                self._memo[key] = (generation, value)
+        return value
+
+    def _forget(self) -> None:
+        with self._memo_lock:
+            self._generation += 1
+            self._memo.clear()
 
     def __enter__(self) -> Projection:
         return self
@@ -165,11 +220,16 @@ class Projection:
                     raise
                 self._recreate()
                 return self._rebuild(f"the cache was unreadable ({first_line(exc)})")
+            finally:
+                self._forget()
 
     def rebuild(self, reason: str = "asked for") -> Refresh:
         """Rebuild every table from the log, in one transaction."""
         with self._lock:
-            return self._rebuild(reason)
+            try:
+                return self._rebuild(reason)
+            finally:
+                self._forget()
 
     def _refresh(self, full_check: bool) -> Refresh:
         meta = self._meta()
@@ -185,8 +245,9 @@ class Projection:
             return self._rebuild("the log is shorter than the projected prefix")
         if not self._last_entry_holds(meta):
             return self._rebuild("the last projected entry is no longer where it was")
-        digest = digest_prefix(self.events_path, meta.byte_offset)
-        if full_check and digest.hexdigest() != meta.prefix_sha256:
+        done = None if full_check else [bytes.fromhex(h) for h in meta.pieces]
+        pieces = Pieces.of(self.events_path, meta.byte_offset, done)
+        if full_check and pieces.hexdigest() != meta.prefix_sha256:
             return self._rebuild("the projected prefix of the log changed")
         edge = merkle.RightEdge(meta.tree_size, tuple(bytes.fromhex(h) for h in meta.edge))
         scan = Scan(
@@ -194,7 +255,7 @@ class Projection:
             start_offset=meta.byte_offset,
             start_index=meta.tree_size,
             edge=edge,
-            digest=digest,
+            pieces=pieces,
             keep_lines=True,
             last=(meta.last_id, meta.last_offset)
             if meta.last_id and meta.last_offset is not None
@@ -241,15 +302,20 @@ class Projection:
         stat = stat_file(self.events_path)
         con.begin()
         try:
-            for name in ("claims", "attributions", "sources", "verdicts", "keys"):
-                con.execute(f"DROP MACRO TABLE IF EXISTS {name}_as_of")
-                con.execute(f"DROP VIEW IF EXISTS {name}_now")
-            for name in _TABLES:
+            self._create()
+            try:
+                scan = stage_file(con, self.events_path, self._apply_unsigned)
+                self._apply(0, only=_NEEDS_IDS)
+            except Reapply:  # start again, in a new transaction: the reader's may be aborted
+                con.rollback()
+                con.begin()
+                self._create()
+                scan = stage_checked(con, self.events_path)
+                self._apply(0)
+            for name in ("raw", "staged", *_STAGING):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
-            for statement in con.extract_statements(_sql("schema.sql")):
-                con.execute(statement)
-            scan = stage_file(con, self.events_path)
-            self._apply(0)
+            for table, column in _INDEXES:
+                con.execute(f"CREATE INDEX {table}_{column} ON {table} ({column})")
             self._write_meta(scan, stat)
             con.commit()
         except BaseException:
@@ -257,12 +323,33 @@ class Projection:
             raise
         return Refresh("rebuilt", scan.count, scan.size, reason)
 
-    def _apply(self, start: int) -> None:
+    def _create(self) -> None:
+        """Empty tables, views and macros (dropping what was there)."""
+        con = self._con
+        for name in ("claims", "attributions", "sources", "verdicts", "keys"):
+            con.execute(f"DROP MACRO TABLE IF EXISTS {name}_as_of")
+            con.execute(f"DROP VIEW IF EXISTS {name}_now")
+        for name in _TABLES:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+        for statement in con.extract_statements(_sql("schema.sql")):
+            con.execute(statement)
+
+    def _apply_unsigned(self) -> None:
+        """Every step that does not need the events' ids (a rebuild sets those last)."""
+        self._apply(0, skip=_NEEDS_IDS)
+
+    def _apply(
+        self, start: int, *, skip: frozenset[str] = frozenset(), only: frozenset[str] | None = None
+    ) -> None:
         con = self._con
         con.execute("SET VARIABLE apply_start = $1", [start])
-        kinds: set[str] = set()
+        kinds: set[str] = set(STEP_KINDS["redactions"]) if only else set()
         for group, sql in _steps():
-            if group != "events" and not kinds & STEP_KINDS[group]:
+            if group in skip or (only is not None and group not in only):
+                continue
+            if group == "ids" and only is None:
+                continue
+            if group not in _EVERY_ENTRY | {"ids"} and not kinds & STEP_KINDS[group]:
                 continue
             for statement in con.extract_statements(sql):
                 con.execute(statement)
@@ -273,8 +360,9 @@ class Projection:
                 kinds = {r[0] for r in rows} | (
                     {"entry.redacted"} if any(r[1] for r in rows) else set()
                 )
-        for name in ("raw", "staged", *_STAGING):
-            con.execute(f"DROP TABLE IF EXISTS {name}")
+        if only is None:
+            for name in ("raw", "staged", *_STAGING):
+                con.execute(f"DROP TABLE IF EXISTS {name}")
 
     # --- meta -------------------------------------------------------------------
 
@@ -282,19 +370,19 @@ class Projection:
         try:
             row = self._con.execute(
                 "SELECT schema_version, tree_size, root, byte_offset, last_id, last_offset, "
-                "prefix_sha256, edge, file_stat FROM meta"
+                "prefix_sha256, pieces, edge, file_stat FROM meta"
             ).fetchone()
         except duckdb.CatalogException:
             return None
         except duckdb.BinderException:
-            return _Meta(-1, 0, "", 0, None, None, "", [], [])
+            return _Meta(-1, 0, "", 0, None, None, "", [], [], [])
         return None if row is None else _Meta(*row)
 
     def _write_meta(self, scan: Scan, stat: list[int]) -> None:
         con = self._con
         con.execute("DELETE FROM meta")
         con.execute(
-            "INSERT INTO meta VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO meta VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             [
                 SCHEMA_VERSION,
                 scan.size,
@@ -302,7 +390,8 @@ class Projection:
                 scan.end,
                 scan.last_id,
                 scan.last_offset,
-                scan.digest.hexdigest(),
+                scan.pieces.hexdigest(),
+                [d.hex() for d in scan.pieces.done],
                 [h.hex() for h in scan.edge.hashes],
                 stat,
             ],

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.errors import UsageError
+from ledger.projections import _listing, _state
 from ledger.projections._catalog import (
     event,
     event_at,
@@ -24,124 +25,29 @@ from ledger.projections._catalog import (
 )
 from ledger.projections._common import (
     AS_OF,
-    Cur,
     Cursors,
     Kind,
     at_position,
     body_fields,
-    build,
     fetch_all,
-    fetch_one,
+    head,
     position,
-    record,
-    redacted_seqs,
     resolve,
     signers,
     size,
 )
 from ledger.projections.diff import word_diff
 from ledger.projections.views import (
-    Appearance,
-    AttributionView,
     Change,
     ClaimPage,
-    ClaimRow,
     ClaimState,
-    FieldBlame,
     HistoryStep,
-    VerdictView,
 )
 
 
 def claim_state(src: Cursors, claim: str, *, as_of: int | str | None = None) -> ClaimState:
     """The claim as of a position: fields, verdict, attributions and who signed each."""
-    claim_id = resolve(src, claim, "claim")
-    with src.cursor() as cur:
-        n = at_position(cur, as_of)
-        params = {"c": claim_id, "n": n}
-        c = record(cur, f"SELECT * FROM claims WHERE claim_id = $c AND {AS_OF}", params)
-        if c is None:
-            raise UsageError(f"{claim_id} did not exist yet at position {n}")
-        asserted = c["asserted_seq"]
-        pointers = [asserted, c["text_seq"], c["status_seq"], c["verdict_seq"]]
-        signed, hidden = signers(cur, pointers), redacted_seqs(cur, pointers)
-        verdict = _verdict(cur, params)
-        appearance = None
-        if c["appearance_source"] is not None:
-            sql = f"SELECT title FROM sources WHERE source_id = $s AND {AS_OF}"
-            title = fetch_one(cur, sql, {"s": c["appearance_source"], "n": n})
-            appearance = Appearance(
-                source_id=c["appearance_source"],
-                source_title=title[0] if title else None,
-                quote=c["appearance_quote"],
-                locator=c["appearance_locator"],
-            )
-        fields: list[tuple[str, Any, int | None]] = [
-            ("text", c["text"], c["text_seq"]),
-            ("kind", c["kind"], asserted),
-            ("claimant", c["claimant"], asserted),
-            ("topics", c["topics"], asserted),
-            ("appearance", c["appearance_source"], asserted),
-            ("status", c["status"], asserted if c["status_seq"] is None else c["status_seq"]),
-            ("verdict", verdict.rating if verdict else None, c["verdict_seq"]),
-        ]
-        blame = [
-            FieldBlame(field=name, value=value, event=signed[seq], redacted=seq in hidden)
-            for name, value, seq in fields
-            if seq is not None and seq in signed
-        ]
-        return ClaimState(
-            claim_id=claim_id,
-            as_of=n,
-            version_seq=c["seq_from"],
-            text=c["text"],
-            kind=c["kind"],
-            claimant=c["claimant"],
-            topics=list(c["topics"] or []),
-            status=c["status"],
-            status_reason=c["status_reason"],
-            appearance=appearance,
-            verdict=verdict,
-            attributions=_attributions(cur, claim_id, n),
-            blame=blame,
-            redacted=[b.field for b in blame if b.redacted],
-        )
-
-
-def _verdict(cur: Cur, params: dict[str, Any]) -> VerdictView | None:
-    row = fetch_one(
-        cur,
-        "SELECT v.rating, s.value, v.rationale, v.revision, v.changes_rating, v.redacted, "
-        "v.seq_from FROM verdicts AS v LEFT JOIN scale AS s ON s.name = v.rating "
-        "WHERE v.claim_id = $c AND v.seq_from <= $n AND (v.seq_to IS NULL OR v.seq_to > $n)",
-        params,
-    )
-    if row is None:
-        return None
-    return build(VerdictView, row[:6], signed=signers(cur, [row[6]])[row[6]])
-
-
-def _attributions(cur: Cur, claim_id: str, n: int) -> list[AttributionView]:
-    rows = fetch_all(
-        cur,
-        "SELECT a.source_id, s.title, s.grade, a.stance, a.quote, a.locator, a.retrieved, "
-        "a.credibility, a.withdrawn, a.withdraw_reason, a.redacted, a.attributed_seq, "
-        "a.withdrawn_seq FROM attributions AS a LEFT JOIN sources AS s ON s.source_id = "
-        "a.source_id AND s.seq_from <= $n AND (s.seq_to IS NULL OR s.seq_to > $n) "
-        "WHERE a.claim_id = $c AND a.seq_from <= $n AND (a.seq_to IS NULL OR a.seq_to > $n) "
-        "ORDER BY a.attributed_seq NULLS LAST, a.attr_key",
-        {"c": claim_id, "n": n},
-    )
-    signed = signers(cur, [s for r in rows for s in (r[11], r[12])])
-    return [
-        build(
-            AttributionView,
-            r[:11],
-            signed=signed.get(r[11]) if r[11] is not None else None,
-            withdrawn_by=signed.get(r[12]) if r[8] and r[12] is not None else None,
-        )
-        for r in rows
-    ]
+    return _state.claim_state(src, claim, as_of)
 
 
 def list_claims(
@@ -168,9 +74,9 @@ def list_claims(
         raise UsageError("limit and offset are not negative")
     source_id = resolve(src, source, "source") if source is not None else None
     with src.cursor() as cur:
-        n = at_position(cur, as_of)
-        where: list[str] = [AS_OF]
-        params: dict[str, Any] = {"n": n}
+        n = at_position(cur, as_of, head=head(src, cur))
+        where: list[str] = []
+        params: dict[str, Any] = {}
         if status is not None:
             where.append("status = $status")
             params["status"] = status
@@ -196,30 +102,10 @@ def list_claims(
                 "(starts_with(e.author, $author) OR lower(k.name) = lower($author)))"
             )
             params["author"] = author
-        base = f"FROM claims WHERE {' AND '.join(where)}"
-        total_row = fetch_one(cur, f"SELECT count(*) {base}", params)
-        order = "DESC" if newest_first else "ASC"
-        page = fetch_all(
-            cur,
-            f"SELECT claim_id, text, claimant, status, verdict {base} "
-            f"ORDER BY asserted_seq {order} NULLS LAST, claim_id LIMIT {limit} OFFSET {offset}",
-            params,
-        )
-        ids = [r[0] for r in page]
-        extra = {
-            r[0]: r[1:]
-            for r in fetch_all(
-                cur,
-                "SELECT e.subject, (SELECT count(*) FROM attributions AS a WHERE a.claim_id = "
-                "e.subject AND NOT a.withdrawn AND a.seq_from <= $n AND (a.seq_to IS NULL OR "
-                'a.seq_to > $n)), max(e.seq), arg_max(e."at", e.seq) '
-                "FROM events AS e WHERE e.seq <= $n AND e.subject IN (SELECT unnest($ids)) "
-                "GROUP BY e.subject",
-                {"n": n, "ids": ids},
-            )
-        }
-    rows = [build(ClaimRow, r + extra[r[0]]) for r in page]
-    total = int(total_row[0]) if total_row else 0
+        if where:
+            total, rows = _listing.filtered(cur, n, where, params, limit, offset, newest_first)
+        else:
+            total, rows = _listing.page(cur, n, limit, offset, newest_first)
     return ClaimPage(total=total, offset=offset, limit=limit, as_of=n, rows=rows)
 
 

@@ -17,7 +17,9 @@ CREATE TABLE meta (
     byte_offset BIGINT NOT NULL,        -- where the applied prefix ends in the file
     last_id VARCHAR,                    -- id of the last applied entry
     last_offset BIGINT,                 -- its byte offset
-    prefix_sha256 VARCHAR NOT NULL,     -- hex SHA-256 of the file's first byte_offset bytes
+    prefix_sha256 VARCHAR NOT NULL,     -- hex SHA-256 of the SHA-256s of the file's first
+                                        -- byte_offset bytes in 8 MiB pieces (the last shorter)
+    pieces VARCHAR[] NOT NULL,          -- hex SHA-256s of the complete pieces
     edge VARCHAR[] NOT NULL,            -- Merkle right edge (hex), extends the root in O(log n)
     file_stat BIGINT[] NOT NULL         -- (size, mtime_ns, inode, device) seen before reading
 );
@@ -136,6 +138,53 @@ CREATE TABLE keys (
     revoke_note VARCHAR,
     granted_seq BIGINT,
     revoked_seq BIGINT
+);
+
+-- The claims list as of any position, sorted as the list is (asserted_seq NULLS
+-- LAST, then claim_id). claim_order has a line per stretch of a claim's versions
+-- with the same asserted_seq (one per claim unless it was asserted again, or
+-- before its claim.asserted); rank numbers the stretches that have one in their
+-- asserted_seq order (1, 2, ...), so a page of the list is a range of ranks.
+CREATE TABLE claim_order (
+    claim_id VARCHAR NOT NULL,
+    asserted_seq BIGINT,
+    seq_from BIGINT NOT NULL,
+    seq_to BIGINT,
+    rank BIGINT                         -- NULL when asserted_seq is NULL
+);
+
+-- A line of the claims list as of each event on a claim (its subject), from the
+-- claim's first version on: the claim's fields, its live sources and that event.
+CREATE TABLE claim_list (
+    claim_id VARCHAR NOT NULL,
+    seq_from BIGINT NOT NULL,           -- the event: the claim's last one up to seq_to
+    seq_to BIGINT,
+    rank BIGINT,                        -- of the claim_order line it belongs to
+    asserted_seq BIGINT,
+    text VARCHAR,
+    claimant VARCHAR,
+    status VARCHAR,
+    verdict VARCHAR,
+    appearance_source VARCHAR,
+    sources BIGINT NOT NULL,            -- attributions not withdrawn
+    last_at VARCHAR NOT NULL            -- "at" of the event at seq_from
+);
+
+-- A claim's state from each change of it on (a new version, or a change of its
+-- attributions) up to the next: all that "factledger show" prints but the key names
+-- and the sources' titles, as one JSON text {"claim": {version_seq, the claims
+-- fields}, "verdict": the current verdicts line or null, "links": the attributions
+-- lines, in their order}, and the event at seq_from (every event a state points to
+-- began a state). As of n: the line of the greatest seq_from <= n.
+CREATE TABLE claim_states (
+    claim_id VARCHAR NOT NULL,
+    seq_from BIGINT NOT NULL,
+    state VARCHAR NOT NULL,
+    id VARCHAR NOT NULL,                -- the event at seq_from: its id, kind, author, time
+    kind VARCHAR NOT NULL,
+    author VARCHAR NOT NULL,
+    "at" VARCHAR NOT NULL,
+    redacted BOOLEAN NOT NULL
 );
 
 CREATE VIEW claims_now AS SELECT * FROM claims WHERE seq_to IS NULL;

@@ -109,7 +109,8 @@ def verify_full(root: Path, repeats: int) -> tuple[Sample, float, Run]:
     """``factledger verify`` on all cores: seconds per run, and the peak RSS of the main process."""
     runs = [
         run_command(
-            [FACTLEDGER, "verify", str(root), "--unsafe-allow-test-keys", "--format", "json"]
+            [FACTLEDGER, "verify", str(root), "--unsafe-allow-test-keys", "--format", "json"],
+            peak_rss=True,
         )
         for _ in range(repeats)
     ]

@@ -22,7 +22,18 @@ from tests.projections.conftest import VECTORS, Builder, project
 HOLD = (
     "import duckdb, sys; c = duckdb.connect({path!r}); print('held', flush=True); sys.stdin.read()"
 )
-TABLES = ("events", "scale", "claims", "attributions", "sources", "verdicts", "keys")
+TABLES = (
+    "events",
+    "scale",
+    "claims",
+    "attributions",
+    "sources",
+    "verdicts",
+    "keys",
+    "claim_order",
+    "claim_list",
+    "claim_states",
+)
 
 
 def dump(projection: Projection) -> dict[str, list[tuple[Any, ...]]]:
