@@ -24,8 +24,6 @@ from typing import TYPE_CHECKING, Final, Literal
 if TYPE_CHECKING:
     import sqlite3
 
-    pass
-
 from ledger import log, merkle, prefix, rules, statecache
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.codec import decode_entry
