@@ -1,14 +1,14 @@
 """A claim as of a position (see queries.claim_state), in one or two index lookups.
 
-``claim_states`` holds the claim's state from each change of it on (its version's
-fields, its verdict and its attributions, as one JSON text: fetching a row by index
-costs per column, and a list column most), with the event that began it. One
-lookup by ``claim_id`` gives every such line (a handful): the one current at the
-position is picked here, and the signed events it points to are among the lines
-(every such event began a state; a log that breaks the rules may point before
-the claim's first version, and those are looked up). A second lookup gives the
-sources as of the position (their titles and grades change with their own
-events). Key names and the scale come from the Projection's memo.
+``claim_states`` holds the claim's state from each change of it on (a version's
+fields and verdict, or its attributions, as JSON text: fetching a row by index
+costs per column, and a list column most), with the event that made the change.
+One lookup by ``claim_id`` gives every such line (a handful): the latest version
+and attributions at the position are picked here, and the signed events they
+point to are among the lines (every such event made a change; a log that breaks
+the rules may point before the claim's first version, and those are looked up).
+A second lookup gives the sources as of the position (their titles and grades
+change with their own events). Key names and the scale come from the Projection's memo.
 
 Each statement is plain (one table, no join): planning a statement costs more than
 these lookups, and a statement that unions or joins them plans slower than all.
@@ -42,7 +42,8 @@ from ledger.projections.views import (
 )
 
 _LINES: Final = (
-    'SELECT seq_from, state, id, kind, author, "at", redacted FROM claim_states WHERE claim_id = $c'
+    'SELECT seq_from, version, links, id, kind, author, "at", redacted FROM claim_states '
+    "WHERE claim_id = $c"
 )
 _JSON: Final = msgspec.json.Decoder()
 _SIGNED: Final = 'SELECT seq, id, kind, author, "at", redacted FROM events WHERE seq IN '
@@ -72,18 +73,19 @@ def claim_state(src: Cursors, claim: str, as_of: int | str | None) -> ClaimState
             claim_id = resolve(src, claim, "claim")
             lines = fetch_all(cur, _LINES, {"c": claim_id})
         n = at_position(cur, as_of, head=head(src, cur))
-        since = [line for line in lines if line[0] <= n]
-        if not since:
+        versions = [line for line in lines if line[0] <= n and line[1] is not None]
+        if not versions:
             raise UsageError(f"{claim_id} did not exist yet at position {n}")
-        state = _JSON.decode(max(since)[1])
-        c: dict[str, Any] = state["claim"]
-        verdict, links = state["verdict"], state["links"]
-        c["verdict"], c["links"] = verdict, links
+        c: dict[str, Any] = _JSON.decode(max(versions)[1])
+        changes = [line for line in lines if line[0] <= n and line[2] is not None]
+        links: list[dict[str, Any]] = _JSON.decode(max(changes)[2]) if changes else []
+        verdict = c["verdict"]
+        c["links"] = links
         pointers = [c["asserted_seq"], c["text_seq"], c["status_seq"], c["verdict_seq"]]
         pointers += [verdict["seq_from"] if verdict else None]
         pointers += [s for a in links for s in (a["attributed_seq"], a["withdrawn_seq"])]
         seqs = {s for s in pointers if s is not None}
-        events = {line[0]: line[2:] for line in lines if line[0] in seqs}
+        events = {line[0]: line[3:] for line in lines if line[0] in seqs}
         missing = seqs - events.keys()  # only in a log that breaks the rules
         if missing:
             listed = ", ".join(str(int(s)) for s in sorted(missing))

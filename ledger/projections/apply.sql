@@ -383,19 +383,17 @@ WITH touched AS (
     SELECT subject AS claim_id, seq, "at" FROM events WHERE seq >= getvariable('apply_start')
 )
 SELECT e.claim_id, e.seq, o.rank, c.asserted_seq, c.text, c.claimant, c.status, c.verdict,
-       c.appearance_source, coalesce(l.sources, 0) AS sources, e."at" AS last_at,
-       c.seq_from AS version_seq, l.seq AS links_seq,
-       CASE WHEN v.seq_to IS NULL OR v.seq_to > e.seq THEN v.seq_from END AS verdict_from
+       c.appearance_source, coalesce(l.sources, 0) AS sources, e."at" AS last_at
 FROM touched AS e
-ASOF JOIN (SELECT * FROM claims WHERE claim_id IN (SELECT claim_id FROM claim_touched)) AS c
+ASOF JOIN (SELECT claim_id, seq_from, asserted_seq, text, claimant, status, verdict,
+                  appearance_source
+           FROM claims WHERE claim_id IN (SELECT claim_id FROM claim_touched)) AS c
     ON c.claim_id = e.claim_id AND c.seq_from <= e.seq
 ASOF JOIN (SELECT claim_id, seq_from, rank FROM claim_order
            WHERE claim_id IN (SELECT claim_id FROM claim_touched)) AS o
     ON o.claim_id = e.claim_id AND o.seq_from <= e.seq
-ASOF LEFT JOIN (SELECT claim_id, seq_from, seq_to FROM verdicts
-                WHERE claim_id IN (SELECT claim_id FROM claim_touched)) AS v
-    ON v.claim_id = e.claim_id AND v.seq_from <= e.seq
-ASOF LEFT JOIN claim_links AS l ON l.claim_id = e.claim_id AND l.seq <= e.seq;
+ASOF LEFT JOIN (SELECT claim_id, seq, sources FROM claim_links) AS l
+    ON l.claim_id = e.claim_id AND l.seq <= e.seq;
 
 -- step: claim_list, close
 UPDATE claim_list SET seq_to = f.first_seq
@@ -409,32 +407,30 @@ SELECT claim_id, seq, lead(seq) OVER (PARTITION BY claim_id ORDER BY seq), rank,
 FROM claim_list_steps
 ORDER BY rank NULLS LAST, seq;
 
--- step: claim_list, states (a new line where a new version or attributions change begins)
+-- step: claim_list, states (each new version, and each change of attributions)
 INSERT INTO claim_states
-SELECT s.claim_id, s.state_seq,
-       '{"claim":' || to_json({
+SELECT c.claim_id, c.seq_from,
+       to_json({
            'version_seq': c.seq_from, 'text': c.text, 'kind': c.kind, 'claimant': c.claimant,
            'topics': c.topics, 'status': c.status, 'status_reason': c.status_reason,
            'appearance_source': c.appearance_source, 'appearance_quote': c.appearance_quote,
            'appearance_locator': c.appearance_locator, 'asserted_seq': c.asserted_seq,
-           'text_seq': c.text_seq, 'status_seq': c.status_seq, 'verdict_seq': c.verdict_seq})
-       || ',"verdict":' || CASE WHEN v.seq_from IS NULL THEN 'null' ELSE to_json({
-           'seq_from': v.seq_from, 'rating': v.rating, 'rationale': v.rationale,
-           'revision': v.revision, 'changes_rating': v.changes_rating,
-           'redacted': v.redacted})::VARCHAR END
-       || ',"links":' || coalesce(l.links, '[]') || '}',
-       e.id, e.kind, e.author, e."at", e.redacted
-FROM (
-    SELECT DISTINCT claim_id, greatest(version_seq, coalesce(links_seq, -1)) AS state_seq,
-           version_seq, verdict_from, links_seq
-    FROM claim_list_steps
-) AS s
-JOIN claims AS c ON c.claim_id = s.claim_id AND c.seq_from = s.version_seq
-LEFT JOIN verdicts AS v ON v.claim_id = s.claim_id AND v.seq_from = s.verdict_from
-LEFT JOIN claim_links AS l ON l.claim_id = s.claim_id AND l.seq = s.links_seq
-JOIN (SELECT seq, id, kind, author, "at", redacted FROM events
-      WHERE seq >= getvariable('apply_start')) AS e ON e.seq = s.state_seq
-WHERE s.state_seq >= getvariable('apply_start');
+           'text_seq': c.text_seq, 'status_seq': c.status_seq, 'verdict_seq': c.verdict_seq,
+           'verdict': CASE WHEN v.seq_from IS NOT NULL THEN {
+               'seq_from': v.seq_from, 'rating': v.rating, 'rationale': v.rationale,
+               'revision': v.revision, 'changes_rating': v.changes_rating,
+               'redacted': v.redacted} END})::VARCHAR,
+       NULL, e.id, e.kind, e.author, e."at", e.redacted
+FROM claims AS c
+-- the verdicts line current at a version is the one its last verdict event issued
+LEFT JOIN verdicts AS v ON v.claim_id = c.claim_id AND v.seq_from = c.verdict_seq
+JOIN events AS e ON e.seq = c.seq_from
+WHERE c.seq_from >= getvariable('apply_start') AND e.seq >= getvariable('apply_start')
+UNION ALL
+SELECT l.claim_id, l.seq, NULL, l.links, e.id, e.kind, e.author, e."at", e.redacted
+FROM claim_links AS l
+JOIN events AS e ON e.seq = l.seq
+WHERE l.seq >= getvariable('apply_start') AND e.seq >= getvariable('apply_start');
 
 -- step: ids, states (a rebuild that let DuckDB read the file sets the ids last)
 UPDATE claim_states SET id = e.id

@@ -170,16 +170,18 @@ CREATE TABLE claim_list (
     last_at VARCHAR NOT NULL            -- "at" of the event at seq_from
 );
 
--- A claim's state from each change of it on (a new version, or a change of its
--- attributions) up to the next: all that "factledger show" prints but the key names
--- and the sources' titles, as one JSON text {"claim": {version_seq, the claims
--- fields}, "verdict": the current verdicts line or null, "links": the attributions
--- lines, in their order}, and the event at seq_from (every event a state points to
--- began a state). As of n: the line of the greatest seq_from <= n.
+-- A claim's state, from each change of it on: a new version (version: the claims
+-- fields, version_seq and the verdicts line current then, as JSON) or a change of
+-- its attributions (links: the attributions lines then, in their order, as JSON
+-- text), with the event that made the change (every event a state points to made
+-- one). As of n: the latest version and the latest links at or before n. It is
+-- what "factledger show" prints, but the key names and the sources' titles. The
+-- JSON is stored uncompressed: a lookup by index then reads only its own rows.
 CREATE TABLE claim_states (
     claim_id VARCHAR NOT NULL,
     seq_from BIGINT NOT NULL,
-    state VARCHAR NOT NULL,
+    version VARCHAR USING COMPRESSION uncompressed,  -- NULL on a change of attributions
+    links VARCHAR USING COMPRESSION uncompressed,  -- NULL on a new version
     id VARCHAR NOT NULL,                -- the event at seq_from: its id, kind, author, time
     kind VARCHAR NOT NULL,
     author VARCHAR NOT NULL,
