@@ -53,6 +53,9 @@ def repeat(fn: Callable[[], object], *, repeats: int, warmup: int = 1) -> Sample
 class Run:
     seconds: float
     peak_rss_mib: float
+    cpu_seconds: float
+    """User and system time of the command and the children it waited for (0 without
+    ``peak_rss``)."""
     returncode: int
     stdout: bytes
     stderr: bytes
@@ -65,10 +68,10 @@ if pid == 0:
     os.execvp(sys.argv[2], sys.argv[2:])
 _, status, usage = os.wait4(pid, 0)
 with open(sys.argv[1], "w") as f:
-    f.write(str(usage.ru_maxrss))
+    f.write(f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
-"""Runs a command in a *forked* child and writes its ru_maxrss (KiB) to a file.
+"""Runs a command in a *forked* child and writes its ru_maxrss (KiB) and CPU seconds to a file.
 
 Linux carries a process's peak RSS across exec, and a child spawned straight from
 this (large) benchmark process starts with the benchmark's own peak; a fork of a
@@ -77,7 +80,7 @@ small launcher starts from zero, so the figure is the command's alone.
 
 
 def run_command(cmd: Sequence[str], *, cwd: Path | None = None, peak_rss: bool = False) -> Run:
-    """Run a command: wall time, and with ``peak_rss`` its own peak RSS (via _LAUNCH).
+    """Run a command: wall time, and with ``peak_rss`` its own peak RSS and CPU time (via _LAUNCH).
 
     The launcher costs a small Python start-up, so timings that matter to the
     millisecond (start-up, ``claim add``) run without it and report a peak of 0.
@@ -96,8 +99,8 @@ def run_command(cmd: Sequence[str], *, cwd: Path | None = None, peak_rss: bool =
         seconds = time.perf_counter() - start
         out.seek(0)
         err.seek(0)
-        kib = int(peak.read_text()) if peak.exists() else 0
-        return Run(seconds, kib / 1024, code, out.read(), err.read())
+        kib, cpu = peak.read_text().split() if peak.exists() else ("0", "0")
+        return Run(seconds, int(kib) / 1024, float(cpu), code, out.read(), err.read())
 
 
 def machine() -> str:

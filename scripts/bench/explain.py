@@ -1,0 +1,81 @@
+"""Why a target was not met, from the run's own figures, and what would meet it.
+
+Pure functions of the samples ``run.py`` measured: each returns the text of a
+table row's last cell (empty where the caller found the target met).
+"""
+
+from __future__ import annotations
+
+import os
+
+from scripts.bench.measure import Sample
+
+
+def num(value: float) -> str:
+    """A figure to three significant digits, thousands separated from 100 up."""
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
+def lookup(sample: Sample) -> str:
+    return (
+        f"the fastest call took {sample.low * 1000:.1f} ms: the query is a few index "
+        "lookups, and the median carries the machine's load (see the load average below)"
+    )
+
+
+def verify(size: int, cpu: Sample, fastest: Sample, strict: float) -> str:
+    """Where verify's CPU goes per entry, against what the 0.8 target leaves."""
+    cores = os.cpu_count() or 1
+    sig = cores * 1e6 / fastest.median  # CPU µs per signature when every core checks them
+    spent = cpu.median * 1e6 / size
+    budget = sig * (1 / 0.8 - 1)
+    decode = strict * 1e6 / size
+    return (
+        f"verify spent {spent:.0f} µs of CPU per entry (all its processes); a signature "
+        f"costs {sig:.0f} µs, so 0.8× leaves {budget:.0f} µs for everything else, and the "
+        f"strict decode and digest alone take {decode:.0f} µs in Python, before the rule "
+        f"fold, the Merkle edge and the hand-off to the workers "
+        f"({max(0.0, spent - sig - decode):.0f} µs). Would meet it: the decode, digest and "
+        f"fold compiled (a C or Rust extension), {max(1.0, (spent - sig) / budget):.1f}× less "
+        "CPU than they take now"
+    )
+
+
+def batch_import(imported: Sample, sign: Sample) -> str:
+    """Where an imported entry's time goes, against what the 0.7 target leaves."""
+    if imported.median / sign.median >= 0.7:
+        return ""
+    signing = 1e6 / sign.median
+    per = 1e6 / imported.median
+    return (
+        f"an entry takes {per:.0f} µs, of which signing {signing:.0f} µs; 0.7× leaves "
+        f"{signing * (1 / 0.7 - 1):.0f} µs for the rest (schema check, rule fold, Merkle "
+        f"edge, the line and the cache), which takes {per - signing:.0f} µs in Python. "
+        "Would meet it: the compiled fold that would meet verify's target, or signing "
+        "independent subjects on a second core"
+    )
+
+
+def peer(ours: Sample, sign: Sample, peer: dict[str, float]) -> str:
+    return (
+        f"the peer stores an unsigned row in {1e6 / peer['append_batch']:.0f} µs; an entry "
+        f"here takes {1e6 / ours.median:.0f} µs, {1e6 / sign.median:.0f} µs of it signing and "
+        "the rest the schema check, the rule fold, the Merkle edge, the line and, at the "
+        "end, the state cache's rows in SQLite. Would meet it: the compiled fold that "
+        "would meet verify's target, or signing independent subjects on a second core"
+    )
+
+
+def rebuild(rebuild: Sample, read_json: Sample, strict: float) -> str:
+    return (
+        f"the strict Python pass alone (decode and id of every line, which a rebuild makes "
+        f"before it trusts a line) takes {num(strict)} s, {strict / read_json.median:.1f}× "
+        f"read_json, and DuckDB's SQL over the read models (as-of intervals, claim states, "
+        f"the ranked list) takes most of the other {num(rebuild.median - strict)} s. Would "
+        "meet it: the strict pass compiled and the interval tables built by DuckDB alone "
+        "from read_json's rows"
+    )

@@ -1,0 +1,42 @@
+"""An unmet target's row says why from the run's own figures: the arithmetic behind it."""
+
+from __future__ import annotations
+
+import pytest
+
+from scripts.bench import explain
+from scripts.bench.measure import Sample
+
+
+def test_an_unmet_verify_row_names_the_cpu_a_signature_leaves_to_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(explain.os, "cpu_count", lambda: 2)
+    # Two cores checking 20,000 signatures a second: one costs 100 µs of CPU, and a
+    # rate of 0.8 of that allows 125 µs an entry, so 25 µs for all but the signature.
+    # 1,000 entries in 0.2 CPU-seconds is 200 µs each; the strict pass took 10 of them.
+    why = explain.verify(1000, Sample((0.2,)), Sample((20_000.0,), "/s"), 0.01)
+    assert "spent 200 µs of CPU per entry" in why
+    assert "a signature costs 100 µs" in why
+    assert "0.8× leaves 25 µs" in why
+    assert "alone take 10 µs" in why
+    assert "(90 µs)" in why  # 200 - 100 - 10: the fold, the Merkle edge, the hand-off
+    assert "4.0× less CPU" in why  # (200 - 100) / 25
+
+
+def test_an_unmet_import_row_names_the_time_signing_leaves_to_the_rest() -> None:
+    # Signing at 50,000/s is 20 µs; 0.7 of that rate allows 28.6 µs, so 8.6 µs beside it.
+    why = explain.batch_import(Sample((10_000.0,), "/s"), Sample((50_000.0,), "/s"))
+    assert "an entry takes 100 µs, of which signing 20 µs" in why
+    assert "0.7× leaves 9 µs" in why
+    assert "which takes 80 µs in Python" in why
+
+
+def test_a_met_import_target_needs_no_explanation() -> None:
+    assert explain.batch_import(Sample((36_000.0,), "/s"), Sample((50_000.0,), "/s")) == ""
+
+
+def test_an_unmet_rebuild_row_compares_the_strict_pass_alone_with_read_json() -> None:
+    why = explain.rebuild(Sample((30.0,)), Sample((2.0,)), 12.0)
+    assert "takes 12.0 s, 6.0× read_json" in why
+    assert "the other 18.0 s" in why
