@@ -5,8 +5,8 @@ fields and verdict, or its attributions, as JSON text: fetching a row by index
 costs per column, and a list column most), with the event that made the change.
 One lookup by ``claim_id`` gives every such line (a handful): the latest version
 and attributions at the position are picked here, and the signed events they
-point to are among the lines (every such event made a change; a log that breaks
-the rules may point before the claim's first version, and those are looked up).
+point to are among the lines (every such event made a change of the claim; any
+that is not, which no log can make, would be looked up in ``events``).
 A second lookup gives the sources as of the position (their titles and grades
 change with their own events). Key names and the scale come from the Projection's memo.
 
@@ -67,8 +67,9 @@ def claim_state(src: Cursors, claim: str, as_of: int | str | None) -> ClaimState
     text = claim.strip()
     with src.cursor() as cur:
         lines = fetch_all(cur, _LINES, {"c": text}) if text else []
-        if lines:
+        if any(line[1] is not None for line in lines):
             claim_id = text  # a whole id: what resolve() would answer
+            # (attributions alone, in a log that breaks the rules, make no claim)
         else:
             claim_id = resolve(src, claim, "claim")
             lines = fetch_all(cur, _LINES, {"c": claim_id})
@@ -86,7 +87,7 @@ def claim_state(src: Cursors, claim: str, as_of: int | str | None) -> ClaimState
         pointers += [s for a in links for s in (a["attributed_seq"], a["withdrawn_seq"])]
         seqs = {s for s in pointers if s is not None}
         events = {line[0]: line[3:] for line in lines if line[0] in seqs}
-        missing = seqs - events.keys()  # only in a log that breaks the rules
+        missing = seqs - events.keys()  # a guard: every pointer made a line of its own
         if missing:
             listed = ", ".join(str(int(s)) for s in sorted(missing))
             events.update((e[0], e[1:]) for e in fetch_all(cur, f"{_SIGNED}({listed})"))

@@ -229,3 +229,52 @@ def test_a_log_that_breaks_the_rules_rebuilt_and_caught_up(tmp_path: Path) -> No
             assert growing.refresh().action == "caught-up"
         assert dump(growing) == expected
         check_everywhere(growing)
+
+
+def test_a_voided_verdict_is_shown_until_the_void_and_not_after_it(builder: Builder) -> None:
+    b = builder
+    claim = b.claim("Unemployment fell by a third in a year.")
+    issued = b.verdict(claim, "false", "The survey shows a smaller fall.")
+    note = b.note(claim, "checked the survey again")
+    voided = b.void(claim, "the verdict named the wrong survey")
+    reissued = b.verdict(claim, "mostly-false", "The right survey shows a fall of a fifth.")
+    genesis_to_void = voided.seq  # the log up to (not including) the void
+
+    def ratings(projection: Projection) -> list[str | None]:
+        states = [
+            queries.claim_state(projection, claim, as_of=seq)
+            for seq in (issued.seq, note.seq, voided.seq, reissued.seq)
+        ]
+        return [s.verdict.rating if s.verdict else None for s in states]
+
+    expected = ["false", "false", None, "mostly-false"]
+    with open_projection(b.ledger, in_memory=True) as rebuilt:
+        assert ratings(rebuilt) == expected
+        check_everywhere(rebuilt)
+    lines = b.ledger.events_path.read_bytes().splitlines(keepends=True)
+    b.ledger.events_path.write_bytes(b"".join(lines[:genesis_to_void]))
+    with open_projection(b.ledger, in_memory=True) as growing:
+        for line in lines[genesis_to_void:]:
+            with b.ledger.events_path.open("ab") as out:
+                out.write(line)
+            assert growing.refresh().action == "caught-up"
+        assert ratings(growing) == expected
+
+
+def test_attributions_alone_make_no_claim_by_whole_id_or_prefix(builder: Builder) -> None:
+    led = builder.ledger
+    ghost = new_id("clm_", builder.rng)
+    body = ev.SourceAttributedBody(
+        salt=builder.salt(), source=builder.source(), stance="supports", quote=None,
+        locator=None, retrieved=None, credibility=2,
+    )  # fmt: skip
+    line = seal_line(
+        kind="source.attributed", subject=ghost, parent=None, at=builder.tick(), body=body,
+        key=OWNER,
+    ).line  # fmt: skip
+    with led.events_path.open("ab") as out:
+        out.write(line + b"\n")  # no writer would: the rules refuse it
+    with open_projection(led, in_memory=True) as projection:
+        for asked in (ghost, ghost[:8]):
+            with pytest.raises(UsageError, match="no claim matches"):
+                queries.claim_state(projection, asked, as_of=None)
