@@ -25,11 +25,6 @@ if str(ROOT) not in sys.path:
 from scripts.bench import baselines, explain, paths  # noqa: E402
 from scripts.bench.measure import Sample, machine  # noqa: E402
 
-APPLY_STEPS = sum(
-    line.startswith("-- step:")
-    for line in (ROOT / "ledger" / "projections" / "apply.sql").read_text().splitlines()
-)
-
 
 @dataclass(frozen=True)
 class Row:
@@ -245,7 +240,7 @@ def measure_size(
     )
     rows.append(
         Row(
-            f"full verify peak memory, main process ({size:,})",
+            f"full verify peak memory, largest process ({size:,})",
             f"{full.peak_rss_mib:,.0f} MiB",
             "—",
             None,
@@ -335,18 +330,10 @@ def projection_rows(
             "≤ 0.01 × rebuild",
             ratio <= 0.01,
             "as the TUI refreshes: size, last entry and its id",
-            why=(
-                f"a fixed cost: one new entry still runs the {APPLY_STEPS} SQL steps of "
-                f"ledger/projections/apply.sql (~{proj.catch_up.median * 1000 / APPLY_STEPS:.0f}"
-                f" ms each on tables of {size:,} rows), and a small log's rebuild is short; "
-                "the target is set at 1,000,000 entries"
-                if ratio > 0.01
-                else ""
-            ),
+            why=explain.catch_up(proj.catch_up, size) if ratio > 0.01 else "",
         )
     )
     ratio = proj.catch_up_full.median / proj.rebuild.median
-    hashing = max(0.0, proj.catch_up_full.median - proj.catch_up.median)
     rows.append(
         Row(
             f"projection catch-up, one new entry ({size:,})",
@@ -356,15 +343,7 @@ def projection_rows(
             "≤ 0.01 × rebuild",
             ratio <= 0.01,
             "as CLI reads refresh: also the SHA-256 of the whole projected prefix",
-            why=(
-                f"{hashing * 1000:.0f} ms of it is reading and hashing the "
-                f"{nbytes / 1e6:,.0f} MB prefix again, to prove no projected line changed "
-                "in place; the TUI's refresh (row above) skips it. Would meet it: "
-                "trusting the stored piece digests unless the file's identity changed, "
-                "which would miss an equal-length edit in place (verify still finds one)"
-                if ratio > 0.01
-                else ""
-            ),
+            why=explain.full_catch_up(proj, size, nbytes) if ratio > 0.01 else "",
         )
     )
     rows.append(_latency_row(f"as-of query, one claim ({size:,})", proj.as_of, 5))

@@ -6,6 +6,7 @@ import pytest
 
 from scripts.bench import explain
 from scripts.bench.measure import Sample
+from scripts.bench.paths import ProjectionFigures
 
 
 def test_an_unmet_verify_row_names_the_cpu_a_signature_leaves_to_the_rest(
@@ -38,5 +39,28 @@ def test_a_met_import_target_needs_no_explanation() -> None:
 
 def test_an_unmet_rebuild_row_compares_the_strict_pass_alone_with_read_json() -> None:
     why = explain.rebuild(Sample((30.0,)), Sample((2.0,)), 12.0)
-    assert "takes 12.0 s, 6.0× read_json" in why
-    assert "the other 18.0 s" in why
+    assert "alone takes 12.0 s, 6.0× read_json" in why
+    assert "takes 18.0 s more" in why
+    assert "the strict pass compiled" in why  # 6× read_json: past the 2.5× target alone
+
+
+def test_a_rebuild_whose_strict_pass_fits_the_target_is_not_told_to_compile_it() -> None:
+    why = explain.rebuild(Sample((30.0,)), Sample((10.0,)), 12.0)  # 1.2× read_json
+    assert "compiled" not in why
+    assert "fewer and cheaper SQL steps" in why
+
+
+def figures(quick: float, full: float) -> ProjectionFigures:
+    one = Sample((1.0,))
+    return ProjectionFigures(one, Sample((quick,)), Sample((full,)), one, one)
+
+
+def test_the_cli_catch_up_blames_the_prefix_hash_only_for_the_time_it_adds() -> None:
+    why = explain.full_catch_up(figures(0.1, 0.35), 1_000_000, 595_000_000)
+    assert why.startswith("250 ms of it is reading and hashing the 595 MB prefix")
+
+
+def test_a_cli_catch_up_no_slower_than_the_tuis_is_not_blamed_on_hashing() -> None:
+    why = explain.full_catch_up(figures(0.05, 0.04), 2_000, 1_000_000)
+    assert "hashing" not in why
+    assert why.startswith("one entry still costs 40 ms")
