@@ -223,12 +223,17 @@ def test_a_log_that_breaks_the_rules_rebuilt_and_caught_up(tmp_path: Path) -> No
         expected = dump(whole)
     led.events_path.write_bytes(genesis)
     with open_projection(led, in_memory=True) as growing:
-        for line in lines:
-            with led.events_path.open("ab") as out:
-                out.write(line)
-            assert growing.refresh().action == "caught-up"
+        grow(growing, led.events_path, lines)
         assert dump(growing) == expected
         check_everywhere(growing)
+
+
+def grow(projection: Projection, path: Path, lines: list[bytes]) -> None:
+    """Append ``lines`` to the log one at a time, catching ``projection`` up after each."""
+    for line in lines:
+        with path.open("ab") as out:
+            out.write(line)
+        assert projection.refresh().action == "caught-up"
 
 
 def test_a_voided_verdict_is_shown_until_the_void_and_not_after_it(builder: Builder) -> None:
@@ -254,10 +259,7 @@ def test_a_voided_verdict_is_shown_until_the_void_and_not_after_it(builder: Buil
     lines = b.ledger.events_path.read_bytes().splitlines(keepends=True)
     b.ledger.events_path.write_bytes(b"".join(lines[:genesis_to_void]))
     with open_projection(b.ledger, in_memory=True) as growing:
-        for line in lines[genesis_to_void:]:
-            with b.ledger.events_path.open("ab") as out:
-                out.write(line)
-            assert growing.refresh().action == "caught-up"
+        grow(growing, b.ledger.events_path, lines[genesis_to_void:])
         assert ratings(growing) == expected
 
 
