@@ -25,6 +25,7 @@ def num(value: float) -> str:
 
 
 def lookup(sample: Sample) -> str:
+    """Why an as-of query or a page missed its latency target: its fastest call."""
     return (
         f"the fastest call took {sample.low * 1000:.1f} ms: the query is a few index "
         "lookups, and the median carries the machine's load (see the load average below)"
@@ -65,6 +66,7 @@ def batch_import(imported: Sample, sign: Sample) -> str:
 
 
 def peer(ours: Sample, sign: Sample, peer: dict[str, float]) -> str:
+    """Why an import or generation rate is below the peer's unsigned SQLite append."""
     return (
         f"the peer stores an unsigned row in {1e6 / peer['append_batch']:.0f} µs; an entry "
         f"here takes {1e6 / ours.median:.0f} µs, {1e6 / sign.median:.0f} µs of it signing and "
