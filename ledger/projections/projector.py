@@ -53,7 +53,7 @@ from ledger.projections._loader import (
 )
 from ledger.projections._scan import Pieces, Scan
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 T = TypeVar("T")
 _TABLES: Final = (
     "meta",
@@ -142,7 +142,7 @@ class _Meta:
     byte_offset: int
     last_id: str | None
     last_offset: int | None
-    prefix_sha256: str
+    prefix_digest: str
     pieces: list[str]
     edge: list[str]
     file_stat: list[int]
@@ -247,7 +247,7 @@ class Projection:
             return self._rebuild("the last projected entry is no longer where it was")
         done = None if full_check else [bytes.fromhex(h) for h in meta.pieces]
         pieces = Pieces.of(self.events_path, meta.byte_offset, done)
-        if full_check and pieces.hexdigest() != meta.prefix_sha256:
+        if full_check and pieces.hexdigest() != meta.prefix_digest:
             return self._rebuild("the projected prefix of the log changed")
         edge = merkle.RightEdge(meta.tree_size, tuple(bytes.fromhex(h) for h in meta.edge))
         scan = Scan(
@@ -370,12 +370,17 @@ class Projection:
         try:
             row = self._con.execute(
                 "SELECT schema_version, tree_size, root, byte_offset, last_id, last_offset, "
-                "prefix_sha256, pieces, edge, file_stat FROM meta"
+                "prefix_digest, pieces, edge, file_stat FROM meta"
             ).fetchone()
         except duckdb.CatalogException:
             return None
-        except duckdb.BinderException:
-            return _Meta(-1, 0, "", 0, None, None, "", [], [], [])
+        except duckdb.BinderException:  # another schema's columns: its version, if it has one
+            try:
+                found = self._con.execute("SELECT schema_version FROM meta").fetchone()
+            except duckdb.Error:
+                found = None
+            version = found[0] if found and isinstance(found[0], int) else -1
+            return _Meta(version, 0, "", 0, None, None, "", [], [], [])
         return None if row is None else _Meta(*row)
 
     def _write_meta(self, scan: Scan, stat: list[int]) -> None:

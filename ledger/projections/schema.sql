@@ -17,9 +17,9 @@ CREATE TABLE meta (
     byte_offset BIGINT NOT NULL,        -- where the applied prefix ends in the file
     last_id VARCHAR,                    -- id of the last applied entry
     last_offset BIGINT,                 -- its byte offset
-    prefix_sha256 VARCHAR NOT NULL,     -- hex SHA-256 of the SHA-256s of the file's first
+    prefix_digest VARCHAR NOT NULL,     -- hex BLAKE3 of the BLAKE3s of the file's first
                                         -- byte_offset bytes in 8 MiB pieces (the last shorter)
-    pieces VARCHAR[] NOT NULL,          -- hex SHA-256s of the complete pieces
+    pieces VARCHAR[] NOT NULL,          -- hex BLAKE3s of the complete pieces
     edge VARCHAR[] NOT NULL,            -- Merkle right edge (hex), extends the root in O(log n)
     file_stat BIGINT[] NOT NULL         -- (size, mtime_ns, inode, device) seen before reading
 );

@@ -290,7 +290,7 @@ class ProjectionFigures:
     catch_up: Sample
     """Refresh after one new entry, as the TUI's reload does (``full_check=False``)."""
     catch_up_full: Sample
-    """The same, also checking the SHA-256 of the whole applied prefix (CLI reads)."""
+    """The same, also checking the BLAKE3 of the whole applied prefix (CLI reads)."""
     as_of: Sample
     page: Sample
 

@@ -1,16 +1,15 @@
 """Catch-up and rebuild: the prefix digest in pieces, the memo a refresh clears, and the
 rebuild that lets DuckDB read and apply the file while Python checks it.
 
-The prefix digest is the SHA-256 of the SHA-256s of the log's first ``byte_offset``
+The prefix digest is the BLAKE3 of the BLAKE3s of the log's first ``byte_offset``
 bytes in pieces of ``PIECE`` bytes. With tiny pieces, lines straddle piece ends,
 and the digest after any catch-up must be the one computed from scratch here.
 """
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
+from blake3 import blake3
 
 from ledger.errors import DecodeError
 from ledger.projections import Projection, _loader, _scan, open_projection, queries
@@ -19,10 +18,10 @@ from tests.projections.test_projector import dump, meta, small
 
 
 def pieces_digest(data: bytes, piece: int) -> str:
-    digests = [hashlib.sha256(data[i : i + piece]).digest() for i in range(0, len(data), piece)]
+    digests = [blake3(data[i : i + piece]).digest() for i in range(0, len(data), piece)]
     if len(data) % piece == 0:  # the last, empty piece
-        digests.append(hashlib.sha256(b"").digest())
-    return hashlib.sha256(b"".join(digests)).hexdigest()
+        digests.append(blake3(b"").digest())
+    return blake3(b"".join(digests)).hexdigest()
 
 
 @pytest.fixture
@@ -50,16 +49,16 @@ def test_the_digest_is_of_the_pieces_after_rebuild_and_catch_up(
     path = builder.ledger.events_path
     projection = project(builder.ledger, open_proj)
     m = meta(projection)
-    assert m["prefix_sha256"] == pieces_digest(path.read_bytes(), tiny_pieces)
+    assert m["prefix_digest"] == pieces_digest(path.read_bytes(), tiny_pieces)
     assert len(m["pieces"]) == path.stat().st_size // tiny_pieces
     for full_check in (True, False, True):
         builder.note(ids["clm"], "more " * 40)
         assert projection.refresh(full_check=full_check).action == "caught-up"
         m = meta(projection)
-        assert m["prefix_sha256"] == pieces_digest(path.read_bytes(), tiny_pieces)
+        assert m["prefix_digest"] == pieces_digest(path.read_bytes(), tiny_pieces)
         assert m["byte_offset"] == path.stat().st_size
     fresh = project(builder.ledger, open_proj, in_memory=True)
-    assert meta(fresh)["prefix_sha256"] == meta(projection)["prefix_sha256"]
+    assert meta(fresh)["prefix_digest"] == meta(projection)["prefix_digest"]
     assert dump(fresh) == dump(projection)
 
 

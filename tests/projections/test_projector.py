@@ -16,7 +16,7 @@ import pytest
 from ledger.entry import event_id
 from ledger.errors import DecodeError
 from ledger.ledger import Ledger
-from ledger.projections import CACHE_NAME, Projection, open_projection, queries
+from ledger.projections import CACHE_NAME, SCHEMA_VERSION, Projection, open_projection, queries
 from tests.projections.conftest import VECTORS, Builder, project
 
 HOLD = (
@@ -169,6 +169,23 @@ def test_a_cache_from_another_schema_version_is_rebuilt(
     con.close()
     projection = project(builder.ledger, open_proj, refresh=False)
     assert projection.refresh().action == "rebuilt"
+
+
+def test_a_cache_whose_meta_has_other_columns_is_rebuilt(
+    builder: Builder, open_proj: list[Projection]
+) -> None:
+    """A cache written before the prefix digest became BLAKE3 (schema 3) names it otherwise."""
+    ids = small(builder)
+    open_projection(builder.ledger).close()
+    con = duckdb.connect(str(builder.ledger.cache_dir / CACHE_NAME))
+    con.execute("ALTER TABLE meta RENAME COLUMN prefix_digest TO prefix_sha256")
+    con.execute("UPDATE meta SET schema_version = 3")
+    con.close()
+    projection = project(builder.ledger, open_proj, refresh=False)
+    done = projection.refresh()
+    assert done.action == "rebuilt"
+    assert done.reason == f"schema version 3 is not {SCHEMA_VERSION}"
+    assert queries.claim_state(projection, ids["clm"]).verdict is not None
 
 
 def test_an_unwritable_cache_directory_falls_back_to_memory(
