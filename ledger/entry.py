@@ -222,13 +222,9 @@ def seal_digest(
     body: AnyBody,
     key: SigningKey,
 ) -> tuple[Entry, Digest]:
-    """Sign a new entry and return it with its digest, hashing the body once.
-
-    Struct constructors do not validate, so the body and header are checked against
-    the schema before anything is signed: what is written always decodes.
-    """
-    entry, header_bytes, _, sig = _sign(kind, subject, parent, at, body, key)
-    return entry, _digest(header_bytes, sig)
+    """Sign a new entry (checked first: see :func:`prepare`) and return it with its digest."""
+    sealed = seal_line(kind=kind, subject=subject, parent=parent, at=at, body=body, key=key)
+    return sealed.entry, sealed.digest
 
 
 def seal_line(
@@ -240,34 +236,43 @@ def seal_line(
     body: AnyBody,
     key: SigningKey,
 ) -> Sealed:
-    """:func:`seal_digest`, and the entry's line, spliced from bytes already encoded.
+    """:func:`seal_digest`, and the entry's line, spliced from bytes already encoded."""
+    draft = prepare(kind, subject, parent, at, body, key.public.fingerprint)
+    return finish(draft, key.sign(draft.message))
 
-    canonical(entry) is canonical(header + sig) with ``"body_hash":"…"`` replaced by
-    ``"body":`` canonical(body): ``body`` sorts where ``body_hash`` does (after
-    ``author``, before ``kind``), and the members before it are a time and a
-    fingerprint, so the first ``,"body_hash":"`` is the member itself.
+
+class Prepared(typing.NamedTuple):
+    """An entry checked and encoded up to its signature (:func:`prepare`)."""
+
+    kind: str
+    subject: str
+    parent: str | None
+    at: str
+    author: str
+    body: AnyBody
+    header: bytes
+    """canonical(header)."""
+    body_bytes: bytes
+    """canonical(body)."""
+
+    @property
+    def message(self) -> bytes:
+        """What the author signs: the domain prefix and canonical(header)."""
+        return SIGNING_PREFIX + self.header
+
+
+def prepare(
+    kind: str, subject: str, parent: str | None, at: str, body: AnyBody, author: str
+) -> Prepared:
+    """Check an entry against the schema and encode it, all but signing it.
+
+    Struct constructors do not validate, so the body and header are checked here,
+    before anything is signed: what is written always decodes.
     """
-    entry, header_bytes, body_bytes, sig = _sign(kind, subject, parent, at, body, key)
-    digest = _digest(header_bytes, sig)
-    leaf = digest.leaf_input
-    start = leaf.index(_BODY_HASH_MEMBER) + 1
-    end = start + len(_BODY_HASH_MEMBER) - 1 + 65  # '"body_hash":"', 64 hex digits, '"'
-    line = b"".join((leaf[:start], b'"body":', body_bytes, leaf[end:]))
-    return Sealed(entry, digest, line)
-
-
-_BODY_HASH_MEMBER: Final = b',"body_hash":"'
-
-
-def _sign(
-    kind: str, subject: str, parent: str | None, at: str, body: AnyBody, key: SigningKey
-) -> tuple[Entry, bytes, bytes, str]:
-    """Check, sign and build the entry: (entry, canonical(header), canonical(body), sig)."""
     body_type = BODY_TYPES.get(kind)
     if body_type is None or type(body) is not body_type:
         raise UsageError(f"a {kind} entry cannot carry a {type(body).__name__}", rule="schema")
     body_bytes = canonical(body)
-    author = key.public.fingerprint
     header = Header(
         at=at,
         author=author,
@@ -286,10 +291,37 @@ def _sign(
         raise DecodeError(
             f"the {kind} entry does not match the schema: {exc}", rule="schema"
         ) from None
-    sig = base64.b64encode(key.sign(SIGNING_PREFIX + header_bytes)).decode()
-    cls = ENTRY_BY_KIND[kind]
-    entry = cls(v=1, subject=subject, parent=parent, at=at, author=author, sig=sig, body=body)
-    return entry, header_bytes, body_bytes, sig
+    return Prepared(kind, subject, parent, at, author, body, header_bytes, body_bytes)
+
+
+def finish(draft: Prepared, signature: bytes) -> Sealed:
+    """The sealed entry from a prepared one and the 64-byte signature of its message.
+
+    canonical(entry) is canonical(header + sig) with ``"body_hash":"…"`` replaced by
+    ``"body":`` canonical(body): ``body`` sorts where ``body_hash`` does (after
+    ``author``, before ``kind``), and the members before it are a time and a
+    fingerprint, so the first ``,"body_hash":"`` is the member itself.
+    """
+    sig = base64.b64encode(signature).decode()
+    cls = ENTRY_BY_KIND[draft.kind]
+    entry = cls(
+        v=1,
+        subject=draft.subject,
+        parent=draft.parent,
+        at=draft.at,
+        author=draft.author,
+        sig=sig,
+        body=draft.body,
+    )
+    digest = _digest(draft.header, sig)
+    leaf = digest.leaf_input
+    start = leaf.index(_BODY_HASH_MEMBER) + 1
+    end = start + len(_BODY_HASH_MEMBER) - 1 + 65  # '"body_hash":"', 64 hex digits, '"'
+    line = b"".join((leaf[:start], b'"body":', draft.body_bytes, leaf[end:]))
+    return Sealed(entry, digest, line)
+
+
+_BODY_HASH_MEMBER: Final = b',"body_hash":"'
 
 
 def check_signature(entry: Entry, key: PublicKey) -> None:

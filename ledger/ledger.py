@@ -337,7 +337,8 @@ class Ledger:
 
     def save_cache(self, snap: Snapshot) -> None:
         """Keep ``snap``'s state in ``.cache/`` for the next writer (call under the lock)."""
-        statecache.save(self.cache_dir, self.config.events, snap.state, snap.tail(), snap.store)
+        with paused_gc():  # a row per event and stream, and no cycles: see paused_gc
+            statecache.save(self.cache_dir, self.config.events, snap.state, snap.tail(), snap.store)
 
     # --- writing ------------------------------------------------------------------
 

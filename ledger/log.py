@@ -213,7 +213,15 @@ def locked(
                 time.sleep(0.01)
         yield
     finally:
-        os.close(fd)
+        _unlock(fd)
+
+
+def _unlock(fd: int) -> None:
+    """Unlock, then close: a forked child (a signing worker) holds a copy of the
+    descriptor, and closing ours alone would leave the lock held until it exits."""
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
 
 
 @contextlib.contextmanager
@@ -251,4 +259,4 @@ def shared(lock_path: Path, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterato
                 time.sleep(0.01)
         yield
     finally:
-        os.close(fd)
+        _unlock(fd)

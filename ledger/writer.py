@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ledger import log, rules
+from ledger import log, rules, signpool
 from ledger.codec import encode_entry
-from ledger.entry import Sealed, check_signature, event_id, seal_line
-from ledger.errors import InvalidSignature, RuleViolation, StaleParent, StorageError
+from ledger.entry import Prepared, Sealed, check_signature, event_id, finish, prepare
+from ledger.errors import InvalidSignature, LedgerError, RuleViolation, StaleParent, StorageError
 from ledger.events import Entry
 from ledger.keys import SigningKey
+from ledger.signpool import Pipeline, SignPool
 from ledger.snapshot import Appended, Clock, Draft, Snapshot, format_time, paused_gc
 
 if TYPE_CHECKING:
@@ -30,38 +31,71 @@ def seal_drafts(
     Raises on the first refused draft; ``snap`` has then advanced past the drafts
     before it, so a caller that goes on must fold the log again.
     """
-    return _seal_lines(snap, drafts, key, stamp, wall)[0]
+    return _Sealing(snap, key, stamp, wall, None).run(drafts)[0]
 
 
-def _seal_lines(
-    snap: Snapshot,
-    drafts: Sequence[Draft],
-    key: SigningKey,
-    stamp: str,
-    wall: datetime,
-) -> tuple[list[Appended], list[bytes]]:
-    """:func:`seal_drafts`, and the entries' lines (encoded while sealing, not again)."""
-    out: list[Appended] = []
-    lines: list[bytes] = []
-    for draft in drafts:
-        head = snap.state.heads.get(draft.subject)
-        if draft.expect_parent and draft.parent != head:
-            raise StaleParent(
-                f"{draft.subject} has moved on: its head is {head[:12] if head else 'empty'},"
-                f" not {draft.parent[:12] if draft.parent else 'empty'}",
-                rule="stale-parent",
-                hint="re-read it ('factledger show') and retry against the new head",
-            )
-        sealed = seal_line(
-            kind=draft.kind, subject=draft.subject, parent=head, at=stamp, body=draft.body, key=key
-        )
+class _Sealing:
+    """Drafts in order: prepared, signed (inline, or by a :class:`SignPool`), folded.
+
+    With a pool, chunks of prepared drafts are signed in the worker while this
+    process prepares the next chunks and folds the ones already signed. The result is
+    the same as signing inline, refusals included: a draft's parent is its subject's
+    head once every earlier draft of that subject is folded (the fold waits for them
+    when needed), the rules see the drafts in order, and a draft that cannot even be
+    prepared is reported only after every draft before it has been folded.
+    """
+
+    def __init__(
+        self,
+        snap: Snapshot,
+        key: SigningKey,
+        stamp: str,
+        wall: datetime,
+        pool: SignPool | None,
+    ) -> None:
+        self.snap, self.stamp, self.wall = snap, stamp, wall
+        self.author = key.public.fingerprint
+        self.out: list[Appended] = []
+        self.lines: list[bytes] = []
+        self.pipeline = Pipeline(key, pool, self._fold)
+
+    def run(self, drafts: Sequence[Draft]) -> tuple[list[Appended], list[bytes]]:
+        pipeline = self.pipeline
+        try:
+            for draft in drafts:
+                pipeline.settle(draft.subject)  # its parent may still be being signed
+                head = self.snap.state.heads.get(draft.subject)
+                try:
+                    if draft.expect_parent and draft.parent != head:
+                        raise StaleParent(
+                            f"{draft.subject} has moved on: its head is "
+                            f"{head[:12] if head else 'empty'}, "
+                            f"not {draft.parent[:12] if draft.parent else 'empty'}",
+                            rule="stale-parent",
+                            hint="re-read it ('factledger show') and retry against the new head",
+                        )
+                    prepared = prepare(
+                        draft.kind, draft.subject, head, self.stamp, draft.body, self.author
+                    )
+                except LedgerError:
+                    pipeline.settle_all()  # a refusal of an earlier draft comes first
+                    raise
+                pipeline.add(prepared)
+            pipeline.settle_all()
+        except BaseException:
+            pipeline.abandon()
+            raise
+        return self.out, self.lines
+
+    def _fold(self, prepared: Prepared, signature: bytes) -> None:
+        sealed = finish(prepared, signature)
         entry, eid = sealed.entry, sealed.digest.event_id
-        for problem in rules.violations(snap.state, entry, eid, now=wall):
+        snap = self.snap
+        for problem in rules.violations(snap.state, entry, eid, now=self.wall):
             raise problem
-        out.append(Appended(snap.size, eid, entry))
-        lines.append(sealed.line)
+        self.out.append(Appended(snap.size, eid, entry))
+        self.lines.append(sealed.line)
         snap.add(entry, eid)
-    return out, lines
 
 
 class Refused(RuleViolation):
@@ -85,6 +119,26 @@ class Writer:
         self.now = now
         self.last_key: SigningKey | None = None
         self.broken = False
+        self.pool: SignPool | None = None
+        """The worker that signs large batches with the last key that made one."""
+        self._no_pool_for: SigningKey | None = None
+
+    def _pool_for(self, key: SigningKey) -> SignPool | None:
+        pool = self.pool
+        if pool is not None and pool.key is key and pool.alive:
+            return pool
+        if self._no_pool_for is key:
+            return None
+        self._close_pool()
+        self.pool = SignPool.start(key)
+        if self.pool is None:
+            self._no_pool_for = key
+        return self.pool
+
+    def _close_pool(self) -> None:
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            pool.close()
 
     def append(
         self, drafts: Sequence[Draft], key: SigningKey, *, at: str | None = None
@@ -92,10 +146,11 @@ class Writer:
         """Sign, check and write ``drafts`` with one fsync: all of them or none."""
         wall = self.now()
         try:
+            pool = self._pool_for(key) if len(drafts) >= signpool.PARALLEL_AT else None
             with paused_gc():  # a batch makes many objects and no cycles: see paused_gc
-                sealed, lines = _seal_lines(
-                    self.snapshot, drafts, key, at or format_time(wall), wall
-                )
+                sealed, lines = _Sealing(
+                    self.snapshot, key, at or format_time(wall), wall, pool
+                ).run(drafts)
         except BaseException:
             # The fold advanced past the refused batch's first drafts: fold again.
             self.reload()
@@ -187,6 +242,7 @@ class Writer:
 
     def close(self) -> None:
         """Re-sign the checkpoint if anything was appended, and keep the state cached."""
+        self._close_pool()
         snap = self.snapshot
         if self.last_key is not None:
             self.ledger.write_checkpoint(snap.size, snap.root(), self.last_key)

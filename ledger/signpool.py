@@ -1,0 +1,254 @@
+"""Signing in a second process while the main one folds the rules (large batches only).
+
+A batch append spends about two fifths of its time in Ed25519 signing and the
+rest in the schema check, the rule fold, the Merkle edge and the line, all of
+which must run in log order in one process. Signatures need only the key and the
+message, so :class:`SignPool` hands chunks of messages to one forked worker, and
+a :class:`Pipeline` passes each prepared entry on, in order, as its signature
+comes back (:mod:`ledger.writer` folds it).
+
+An entry's parent is the id of its subject's previous entry, which hashes that
+entry's signature: an entry whose subject's previous entry is still out waits for
+it. A batch that keeps waiting (each claim followed at once by its attributions and
+verdict, say) would be slower than signing inline, so after a few such waits close
+together the pipeline signs the rest of the batch inline.
+
+The key reaches the worker only by ``fork``: the child inherits the parent's
+memory, and nothing about the key is pickled, sent or written anywhere. Where
+``fork`` is unsafe (other threads are running) or there is one core, there is no
+pool and the pipeline signs inline. The worker ignores Ctrl-C (the parent decides)
+and ends when its connection closes, so it never outlives the writer that made it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
+
+from ledger.entry import Prepared
+from ledger.errors import StorageError
+from ledger.keys import SigningKey
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
+
+PARALLEL_AT: Final = 1024
+"""Entries in one batch from which a worker signs: below it, starting one costs more."""
+CHUNK: Final = 256
+"""Messages per hand-off."""
+IN_FLIGHT: Final = 3
+"""Chunks handed off and not yet collected. Their signatures (64 bytes each, 48 KiB in
+all) always fit the connection's buffer, so the worker never blocks writing an answer:
+it always reads the next chunk, and the parent's hand-off cannot wait forever."""
+SIGNATURE: Final = 64
+SHORT_RUN: Final = 64
+"""A wait for a signature after fewer entries than this since the last one is short."""
+SHORT_RUNS: Final = 4
+"""Short runs in a row after which the pipeline signs the rest of the batch inline."""
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _serve(conn: Connection, sign: Callable[[bytes], bytes]) -> None:
+    """The worker: sign each chunk of messages, answer with the signatures joined."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        while True:
+            messages = conn.recv()
+            if messages is None:
+                return
+            conn.send_bytes(b"".join([sign(m) for m in messages]))
+    except (EOFError, OSError):
+        return  # the parent went away
+
+
+class SignPool:
+    """One worker process signing with one key, inherited by ``fork`` (never sent)."""
+
+    def __init__(self, key: SigningKey, conn: Connection, process: BaseProcess) -> None:
+        self.key = key
+        self._conn = conn
+        self._process = process
+        self._pending: deque[int] = deque()
+        self.signed = 0
+        """Signatures the worker has made."""
+
+    @classmethod
+    def start(cls, key: SigningKey) -> SignPool | None:
+        """A worker signing with ``key``, or None where one would not help or is unsafe."""
+        if usable_cores() < 2 or threading.active_count() > 1:
+            return None
+        import multiprocessing
+
+        try:
+            context = multiprocessing.get_context("fork")
+            parent, child = context.Pipe()
+            process = context.Process(
+                target=_serve, args=(child, key.sign), name="factledger-sign", daemon=True
+            )
+            process.start()
+        except (OSError, ValueError):
+            return None  # no fork here, or no room for a process: sign inline
+        child.close()
+        return cls(key, parent, process)
+
+    @property
+    def room(self) -> bool:
+        """Whether another chunk may be handed off before the oldest is collected."""
+        return len(self._pending) < IN_FLIGHT
+
+    @property
+    def alive(self) -> bool:
+        return self._process.is_alive()
+
+    def submit(self, messages: list[bytes]) -> None:
+        """Hand off one chunk; its signatures come back, in order, from :meth:`collect`."""
+        if not self.room:
+            raise RuntimeError("collect a chunk before handing off another")
+        try:
+            self._conn.send(messages)
+        except OSError:
+            raise self._stopped() from None
+        self._pending.append(len(messages))
+
+    def collect(self) -> list[bytes]:
+        """The signatures of the oldest chunk handed off and not yet collected."""
+        count = self._pending.popleft()
+        try:
+            data = self._conn.recv_bytes()
+        except (EOFError, OSError):
+            raise self._stopped() from None
+        if len(data) != count * SIGNATURE:
+            raise StorageError(f"the signing worker returned {len(data)} bytes for {count}")
+        self.signed += count
+        return [data[i : i + SIGNATURE] for i in range(0, len(data), SIGNATURE)]
+
+    def _stopped(self) -> StorageError:
+        self._pending.clear()
+        self._process.join(1)
+        return StorageError(
+            f"the signing worker stopped (exit code {self._process.exitcode}); "
+            "nothing of this batch was written",
+            hint="run the command again; if it recurs, check the machine's memory",
+        )
+
+    def discard(self) -> None:
+        """Collect and drop every chunk still out (after a refused batch)."""
+        with contextlib.suppress(StorageError):
+            while self._pending:
+                self.collect()
+
+    def close(self) -> None:
+        """Stop the worker and wait for it."""
+        try:
+            self._pending.clear()
+            self._conn.send(None)
+        except OSError:
+            pass
+        finally:
+            self._conn.close()
+        self._process.join(5)
+        if self._process.is_alive():  # pragma: no cover - a worker stuck in a signature
+            self._process.terminate()
+            self._process.join()
+
+
+class Pipeline:
+    """Prepared entries signed by ``key`` (in ``pool``, else inline), passed to ``done``
+    in the order they were added.
+
+    With a pool, an entry is signed some time after :meth:`add`: a caller that needs
+    the id of an entry already added (the next entry of the same subject has it as
+    its parent) calls :meth:`settle` for that subject first.
+    """
+
+    def __init__(
+        self, key: SigningKey, pool: SignPool | None, done: Callable[[Prepared, bytes], None]
+    ) -> None:
+        self.key, self.pool, self.done = key, pool, done
+        self.chunk: list[Prepared] = []
+        self.sent: deque[list[Prepared]] = deque()
+        self.chunks = 0
+        """Chunks started so far; the open one is number ``chunks``."""
+        self.finished = 0
+        """Chunks passed to ``done`` so far."""
+        self.last_chunk: dict[str, int] = {}
+        """The chunk that holds each subject's latest entry."""
+        self.added = 0
+        self._since_wait = 0
+        self._short_runs = 0
+        self.inline_from: int | None = None
+        """How many entries had been added when the pipeline went inline, if it did."""
+
+    def add(self, prepared: Prepared) -> None:
+        self.added += 1
+        if self.pool is None or self.inline_from is not None:
+            self.done(prepared, self.key.sign(prepared.message))
+            return
+        self._since_wait += 1
+        self.chunk.append(prepared)
+        self.last_chunk[prepared.subject] = self.chunks
+        if len(self.chunk) >= CHUNK:
+            self._send()
+
+    def settle(self, subject: str) -> None:
+        """Pass on every entry of ``subject`` added so far (and every one before it)."""
+        last = self.last_chunk.get(subject)
+        if last is None or last < self.finished or self.inline_from is not None:
+            return
+        self._finish_through(last)
+        self._short_runs = self._short_runs + 1 if self._since_wait < SHORT_RUN else 0
+        self._since_wait = 0
+        if self._short_runs >= SHORT_RUNS:
+            self.settle_all()
+            self.inline_from = self.added
+
+    def settle_all(self) -> None:
+        """Pass on every entry added so far."""
+        self._finish_through(self.chunks)
+
+    def abandon(self) -> None:
+        """Drop what is out (after a refusal); the pool can be used again."""
+        if self.pool is not None:
+            self.pool.discard()
+        self.sent.clear()
+        self.chunk = []
+
+    def _send(self) -> None:
+        pool = self.pool
+        assert pool is not None
+        while not pool.room:
+            self._finish_oldest()
+        pool.submit([prepared.message for prepared in self.chunk])
+        self.sent.append(self.chunk)
+        self.chunk = []
+        self.chunks += 1
+
+    def _finish_through(self, chunk: int) -> None:
+        if self.pool is None:
+            return
+        if chunk >= self.chunks and self.chunk:
+            self._send()
+        while self.sent and self.finished <= chunk:
+            self._finish_oldest()
+
+    def _finish_oldest(self) -> None:
+        pool = self.pool
+        assert pool is not None
+        chunk = self.sent.popleft()
+        signatures = pool.collect()
+        self.finished += 1
+        done = self.done
+        for prepared, signature in zip(chunk, signatures, strict=True):
+            done(prepared, signature)

@@ -1,0 +1,255 @@
+"""Signing large batches in a worker process gives what signing inline gives.
+
+Ed25519 is deterministic, so a batch signed by the worker (``ledger.signpool``) must
+write the very bytes the inline path writes, and refuse exactly what it refuses,
+with the same first refusal, whatever the chunk boundaries. Tiny chunks and a
+threshold of one draft make every batch here cross many hand-offs: a draft whose
+parent is still being signed, a refusal while later chunks are out, a draft that
+cannot be prepared while earlier ones are not yet folded.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from ledger import signpool
+from ledger.errors import LedgerError, StorageError
+from ledger.events import NoteAddedBody
+from ledger.ledger import Draft, Ledger
+from ledger.signpool import SignPool
+from tests.ledger.test_sealing import AT, OWNER, _claims, _ledger
+
+
+@pytest.fixture
+def tiny_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every batch crosses many hand-offs, and never gives up on the worker."""
+    monkeypatch.setattr(signpool, "PARALLEL_AT", 1)
+    monkeypatch.setattr(signpool, "CHUNK", 3)
+    monkeypatch.setattr(signpool, "IN_FLIGHT", 2)
+    monkeypatch.setattr(signpool, "SHORT_RUNS", 10**9)
+
+
+def _inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(signpool, "PARALLEL_AT", 10**9)
+
+
+def _note(subject: str, text: str, salt: str, *, expect: str | None = None) -> Draft:
+    body = NoteAddedBody(salt=salt, text=text, in_reply_to=None)
+    if expect is None:
+        return Draft("note.added", subject, body)
+    return Draft("note.added", subject, body, expect, expect_parent=True)
+
+
+def _mixed(seed: int, claims: list[Draft]) -> list[Draft]:
+    """Claims and notes on them in a random order; a note may follow its claim at once."""
+    rng = random.Random(seed)
+    out: list[Draft] = []
+    asserted: list[Draft] = []
+    todo = list(claims)
+    while todo or len(out) < 3 * len(claims):
+        if todo and (not asserted or rng.random() < 0.4):
+            asserted.append(todo.pop(0))
+            out.append(asserted[-1])
+        else:
+            claim = rng.choice(asserted[-3:] if rng.random() < 0.5 else asserted)
+            out.append(_note(claim.subject, f"note {len(out)}", claim.body.salt))
+    return out
+
+
+def _files(ledger: Ledger) -> tuple[bytes, bytes]:
+    return ledger.events_path.read_bytes(), ledger.checkpoint_path.read_bytes()
+
+
+def _two(tmp_path: Path) -> tuple[Ledger, Ledger]:
+    pooled, inline = _ledger(tmp_path / "pooled"), _ledger(tmp_path / "inline")
+    assert _files(pooled) == _files(inline)
+    return pooled, inline
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_worker_signs_what_inline_signing_signs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_chunks: None, seed: int
+) -> None:
+    pooled, inline = _two(tmp_path)
+    first, second = _mixed(seed, _claims(8, seed)), _mixed(seed + 100, _claims(5, seed + 50))
+    with pooled.writer() as writer:
+        done = writer.append(first, OWNER, at=AT) + writer.append(second, OWNER, at=AT)
+        assert writer.pool is not None
+        assert writer.pool.signed == len(first) + len(second)
+        worker = writer.pool
+    assert not worker.alive  # the writer's end stops it
+    with monkeypatch.context() as patch:
+        _inline(patch)
+        with inline.writer() as writer:
+            expected = writer.append(first, OWNER, at=AT) + writer.append(second, OWNER, at=AT)
+            assert writer.pool is None
+    assert done == expected
+    assert _files(pooled) == _files(inline)
+
+
+def test_a_draft_expecting_a_parent_still_being_signed_gets_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_chunks: None
+) -> None:
+    pooled, inline = _two(tmp_path)
+    claims = _claims(4, 9)
+    for ledger in (pooled, inline):
+        ledger.append(claims, OWNER, at=AT)
+    heads = {d.subject: pooled.load().state.heads[d.subject] for d in claims}
+    batch = [_note(d.subject, "on the head", d.body.salt, expect=heads[d.subject]) for d in claims]
+    batch.append(_note(claims[0].subject, "after the note", claims[0].body.salt))
+    with pooled.writer() as writer:
+        done = writer.append(batch, OWNER, at=AT)
+        assert writer.pool is not None
+        assert writer.pool.signed == len(batch)
+    _inline(monkeypatch)
+    assert done == inline.append(batch, OWNER, at=AT)
+    assert _files(pooled) == _files(inline)
+
+
+def _refusal(ledger: Ledger, drafts: list[Draft]) -> tuple[type, str, str | None]:
+    before = _files(ledger)
+    with ledger.writer() as writer, pytest.raises(LedgerError) as caught:
+        writer.append(drafts, OWNER, at=AT)
+    assert _files(ledger) == before  # all of the batch or none of it
+    return type(caught.value), caught.value.message, caught.value.rule
+
+
+@pytest.mark.parametrize(
+    ("schema_at", "rule"),
+    [
+        (None, "subject"),  # a rule refuses draft 7 while later chunks are out
+        (8, "subject"),  # draft 8 cannot be prepared, but draft 7, not yet folded, comes first
+        (5, "schema"),  # draft 5 cannot be prepared, and nothing before it is refused
+    ],
+)
+def test_a_refused_batch_writes_nothing_and_names_the_first_refusal(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tiny_chunks: None,
+    schema_at: int | None,
+    rule: str,
+) -> None:
+    pooled, inline = _two(tmp_path)
+    claims = _claims(12, 4)
+    batch = list(claims)
+    batch.insert(7, claims[2])  # the same claim asserted twice: rule "subject"
+    if schema_at is not None:
+        wrong = NoteAddedBody(salt=claims[0].body.salt, text="not a claim", in_reply_to=None)
+        batch.insert(schema_at, Draft("claim.asserted", "clm_wrongbody", wrong))
+    refused = _refusal(pooled, batch)
+    assert refused[2] == rule
+    with monkeypatch.context() as patch:
+        _inline(patch)
+        assert _refusal(inline, batch) == refused
+    # the same writer's worker carries on after a refusal
+    with pooled.writer() as writer:
+        writer.append(claims[:6], OWNER, at=AT)
+        pool = writer.pool
+        writer.append(claims[6:], OWNER, at=AT)
+        assert writer.pool is pool
+        assert pool is not None
+        assert pool.signed == len(claims)
+    _inline(monkeypatch)
+    inline.append(claims, OWNER, at=AT)
+    assert _files(pooled) == _files(inline)
+
+
+def test_no_worker_while_other_threads_run(tmp_path: Path, tiny_chunks: None) -> None:
+    ledger = _ledger(tmp_path / "l")
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert SignPool.start(OWNER) is None  # fork beside a running thread can deadlock
+        with ledger.writer() as writer:
+            writer.append(_claims(5, 1), OWNER, at=AT)
+            assert writer.pool is None
+    finally:
+        stop.set()
+        other.join()
+    assert len(ledger.events_path.read_bytes().splitlines()) == 6
+
+
+def test_the_worker_ignores_ctrl_c_and_one_that_dies_fails_only_its_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_chunks: None
+) -> None:
+    ledger = _ledger(tmp_path / "l")
+    claims = _claims(15, 2)
+    with ledger.writer() as writer:
+        writer.append(claims[:3], OWNER, at=AT)
+        pool = writer.pool
+        assert pool is not None
+        assert pool._process.pid is not None
+        os.kill(pool._process.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+        writer.append(claims[3:6], OWNER, at=AT)
+        assert pool.alive
+        assert pool.signed == 6
+        os.kill(pool._process.pid, signal.SIGKILL)  # between batches: the next one starts anew
+        pool._process.join(5)
+        writer.append(claims[6:9], OWNER, at=AT)
+        assert writer.pool is not None
+        assert writer.pool is not pool
+        assert writer.pool.signed == 3
+        pool = writer.pool
+        submit = SignPool.submit
+
+        def dies_after_one(self: SignPool, messages: list[bytes]) -> None:
+            submit(self, messages)
+            if self is pool and self._process.pid is not None:
+                os.kill(self._process.pid, signal.SIGKILL)  # within a batch
+                self._process.join(5)
+
+        before = ledger.events_path.read_bytes()
+        with monkeypatch.context() as patch:
+            patch.setattr(SignPool, "submit", dies_after_one)
+            with pytest.raises(StorageError) as caught:
+                writer.append(claims[9:], OWNER, at=AT)
+        assert "signing worker stopped" in caught.value.message
+        assert ledger.events_path.read_bytes() == before
+        writer.append(claims[9:], OWNER, at=AT)
+        assert writer.pool is not pool
+    expected = _ledger(tmp_path / "inline")
+    _inline(monkeypatch)
+    expected.append(claims, OWNER, at=AT)
+    assert _files(ledger) == _files(expected)
+
+
+def test_a_batch_that_keeps_waiting_for_its_parents_goes_inline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each claim followed at once by a note on it: every note waits for its claim."""
+    monkeypatch.setattr(signpool, "PARALLEL_AT", 1)
+    pooled, inline = _two(tmp_path)
+    claims = _claims(40, 6)
+    batch = [d for c in claims for d in (c, _note(c.subject, "at once", c.body.salt))]
+    with pooled.writer() as writer:
+        done = writer.append(batch, OWNER, at=AT)
+        assert writer.pool is not None
+        signed = writer.pool.signed
+    assert 0 < signed <= 2 * signpool.SHORT_RUNS  # the first few, then inline
+    _inline(monkeypatch)
+    assert done == inline.append(batch, OWNER, at=AT)
+    assert _files(pooled) == _files(inline)
+
+
+def test_the_worker_signs_each_message_in_order() -> None:
+    """Signatures come back chunk by chunk, in order, and each checks against its message."""
+    pool = SignPool.start(OWNER)
+    assert pool is not None
+    try:
+        messages = [b"factledger/v1/entry\n" + bytes([i]) * i for i in range(7)]
+        pool.submit(messages[:3])
+        pool.submit(messages[3:])
+        signatures = pool.collect() + pool.collect()
+    finally:
+        pool.close()
+    assert signatures == [OWNER.sign(m) for m in messages]
+    for message, sig in zip(messages, signatures, strict=True):
+        OWNER.public.verify(sig, message)
+    assert not pool.alive
