@@ -25,16 +25,35 @@ def test_an_unmet_verify_row_names_the_cpu_a_signature_leaves_to_the_rest(
     assert "4.0× less CPU" in why  # (200 - 100) / 25
 
 
-def test_an_unmet_import_row_names_the_time_signing_leaves_to_the_rest() -> None:
+def test_an_unmet_inline_import_row_names_the_time_signing_leaves_to_the_rest() -> None:
     # Signing at 50,000/s is 20 µs; 0.7 of that rate allows 28.6 µs, so 8.6 µs beside it.
-    why = explain.batch_import(Sample((10_000.0,), "/s"), Sample((50_000.0,), "/s"))
+    # 10,000 entries whose close took 0.15 s: 15 µs each of the state cache's save.
+    why = explain.batch_import(
+        Sample((10_000.0,), "/s"), Sample((50_000.0,), "/s"), 0.15, 10_000, worker=False
+    )
     assert "an entry takes 100 µs, of which signing 20 µs" in why
     assert "0.7× leaves 9 µs" in why
+    assert "the state cache's save, 15 µs" in why
     assert "which takes 80 µs in Python" in why
 
 
+def test_an_unmet_import_signed_beside_the_writer_is_held_to_the_writer_s_own_time() -> None:
+    # 25,000/s is 40 µs an entry in the writer; 0.7 × 50,000/s allows 28.6 µs.
+    why = explain.batch_import(
+        Sample((25_000.0,), "/s"), Sample((50_000.0,), "/s"), 0.12, 10_000, worker=True
+    )
+    assert "an entry takes 40 µs of the writer's time" in why
+    assert "signing it (20 µs) runs beside the writer" in why
+    assert "leaves 29 µs for the writer's own work" in why
+    assert "(28 µs in Python)" in why  # 40 - 12
+    assert "the state cache's save (12 µs)" in why
+
+
 def test_a_met_import_target_needs_no_explanation() -> None:
-    assert explain.batch_import(Sample((36_000.0,), "/s"), Sample((50_000.0,), "/s")) == ""
+    met = explain.batch_import(
+        Sample((36_000.0,), "/s"), Sample((50_000.0,), "/s"), 0.1, 10_000, worker=True
+    )
+    assert met == ""
 
 
 def test_an_unmet_rebuild_row_compares_the_strict_pass_alone_with_read_json() -> None:
