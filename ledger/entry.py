@@ -241,7 +241,7 @@ def seal_line(
     return finish(draft, key.sign(draft.message))
 
 
-class Prepared(typing.NamedTuple):
+class Prepared(msgspec.Struct, frozen=True):
     """An entry checked and encoded up to its signature (:func:`prepare`)."""
 
     kind: str
@@ -254,11 +254,8 @@ class Prepared(typing.NamedTuple):
     """canonical(header)."""
     body_bytes: bytes
     """canonical(body)."""
-
-    @property
-    def message(self) -> bytes:
-        """What the author signs: the domain prefix and canonical(header)."""
-        return SIGNING_PREFIX + self.header
+    message: bytes
+    """What the author signs: the domain prefix and canonical(header)."""
 
 
 def prepare(
@@ -291,7 +288,17 @@ def prepare(
         raise DecodeError(
             f"the {kind} entry does not match the schema: {exc}", rule="schema"
         ) from None
-    return Prepared(kind, subject, parent, at, author, body, header_bytes, body_bytes)
+    return Prepared(
+        kind,
+        subject,
+        parent,
+        at,
+        author,
+        body,
+        header_bytes,
+        body_bytes,
+        SIGNING_PREFIX + header_bytes,
+    )
 
 
 def finish(draft: Prepared, signature: bytes) -> Sealed:
