@@ -62,10 +62,10 @@ def batch_import(imported: Sample, sign: Sample, save_s: float, entries: int, wo
         allowed = 1e6 / (0.7 * sign.median)
         return (
             f"an entry takes {per:.0f} µs of the writer's time; signing it ({signing:.0f} µs) "
-            f"runs beside the writer in a second process, and 0.7× the sign rate leaves "
-            f"{allowed:.0f} µs for the writer's own work: the schema check, the rule fold, "
-            f"the Merkle edge and the line ({per - save:.0f} µs in Python) and, at the end, "
-            f"the state cache's save ({save:.0f} µs). {cure}"
+            f"runs beside the writer in a second process, so 0.7× the sign rate allows "
+            f"{allowed:.0f} µs an entry for the writer's own work alone: the schema check, "
+            f"the rule fold, the Merkle edge and the line ({per - save:.0f} µs in Python) "
+            f"and, at the end, the state cache's save ({save:.0f} µs). {cure}"
         )
     return (
         f"an entry takes {per:.0f} µs, of which signing {signing:.0f} µs; 0.7× leaves "

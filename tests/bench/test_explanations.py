@@ -44,7 +44,7 @@ def test_an_unmet_import_signed_beside_the_writer_is_held_to_the_writer_s_own_ti
     )
     assert "an entry takes 40 µs of the writer's time" in why
     assert "signing it (20 µs) runs beside the writer" in why
-    assert "leaves 29 µs for the writer's own work" in why
+    assert "allows 29 µs an entry for the writer's own work alone" in why
     assert "(28 µs in Python)" in why  # 40 - 12
     assert "the state cache's save (12 µs)" in why
 

@@ -93,7 +93,7 @@ def test_a_worker_signs_what_inline_signing_signs(
     assert _files(pooled) == _files(inline)
 
 
-def test_a_draft_expecting_a_parent_still_being_signed_gets_it(
+def test_expected_parents_are_checked_and_a_parent_still_out_is_waited_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_chunks: None
 ) -> None:
     pooled, inline = _two(tmp_path)
@@ -147,14 +147,16 @@ def test_a_refused_batch_writes_nothing_and_names_the_first_refusal(
     with monkeypatch.context() as patch:
         _inline(patch)
         assert _refusal(inline, batch) == refused
-    # the same writer's worker carries on after a refusal
+    # a refusal leaves the writer's worker usable: the next batch goes through it
     with pooled.writer() as writer:
-        writer.append(claims[:6], OWNER, at=AT)
+        with pytest.raises(LedgerError):
+            writer.append(batch, OWNER, at=AT)
         pool = writer.pool
-        writer.append(claims[6:], OWNER, at=AT)
-        assert writer.pool is pool
         assert pool is not None
-        assert pool.signed == len(claims)
+        before = pool.signed
+        writer.append(claims, OWNER, at=AT)
+        assert writer.pool is pool
+        assert pool.signed == before + len(claims)
     _inline(monkeypatch)
     inline.append(claims, OWNER, at=AT)
     assert _files(pooled) == _files(inline)
