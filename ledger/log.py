@@ -193,6 +193,7 @@ def locked(
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise _io_error("open the lock file", lock_path, exc) from None
+    owner = os.getpid()
     try:
         deadline = time.monotonic() + timeout
         waited = False
@@ -213,14 +214,17 @@ def locked(
                 time.sleep(0.01)
         yield
     finally:
-        _unlock(fd)
+        _unlock(fd, owner)
 
 
-def _unlock(fd: int) -> None:
+def _unlock(fd: int, owner: int) -> None:
     """Unlock, then close: a forked child (a signing worker) holds a copy of the
-    descriptor, and closing ours alone would leave the lock held until it exits."""
-    with contextlib.suppress(OSError):
-        fcntl.flock(fd, fcntl.LOCK_UN)
+    descriptor, and closing ours alone would leave the lock held until it exits.
+    Only the process that took the lock lets it go: a child that leaves the block
+    (it should not) only closes its copy."""
+    if os.getpid() == owner:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
     os.close(fd)
 
 
@@ -243,6 +247,7 @@ def shared(lock_path: Path, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterato
     except OSError:
         yield
         return
+    owner = os.getpid()
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -259,4 +264,4 @@ def shared(lock_path: Path, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterato
                 time.sleep(0.01)
         yield
     finally:
-        _unlock(fd)
+        _unlock(fd, owner)

@@ -257,9 +257,10 @@ class Store:
 
 def _connect(path: Path) -> sqlite3.Connection:
     con = sqlite3.connect(path, isolation_level=None, timeout=10)
-    # A new file only (a page size is fixed once the file has tables): the whole save of
-    # a large state, a row per event and stream, inserts about a quarter faster in 16 KiB
-    # pages than in the default 4 KiB, and a lookup still reads one page a level.
+    # A new file only (a page size is fixed once the file has tables). The whole save of
+    # a large state, a row per event and stream in key order, is shorter in 16 KiB pages
+    # than in the default 4 KiB (a tenth, for 100,000 entries), and a lookup still reads
+    # one page a level.
     con.execute("PRAGMA page_size = 16384")
     con.execute("PRAGMA journal_mode = WAL")
     con.execute("PRAGMA synchronous = NORMAL")

@@ -255,3 +255,26 @@ def test_the_worker_signs_each_message_in_order() -> None:
     for message, sig in zip(messages, signatures, strict=True):
         OWNER.public.verify(sig, message)
     assert not pool.alive
+
+
+def test_a_forked_child_holding_the_lock_descriptor_does_not_keep_the_ledger_locked(
+    tmp_path: Path,
+) -> None:
+    """A worker forked under the lock has a copy of its descriptor; the lock ends with the block."""
+    import multiprocessing
+
+    from ledger import log
+
+    lock = tmp_path / "lock"
+    context = multiprocessing.get_context("fork")
+    release = context.Event()
+    with log.locked(lock):
+        child = context.Process(target=release.wait, daemon=True)
+        child.start()
+    try:
+        assert child.is_alive()
+        with log.locked(lock, timeout=0.5):  # LockBusy if the child's copy still held it
+            pass
+    finally:
+        release.set()
+        child.join(5)
