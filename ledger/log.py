@@ -186,8 +186,9 @@ def locked(
 ) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``lock_path`` for the block.
 
-    The kernel drops the lock when its holder dies, so a crashed writer never
-    wedges the ledger. ``on_wait`` is called once if another writer holds it.
+    The kernel drops the lock when its holder dies (a signing worker it forked,
+    which shares the descriptor, exits with it), so a crashed writer never wedges
+    the ledger. ``on_wait`` is called once if another writer holds it.
     """
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)

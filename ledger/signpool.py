@@ -17,7 +17,12 @@ The key reaches the worker only by ``fork``: the child inherits the parent's
 memory, and nothing about the key is pickled, sent or written anywhere. Where
 ``fork`` is unsafe (other threads are running) or there is one core, there is no
 pool and the pipeline signs inline. The worker ignores Ctrl-C (the parent decides)
-and ends when its connection closes, so it never outlives the writer that made it.
+and closes its copy of the parent's end of the connection at once, so it reads the
+end of it when the writer ends, however that happens (killed included), and exits:
+it never outlives the writer, nor keeps the inherited ledger lock. Each answer
+names the chunk it signed; a pool whose exchange was cut short (an interrupt in the
+middle of one) is never used again, so no signature is ever matched to the wrong
+entry.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -47,6 +53,10 @@ IN_FLIGHT: Final = 3
 all) always fit the connection's buffer, so the worker never blocks writing an answer:
 it always reads the next chunk, and the parent's hand-off cannot wait forever."""
 SIGNATURE: Final = 64
+_SEQ: Final = 8
+"""Bytes of the chunk number each answer starts with."""
+BUFFER: Final = 1 << 18
+"""Socket buffer asked for each way; granted less than :func:`_needed`, there is no pool."""
 SHORT_RUN: Final = 64
 """A wait for a signature after fewer entries than this since the last one is short."""
 SHORT_RUNS: Final = 4
@@ -60,15 +70,33 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _serve(conn: Connection, sign: Callable[[bytes], bytes]) -> None:
-    """The worker: sign each chunk of messages, answer with the signatures joined."""
+def _needed() -> int:
+    """The most that answers not yet collected can take: the worker never blocks on them."""
+    return 2 * IN_FLIGHT * (_SEQ + CHUNK * SIGNATURE)
+
+
+def _roomy(conn: Connection) -> bool:
+    """Ask for :data:`BUFFER` each way; whether what was granted holds every answer out."""
+    with socket.fromfd(conn.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, option, BUFFER)
+            if sock.getsockopt(socket.SOL_SOCKET, option) < _needed():
+                return False
+    return True
+
+
+def _serve(conn: Connection, theirs: Connection, sign: Callable[[bytes], bytes]) -> None:
+    """The worker: sign each chunk of messages, answer with its number and the signatures."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    theirs.close()  # or the parent's death would not end the connection
     try:
         while True:
-            messages = conn.recv()
-            if messages is None:
+            job = conn.recv()
+            if job is None:
                 return
-            conn.send_bytes(b"".join([sign(m) for m in messages]))
+            seq, messages = job
+            conn.send_bytes(seq.to_bytes(_SEQ, "big") + b"".join([sign(m) for m in messages]))
     except (EOFError, OSError):
         return  # the parent went away
 
@@ -80,7 +108,11 @@ class SignPool:
         self.key = key
         self._conn = conn
         self._process = process
-        self._pending: deque[int] = deque()
+        self._pending: deque[tuple[int, int]] = deque()
+        """(chunk number, messages) of each chunk handed off and not yet collected."""
+        self._next = 0
+        self.broken = False
+        """An exchange was cut short: the connection may be out of step, never use it."""
         self.signed = 0
         """Signatures the worker has made."""
 
@@ -93,14 +125,21 @@ class SignPool:
 
         try:
             context = multiprocessing.get_context("fork")
-            parent, child = context.Pipe()
+        except ValueError:
+            return None  # no fork here: sign inline
+        parent, child = context.Pipe()
+        try:
+            if not (_roomy(parent) and _roomy(child)):
+                raise OSError("socket buffers too small for the answers out")
             process = context.Process(
-                target=_serve, args=(child, key.sign), name="factledger-sign", daemon=True
+                target=_serve, args=(child, parent, key.sign), name="factledger-sign", daemon=True
             )
             process.start()
-        except (OSError, ValueError):
-            return None  # no fork here, or no room for a process: sign inline
-        child.close()
+        except OSError:
+            parent.close()
+            return None  # no room for a process, or for its answers: sign inline
+        finally:
+            child.close()
         return cls(key, parent, process)
 
     @property
@@ -110,31 +149,49 @@ class SignPool:
 
     @property
     def alive(self) -> bool:
-        return self._process.is_alive()
+        """Whether the pool can take more work (the worker runs, the exchange is in step)."""
+        return not self.broken and self._process.is_alive()
 
     def submit(self, messages: list[bytes]) -> None:
         """Hand off one chunk; its signatures come back, in order, from :meth:`collect`."""
-        if not self.room:
+        if not self.room or self.broken:
             raise RuntimeError("collect a chunk before handing off another")
+        seq = self._next
         try:
-            self._conn.send(messages)
+            self._conn.send((seq, messages))
         except OSError:
             raise self._stopped() from None
-        self._pending.append(len(messages))
+        except BaseException:
+            self.broken = True  # a chunk may be half sent
+            raise
+        self._next += 1
+        self._pending.append((seq, len(messages)))
 
     def collect(self) -> list[bytes]:
         """The signatures of the oldest chunk handed off and not yet collected."""
-        count = self._pending.popleft()
+        if self.broken:
+            raise RuntimeError("this pool's exchange was cut short")
+        seq, count = self._pending[0]
         try:
             data = self._conn.recv_bytes()
         except (EOFError, OSError):
             raise self._stopped() from None
-        if len(data) != count * SIGNATURE:
-            raise StorageError(f"the signing worker returned {len(data)} bytes for {count}")
+        except BaseException:
+            self.broken = True  # the answer may still be on its way
+            raise
+        self._pending.popleft()
+        if len(data) != _SEQ + count * SIGNATURE or int.from_bytes(data[:_SEQ], "big") != seq:
+            self.broken = True
+            raise StorageError(
+                f"the signing worker's answer is not chunk {seq}'s; nothing of this batch "
+                "was written",
+                hint="run the command again",
+            )
         self.signed += count
-        return [data[i : i + SIGNATURE] for i in range(0, len(data), SIGNATURE)]
+        return [data[i : i + SIGNATURE] for i in range(_SEQ, len(data), SIGNATURE)]
 
     def _stopped(self) -> StorageError:
+        self.broken = True
         self._pending.clear()
         self._process.join(1)
         return StorageError(
@@ -146,7 +203,7 @@ class SignPool:
     def discard(self) -> None:
         """Collect and drop every chunk still out (after a refused batch)."""
         with contextlib.suppress(StorageError):
-            while self._pending:
+            while self._pending and not self.broken:
                 self.collect()
 
     def close(self) -> None:

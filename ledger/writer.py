@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ledger import log, rules, signpool
 from ledger.codec import encode_entry
 from ledger.entry import Prepared, Sealed, check_signature, event_id, finish, prepare
-from ledger.errors import InvalidSignature, LedgerError, RuleViolation, StaleParent, StorageError
+from ledger.errors import InvalidSignature, RuleViolation, StaleParent, StorageError
 from ledger.events import Entry
 from ledger.keys import SigningKey
 from ledger.signpool import Pipeline, SignPool
@@ -77,7 +77,7 @@ class _Sealing:
                     prepared = prepare(
                         draft.kind, draft.subject, head, self.stamp, draft.body, self.author
                     )
-                except LedgerError:
+                except Exception:
                     pipeline.settle_all()  # a refusal of an earlier draft comes first
                     raise
                 pipeline.add(prepared)
@@ -85,6 +85,8 @@ class _Sealing:
         except BaseException:
             pipeline.abandon()
             raise
+        finally:
+            pipeline.done = _ended  # no cycle through self._fold: the batch is freed at once
         return self.out, self.lines
 
     def _fold(self, prepared: Prepared, signature: bytes) -> None:
@@ -96,6 +98,10 @@ class _Sealing:
         self.out.append(Appended(snap.size, eid, entry))
         self.lines.append(sealed.line)
         snap.add(entry, eid)
+
+
+def _ended(prepared: Prepared, signature: bytes) -> None:
+    raise RuntimeError("this batch's sealing has ended")
 
 
 class Refused(RuleViolation):

@@ -13,7 +13,7 @@ The log is the only source of truth; the projection is a disposable cache in
   same SQL (``apply.sql``), after checking that the prefix is unchanged: the
   file is at least as long, the last applied entry is still at its offset with
   its id, and (by default) the digest of the prefix bytes is the one stored: the
-  SHA-256 of the SHA-256s of its 8 MiB pieces, hashed on every core.
+  BLAKE3 of the BLAKE3s of its 8 MiB pieces, hashed on every core.
   Anything else (an edited, truncated, redacted or replaced log) rebuilds.
 - ``meta`` records the tree size, Merkle root, byte offset and file digest in the
   same transaction as the rows, so a crash never leaves rows and position apart.
@@ -207,7 +207,7 @@ class Projection:
     def refresh(self, *, full_check: bool = True) -> Refresh:
         """Apply new entries, or rebuild when the applied prefix changed.
 
-        ``full_check`` also compares the SHA-256 of the applied prefix (one read of
+        ``full_check`` also compares the digest of the applied prefix (one read of
         it); without it only the cheap check runs (size, last entry and its id).
         """
         if self.read_only:
@@ -380,6 +380,8 @@ class Projection:
             except duckdb.Error:
                 found = None
             version = found[0] if found and isinstance(found[0], int) else -1
+            if version == SCHEMA_VERSION:  # this version's number on other columns
+                version = -1
             return _Meta(version, 0, "", 0, None, None, "", [], [], [])
         return None if row is None else _Meta(*row)
 

@@ -50,13 +50,13 @@ def verify(size: int, cpu: Sample, fastest: Sample, strict: float) -> str:
     )
 
 
-def batch_import(imported: Sample, sign: Sample, save_s: float, entries: int, worker: bool) -> str:
+def batch_import(imported: Sample, sign: Sample, close_s: float, entries: int, worker: bool) -> str:
     """Where an imported entry's time goes, against what the 0.7 target leaves."""
     if imported.median / sign.median >= 0.7:
         return ""
     signing = 1e6 / sign.median
     per = 1e6 / imported.median
-    save = save_s * 1e6 / entries
+    save = close_s * 1e6 / entries
     compiled = "the compiled fold that would meet verify's target"
     cure = f"Would meet it: {compiled}"
     if worker:
@@ -65,19 +65,20 @@ def batch_import(imported: Sample, sign: Sample, save_s: float, entries: int, wo
         if save > over:
             cure = (
                 f"Would meet it: {over:.0f} µs an entry less of the writer's work, which a "
-                f"state-cache save that much cheaper would be, or {compiled}"
+                f"close (mostly the state cache's save) that much cheaper would be, or {compiled}"
             )
         return (
             f"an entry takes {per:.0f} µs of the writer's time; signing it ({signing:.0f} µs) "
             f"runs beside the writer in a second process, so 0.7× the sign rate allows "
             f"{allowed:.0f} µs an entry for the writer's own work alone: the schema check, "
-            f"the rule fold, the Merkle edge and the line ({per - save:.0f} µs in Python) "
-            f"and, at the end, the state cache's save ({save:.0f} µs). {cure}"
+            f"the rule fold, the Merkle edge, the line and the hand-offs ({per - save:.0f} µs "
+            f"in Python) and, at the end, the writer's close, mostly the state cache's save "
+            f"({save:.0f} µs). {cure}"
         )
     return (
         f"an entry takes {per:.0f} µs, of which signing {signing:.0f} µs; 0.7× leaves "
         f"{signing * (1 / 0.7 - 1):.0f} µs for the rest (schema check, rule fold, Merkle "
-        f"edge, the line and, at the end, the state cache's save, {save:.0f} µs), which takes "
+        f"edge, the line and, at the end, the writer's close, {save:.0f} µs), which takes "
         f"{per - signing:.0f} µs in Python. {cure}"
     )
 

@@ -166,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             imported.median / sign.median,
             "≥ 0.7 × sign rate",
             imported.median / sign.median >= 0.7,
-            _signed_by(figures.worker_signed, cfg.gen_entries),
-            explain.batch_import(imported, sign, figures.save_s, cfg.gen_entries, worker),
+            _signed_by(figures.worker_signed, min(cfg.gen_entries, paths.IMPORT_BATCH)),
+            explain.batch_import(imported, sign, figures.close_s, cfg.gen_entries, worker),
         )
     )
     rows.append(
@@ -206,16 +206,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _signed_by(worker_signed: int, entries: int) -> str:
+def _signed_by(worker_signed: int, batch: int) -> str:
     """Who signed the imported batches, and why not a second process if it did not."""
     if worker_signed:
         return f"a second process signed {worker_signed:,} of them with libsodium (PyNaCl)"
-    if entries < signpool.PARALLEL_AT:
+    if batch < signpool.PARALLEL_AT:
         why = f"batches under {signpool.PARALLEL_AT:,} entries are"
     elif signpool.usable_cores() < 2:
         why = "one core: every batch is"
     else:
-        why = "no worker could start: every batch was"
+        why = "no worker started (other threads ran, or no fork): every batch was"
     return f"{why} signed inline, with libsodium (PyNaCl)"
 
 

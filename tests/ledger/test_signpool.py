@@ -278,3 +278,124 @@ def test_a_forked_child_holding_the_lock_descriptor_does_not_keep_the_ledger_loc
     finally:
         release.set()
         child.join(5)
+
+
+_KILLED_WRITER = """
+import sys, time
+from pathlib import Path
+from ledger import signpool
+from tests.ledger.test_sealing import AT, OWNER, _claims, _ledger
+signpool.PARALLEL_AT = 1
+ledger = _ledger(Path(sys.argv[1]))
+with ledger.writer() as writer:
+    writer.append(_claims(5, 1), OWNER, at=AT)
+    print(writer.pool._process.pid, flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_a_writer_killed_with_a_worker_leaves_neither_the_worker_nor_the_lock(
+    tmp_path: Path, how: signal.Signals
+) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from ledger import log
+
+    root = tmp_path / "l"
+    repo = Path(__file__).resolve().parents[2]
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, str(root)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+    )
+    assert writer.stdout is not None
+    with writer.stdout:
+        worker = int(writer.stdout.readline())
+    writer.send_signal(how)
+    writer.wait(10)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
+        stat = Path(f"/proc/{worker}/stat").read_text().split()
+        if stat[2] == "Z":
+            break
+        time.sleep(0.05)
+    else:
+        if Path(f"/proc/{worker}").exists():
+            os.kill(worker, signal.SIGKILL)
+            pytest.fail("the signing worker outlived its killed writer")
+    with log.locked(
+        root / ".lock" if (root / ".lock").exists() else next(root.glob("*lock*")), timeout=2
+    ):
+        pass  # LockBusy if the worker's copy of the descriptor still held it
+
+
+def test_an_exchange_cut_short_is_never_used_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_chunks: None
+) -> None:
+    """Ctrl-C while waiting for an answer: the answer may still come, so the pool is done."""
+    ledger = _ledger(tmp_path / "l")
+    claims = _claims(27, 8)
+    with ledger.writer() as writer:
+        writer.append(claims[:3], OWNER, at=AT)
+        pool = writer.pool
+        assert pool is not None
+        receive = pool._conn.recv_bytes
+        calls = {"n": 0}
+
+        def interrupted() -> bytes:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise KeyboardInterrupt
+            return receive()
+
+        monkeypatch.setattr(pool._conn, "recv_bytes", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            writer.append(claims[3:15], OWNER, at=AT)
+        assert pool.broken
+        assert not pool.alive
+        writer.append(claims[3:], OWNER, at=AT)  # a new worker, in step
+        assert writer.pool is not pool
+    expected = _ledger(tmp_path / "inline")
+    _inline(monkeypatch)
+    expected.append(claims, OWNER, at=AT)
+    assert _files(ledger) == _files(expected)  # every signature the inline one
+
+
+def test_a_draft_that_fails_to_encode_still_comes_after_an_earlier_refusal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_chunks: None
+) -> None:
+    pooled, inline = _two(tmp_path)
+    claims = _claims(6, 5)
+    odd = NoteAddedBody(salt=claims[0].body.salt, text=1j, in_reply_to=None)  # type: ignore[arg-type]
+    batch = [*claims, claims[1], Draft("note.added", claims[0].subject, odd)]
+    refused = _refusal(pooled, batch)
+    assert refused[2] == "subject"  # the duplicate claim, not the note that cannot encode
+    _inline(monkeypatch)
+    assert _refusal(inline, batch) == refused
+
+
+def test_a_batch_is_freed_when_it_ends_without_the_collector(
+    tmp_path: Path, tiny_chunks: None
+) -> None:
+    import gc
+
+    from ledger import writer as writer_module
+
+    ledger = _ledger(tmp_path / "l")
+    collecting = gc.isenabled()
+    gc.collect()  # what earlier tests left in cycles
+    gc.disable()
+    try:
+        with ledger.writer() as writer:
+            for seed in range(3):
+                writer.append(_claims(10, seed + 20), OWNER, at=AT)
+            alive = [o for o in gc.get_objects() if isinstance(o, writer_module._Sealing)]
+    finally:
+        if collecting:
+            gc.enable()
+    assert alive == []
