@@ -242,15 +242,13 @@ class Pipeline:
         """Chunks passed to ``done`` so far."""
         self.last_chunk: dict[str, int] = {}
         """The chunk that holds each subject's latest entry."""
-        self.added = 0
         self._since_wait = 0
         self._short_runs = 0
-        self.inline_from: int | None = None
-        """How many entries had been added when the pipeline went inline, if it did."""
+        self.inline = False
+        """The batch kept waiting for its parents: the rest of it is signed here."""
 
     def add(self, prepared: Prepared) -> None:
-        self.added += 1
-        if self.pool is None or self.inline_from is not None:
+        if self.pool is None or self.inline:
             self.done(prepared, self.key.sign(prepared.message))
             return
         self._since_wait += 1
@@ -262,14 +260,14 @@ class Pipeline:
     def settle(self, subject: str) -> None:
         """Pass on every entry of ``subject`` added so far (and every one before it)."""
         last = self.last_chunk.get(subject)
-        if last is None or last < self.finished or self.inline_from is not None:
+        if last is None or last < self.finished or self.inline:
             return
         self._finish_through(last)
         self._short_runs = self._short_runs + 1 if self._since_wait < SHORT_RUN else 0
         self._since_wait = 0
         if self._short_runs >= SHORT_RUNS:
             self.settle_all()
-            self.inline_from = self.added
+            self.inline = True
 
     def settle_all(self) -> None:
         """Pass on every entry added so far."""

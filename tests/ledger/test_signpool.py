@@ -66,6 +66,16 @@ def _files(ledger: Ledger) -> tuple[bytes, bytes]:
     return ledger.events_path.read_bytes(), ledger.checkpoint_path.read_bytes()
 
 
+def _assert_as_inline(
+    ledger: Ledger, claims: list[Draft], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ledger`` holds what appending ``claims`` in one batch, signed inline, writes."""
+    expected = _ledger(tmp_path / "inline")
+    _inline(monkeypatch)
+    expected.append(claims, OWNER, at=AT)
+    assert _files(ledger) == _files(expected)  # every signature the inline one
+
+
 def _two(tmp_path: Path) -> tuple[Ledger, Ledger]:
     pooled, inline = _ledger(tmp_path / "pooled"), _ledger(tmp_path / "inline")
     assert _files(pooled) == _files(inline)
@@ -216,10 +226,7 @@ def test_the_worker_ignores_ctrl_c_and_one_that_dies_fails_only_its_batch(
         assert ledger.events_path.read_bytes() == before
         writer.append(claims[9:], OWNER, at=AT)
         assert writer.pool is not pool
-    expected = _ledger(tmp_path / "inline")
-    _inline(monkeypatch)
-    expected.append(claims, OWNER, at=AT)
-    assert _files(ledger) == _files(expected)
+    _assert_as_inline(ledger, claims, tmp_path, monkeypatch)
 
 
 def test_a_batch_that_keeps_waiting_for_its_parents_goes_inline(
@@ -328,9 +335,7 @@ def test_a_writer_killed_with_a_worker_leaves_neither_the_worker_nor_the_lock(
         if Path(f"/proc/{worker}").exists():
             os.kill(worker, signal.SIGKILL)
             pytest.fail("the signing worker outlived its killed writer")
-    with log.locked(
-        root / ".lock" if (root / ".lock").exists() else next(root.glob("*lock*")), timeout=2
-    ):
+    with log.locked(Ledger.open(root).lock_path, timeout=2):
         pass  # LockBusy if the worker's copy of the descriptor still held it
 
 
@@ -360,10 +365,7 @@ def test_an_exchange_cut_short_is_never_used_again(
         assert not pool.alive
         writer.append(claims[3:], OWNER, at=AT)  # a new worker, in step
         assert writer.pool is not pool
-    expected = _ledger(tmp_path / "inline")
-    _inline(monkeypatch)
-    expected.append(claims, OWNER, at=AT)
-    assert _files(ledger) == _files(expected)  # every signature the inline one
+    _assert_as_inline(ledger, claims, tmp_path, monkeypatch)
 
 
 def test_a_draft_that_fails_to_encode_still_comes_after_an_earlier_refusal(
