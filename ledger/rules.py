@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
+import msgspec
 from msgspec import UNSET
 
 from ledger.errors import BadKey, RuleViolation, StaleParent, UnknownKey
@@ -102,11 +103,13 @@ class KeyState:
     revoked_by: str | None = None
 
 
-@dataclass
-class ClaimState:
-    """What the rules need to know about one claim."""
+class ClaimState(msgspec.Struct, omit_defaults=True):
+    """What the rules need to know about one claim.
 
-    attributed: set[str] = field(default_factory=set)
+    A Struct so the state cache stores it as compact JSON (a new claim is ``{}``).
+    """
+
+    attributed: set[str] = msgspec.field(default_factory=set)
     opaque_attributions: bool = False
     rating: str | None = None
     last_rating: str | None = None
@@ -115,9 +118,8 @@ class ClaimState:
     """A verdict's body was redacted: whether a later one changes the rating is unknown."""
 
 
-@dataclass(frozen=True)
-class EventInfo:
-    """Where an event sits: enough to check references to it."""
+class EventInfo(msgspec.Struct, frozen=True, array_like=True):
+    """Where an event sits: enough to check references to it (cached as a JSON array)."""
 
     seq: int
     kind: str

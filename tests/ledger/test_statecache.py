@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
+import sqlite3
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from ledger import statecache
+from ledger import rules, statecache
 from ledger.errors import StaleParent
 from ledger.events import (
     ClaimAssertedBody,
@@ -203,4 +206,84 @@ def test_a_redaction_rewrites_the_log_and_the_next_load_folds_it_afresh(ledger: 
     snap = ledger.load()
     assert snap.store is None
     assert added.id in snap.state.redacted
+    assert view(snap) == view(ledger.load(use_cache=False))
+
+
+ODD_TEXT = [
+    "plain",
+    'a "quoted" \\ backslash',
+    "tab\there, newline\nthere",
+    "ünïcode 😀 and \u2028",
+    "a NUL\x00inside",
+    "\x01control",
+    "",
+]
+
+
+def _table_state(con: sqlite3.Connection) -> rules.LedgerState:
+    return statecache._state_on(con, None, origin=None, trust_root=None)
+
+
+@pytest.mark.parametrize("json", [True, False], ids=["json_each", "bound-rows"])
+@pytest.mark.parametrize("chunk", [2, statecache.PUT_CHUNK], ids=["split", "one-document"])
+def test_put_stores_each_string_and_state_exactly_either_way(
+    tmp_path: Path, json: bool, chunk: int
+) -> None:
+    """What a large save writes in JSON documents reads back as what was saved."""
+    heads = {f"key {i}: {t}": f"value {t} {i}" for i, t in enumerate(ODD_TEXT)}
+    claims = {
+        f"clm_{i}{t}": rules.ClaimState(attributed={t, "src_x"}, rating=t or None, verdicts=i)
+        for i, t in enumerate(ODD_TEXT)
+    }
+    events = {
+        f"{i:064x}": rules.EventInfo(i, "note.added", t, f"SHA256:{t}")
+        for i, t in enumerate(ODD_TEXT)
+    }
+    con = statecache._connect(tmp_path / statecache.FILE_NAME)
+    statecache.put(con, "heads", heads, json=json, chunk=chunk)
+    statecache.put(con, "claims", claims, json=json, chunk=chunk)
+    statecache.put(con, "events", events, json=json, chunk=chunk)
+    statecache.put(
+        con, "sources", dict.fromkeys(heads, True), json=json, keys_only=True, chunk=chunk
+    )
+    stored = [row[0] for row in con.execute("SELECT k FROM heads")]
+    assert stored == sorted(heads)  # in key order, NUL and all
+    state = _table_state(con)
+    assert dict(state.heads.items()) == heads
+    assert dict(state.claims.items()) == claims
+    assert dict(state.events.items()) == events
+    assert set(state.sources) == set(heads)
+    # Strings are stored as themselves, states as JSON, whichever way they went in.
+    assert dict(con.execute("SELECT k, v FROM heads").fetchall()) == heads
+
+
+def test_a_save_where_sqlite_has_no_json_each_reads_back_the_same(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(statecache, "has_json_each", lambda con: False)
+    rng = random.Random(6)
+    ledger.append(
+        [source(rng), claim(rng, "one"), claim(rng, "two")], REVIEWER, at="2024-01-02T00:00:00Z"
+    )
+    statecache.invalidate(ledger.cache_dir)
+    ledger.append([claim(rng, "three")], REVIEWER, at="2024-01-02T00:01:00Z")  # a save anew
+    ledger.append([claim(rng, "four")], REVIEWER, at="2024-01-02T00:02:00Z")  # and into it
+    cached = ledger.load()
+    assert cached.store is not None
+    assert view(cached) == view(ledger.load(use_cache=False))
+    cached.close()
+
+
+def test_a_cache_of_an_older_schema_is_folded_afresh(ledger: Ledger) -> None:
+    rng = random.Random(7)
+    ledger.append([claim(rng, "one")], REVIEWER, at="2024-01-02T00:00:00Z")
+    path = ledger.cache_dir / statecache.FILE_NAME
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        (blob,) = con.execute("SELECT v FROM meta WHERE k = 'meta'").fetchone()
+        meta = msgspec.msgpack.decode(blob, type=statecache.Meta)
+        old = msgspec.structs.replace(meta, version=statecache.SCHEMA_VERSION - 1)
+        con.execute("UPDATE meta SET v = ? WHERE k = 'meta'", (msgspec.msgpack.encode(old),))
+        con.commit()
+    snap = ledger.load()
+    assert snap.store is None
     assert view(snap) == view(ledger.load(use_cache=False))
