@@ -9,9 +9,17 @@ comes back (:mod:`ledger.writer` folds it).
 
 An entry's parent is the id of its subject's previous entry, which hashes that
 entry's signature: an entry whose subject's previous entry is still out waits for
-it. A batch that keeps waiting (each claim followed at once by its attributions and
-verdict, say) would be slower than signing inline, so after a few such waits close
-together the pipeline signs the rest of the batch inline.
+it, and one whose parent is in the chunk not yet handed off has that chunk signed
+at once in the writer (it would be ready no sooner from the worker). A batch that
+keeps waiting (each claim followed at once by its attributions and verdict, say)
+would be slower than signing inline, so after a few such waits close together the
+pipeline signs the rest of the batch inline.
+
+The writer also signs a full chunk itself when it would otherwise wait for the
+worker (every chunk out and the oldest not yet answered): the writer's share of
+the work is smaller than the worker's, so both stay busy. Ed25519 signatures
+depend on the key and the message alone, so who signed an entry never changes a
+byte of what is written.
 
 The key reaches the worker only by ``fork``: the child inherits the parent's
 memory, and nothing about the key is pickled, sent or written anywhere. Where
@@ -115,6 +123,9 @@ class SignPool:
         """An exchange was cut short: the connection may be out of step, never use it."""
         self.signed = 0
         """Signatures the worker has made."""
+        self.signed_here = 0
+        """Entries of this pool's batches the writer signed itself: a chunk needed at once
+        (its next entry's parent is in it), or one made while the worker was behind."""
 
     @classmethod
     def start(cls, key: SigningKey) -> SignPool | None:
@@ -146,6 +157,14 @@ class SignPool:
     def room(self) -> bool:
         """Whether another chunk may be handed off before the oldest is collected."""
         return len(self._pending) < IN_FLIGHT
+
+    @property
+    def ready(self) -> bool:
+        """Whether the oldest chunk's answer has begun to arrive (collecting it won't wait long)."""
+        try:
+            return self._conn.poll()
+        except OSError:
+            return True  # let collect report it
 
     @property
     def alive(self) -> bool:
@@ -235,7 +254,8 @@ class Pipeline:
     ) -> None:
         self.key, self.pool, self.done = key, pool, done
         self.chunk: list[Prepared] = []
-        self.sent: deque[list[Prepared]] = deque()
+        self.sent: deque[tuple[list[Prepared], list[bytes] | None]] = deque()
+        """Chunks out, oldest first, each with its signatures if it was signed here."""
         self.chunks = 0
         """Chunks started so far; the open one is number ``chunks``."""
         self.finished = 0
@@ -284,9 +304,21 @@ class Pipeline:
         pool = self.pool
         assert pool is not None
         while not pool.room:
+            if not pool.ready:
+                self._sign_here()  # the worker is behind: sign this one rather than wait
+                return
             self._finish_oldest()
         pool.submit([prepared.message for prepared in self.chunk])
-        self.sent.append(self.chunk)
+        self._queue(None)
+
+    def _sign_here(self) -> None:
+        assert self.pool is not None
+        sign = self.key.sign
+        self.pool.signed_here += len(self.chunk)
+        self._queue([sign(prepared.message) for prepared in self.chunk])
+
+    def _queue(self, signatures: list[bytes] | None) -> None:
+        self.sent.append((self.chunk, signatures))
         self.chunk = []
         self.chunks += 1
 
@@ -294,15 +326,18 @@ class Pipeline:
         if self.pool is None:
             return
         if chunk >= self.chunks and self.chunk:
-            self._send()
+            # Needed now: signed here, it is ready no later than from the worker, which
+            # meanwhile signs what it has.
+            self._sign_here()
         while self.sent and self.finished <= chunk:
             self._finish_oldest()
 
     def _finish_oldest(self) -> None:
         pool = self.pool
         assert pool is not None
-        chunk = self.sent.popleft()
-        signatures = pool.collect()
+        chunk, signatures = self.sent.popleft()
+        if signatures is None:
+            signatures = pool.collect()
         self.finished += 1
         done = self.done
         for prepared, signature in zip(chunk, signatures, strict=True):

@@ -69,7 +69,7 @@ def batch_import(imported: Sample, sign: Sample, close_s: float, entries: int, w
             )
         return (
             f"an entry takes {per:.0f} µs of the writer's time; signing it ({signing:.0f} µs) "
-            f"runs beside the writer in a second process, so 0.7× the sign rate allows "
+            f"runs mostly beside the writer in a second process, so 0.7× the sign rate allows "
             f"{allowed:.0f} µs an entry for the writer's own work alone: the schema check, "
             f"the rule fold, the Merkle edge, the line and the hand-offs ({per - save:.0f} µs "
             f"in Python) and, at the end, the writer's close, mostly the state cache's save "

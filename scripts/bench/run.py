@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
 
     say(f"batch import and generation ({cfg.gen_entries:,} entries)")
     with tempfile.TemporaryDirectory() as tmp:
-        figures = paths.import_rate(cfg.gen_entries, Path(tmp))
+        figures = paths.import_rate(cfg.gen_entries, Path(tmp), cfg.repeats)
         gen = paths.generation_rate(cfg.gen_entries, Path(tmp))
     imported = figures.rate
     worker = figures.worker_signed > 0
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             imported.median / sign.median,
             "≥ 0.7 × sign rate",
             imported.median / sign.median >= 0.7,
-            _signed_by(figures.worker_signed, min(cfg.gen_entries, paths.IMPORT_BATCH)),
+            _signed_by(figures, min(cfg.gen_entries, paths.IMPORT_BATCH)),
             explain.batch_import(imported, sign, figures.close_s, cfg.gen_entries, worker),
         )
     )
@@ -206,10 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _signed_by(worker_signed: int, batch: int) -> str:
+def _signed_by(figures: paths.ImportFigures, batch: int) -> str:
     """Who signed the imported batches, and why not a second process if it did not."""
-    if worker_signed:
-        return f"a second process signed {worker_signed:,} of them with libsodium (PyNaCl)"
+    if figures.worker_signed:
+        return (
+            f"a second process signed {figures.worker_signed:,} of them and the writer, "
+            f"while that one was behind, {figures.writer_signed:,}, with libsodium (PyNaCl)"
+        )
     if batch < signpool.PARALLEL_AT:
         why = f"batches under {signpool.PARALLEL_AT:,} entries are"
     elif signpool.usable_cores() < 2:

@@ -28,11 +28,16 @@ from tests.ledger.test_sealing import AT, OWNER, _claims, _ledger
 
 @pytest.fixture
 def tiny_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every batch crosses many hand-offs, and never gives up on the worker."""
+    """Every batch crosses many hand-offs, and never gives up on the worker.
+
+    The worker never counts as behind (the writer then signs only the chunks it needs
+    at once), so which side signs what does not depend on timing.
+    """
     monkeypatch.setattr(signpool, "PARALLEL_AT", 1)
     monkeypatch.setattr(signpool, "CHUNK", 3)
     monkeypatch.setattr(signpool, "IN_FLIGHT", 2)
     monkeypatch.setattr(signpool, "SHORT_RUNS", 10**9)
+    monkeypatch.setattr(SignPool, "ready", property(lambda self: True))
 
 
 def _inline(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -90,9 +95,10 @@ def test_a_worker_signs_what_inline_signing_signs(
     first, second = _mixed(seed, _claims(8, seed)), _mixed(seed + 100, _claims(5, seed + 50))
     with pooled.writer() as writer:
         done = writer.append(first, OWNER, at=AT) + writer.append(second, OWNER, at=AT)
-        assert writer.pool is not None
-        assert writer.pool.signed == len(first) + len(second)
         worker = writer.pool
+        assert worker is not None
+        assert worker.signed > 0
+        assert worker.signed + worker.signed_here == len(first) + len(second)
     assert not worker.alive  # the writer's end stops it
     with monkeypatch.context() as patch:
         _inline(patch)
@@ -100,6 +106,38 @@ def test_a_worker_signs_what_inline_signing_signs(
             expected = writer.append(first, OWNER, at=AT) + writer.append(second, OWNER, at=AT)
             assert writer.pool is None
     assert done == expected
+    assert _files(pooled) == _files(inline)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_chunks_the_writer_signs_while_the_worker_is_behind_change_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_chunks: None, seed: int
+) -> None:
+    """A worker never answered in time: every chunk past the ones out is signed here."""
+    monkeypatch.setattr(SignPool, "ready", property(lambda self: False))
+    pooled, inline = _two(tmp_path)
+    batch = _mixed(seed, _claims(10, seed))
+    refused = [*_claims(6, seed + 7), _claims(1, seed + 7)[0]]  # the last one again
+    with pooled.writer() as writer:
+        done = writer.append(batch, OWNER, at=AT)
+        pool = writer.pool
+        assert pool is not None
+        assert pool.signed > 0
+        assert pool.signed_here > 0
+        assert pool.signed + pool.signed_here == len(batch)
+        with pytest.raises(LedgerError) as caught:
+            writer.append(refused, OWNER, at=AT)
+    with monkeypatch.context() as patch:
+        _inline(patch)
+        with inline.writer() as writer:
+            expected = writer.append(batch, OWNER, at=AT)
+            with pytest.raises(LedgerError) as caught_inline:
+                writer.append(refused, OWNER, at=AT)
+    assert done == expected
+    assert (caught.value.rule, caught.value.message) == (
+        caught_inline.value.rule,
+        caught_inline.value.message,
+    )
     assert _files(pooled) == _files(inline)
 
 
@@ -116,7 +154,7 @@ def test_expected_parents_are_checked_and_a_parent_still_out_is_waited_for(
     with pooled.writer() as writer:
         done = writer.append(batch, OWNER, at=AT)
         assert writer.pool is not None
-        assert writer.pool.signed == len(batch)
+        assert writer.pool.signed + writer.pool.signed_here == len(batch)
     _inline(monkeypatch)
     assert done == inline.append(batch, OWNER, at=AT)
     assert _files(pooled) == _files(inline)
@@ -163,10 +201,10 @@ def test_a_refused_batch_writes_nothing_and_names_the_first_refusal(
             writer.append(batch, OWNER, at=AT)
         pool = writer.pool
         assert pool is not None
-        before = pool.signed
+        before = pool.signed + pool.signed_here
         writer.append(claims, OWNER, at=AT)
         assert writer.pool is pool
-        assert pool.signed == before + len(claims)
+        assert pool.signed + pool.signed_here == before + len(claims)
     _inline(monkeypatch)
     inline.append(claims, OWNER, at=AT)
     assert _files(pooled) == _files(inline)
@@ -201,13 +239,13 @@ def test_the_worker_ignores_ctrl_c_and_one_that_dies_fails_only_its_batch(
         os.kill(pool._process.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
         writer.append(claims[3:6], OWNER, at=AT)
         assert pool.alive
-        assert pool.signed == 6
+        assert (pool.signed, pool.signed_here) == (6, 0)  # whole chunks, none needed at once
         os.kill(pool._process.pid, signal.SIGKILL)  # between batches: the next one starts anew
         pool._process.join(5)
         writer.append(claims[6:9], OWNER, at=AT)
         assert writer.pool is not None
         assert writer.pool is not pool
-        assert writer.pool.signed == 3
+        assert (writer.pool.signed, writer.pool.signed_here) == (3, 0)
         pool = writer.pool
         submit = SignPool.submit
 
@@ -240,7 +278,9 @@ def test_a_batch_that_keeps_waiting_for_its_parents_goes_inline(
     with pooled.writer() as writer:
         done = writer.append(batch, OWNER, at=AT)
         assert writer.pool is not None
-        signed = writer.pool.signed
+        # Each note's claim is in the chunk not yet handed off: the writer signs it.
+        assert writer.pool.signed == 0
+        signed = writer.pool.signed_here
     assert 0 < signed <= 2 * signpool.SHORT_RUNS  # the first few, then inline
     _inline(monkeypatch)
     assert done == inline.append(batch, OWNER, at=AT)
