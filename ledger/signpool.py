@@ -11,8 +11,8 @@ An entry's parent is the id of its subject's previous entry, which hashes that
 entry's signature: an entry whose subject's previous entry is still out waits for
 it, and one whose parent is in the chunk not yet handed off has that chunk signed
 at once in the writer (it would be ready no sooner from the worker). A batch that
-keeps waiting (each claim followed at once by its attributions and verdict, say)
-would be slower than signing inline, so after a few such waits close together the
+keeps waiting for the worker (each entry's parent handed off a moment before) would
+be slower than signing inline, so after a few such waits close together the
 pipeline signs the rest of the batch inline.
 
 The writer also signs a full chunk itself when it would otherwise wait for the
@@ -282,7 +282,10 @@ class Pipeline:
         last = self.last_chunk.get(subject)
         if last is None or last < self.finished or self.inline:
             return
+        handed_off = last < self.chunks  # else it is signed here, at once: no wait
         self._finish_through(last)
+        if not handed_off:
+            return
         self._short_runs = self._short_runs + 1 if self._since_wait < SHORT_RUN else 0
         self._since_wait = 0
         if self._short_runs >= SHORT_RUNS:

@@ -267,10 +267,33 @@ def test_the_worker_ignores_ctrl_c_and_one_that_dies_fails_only_its_batch(
     _assert_as_inline(ledger, claims, tmp_path, monkeypatch)
 
 
-def test_a_batch_that_keeps_waiting_for_its_parents_goes_inline(
+def test_a_batch_that_keeps_waiting_for_the_worker_goes_inline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_chunks: None
+) -> None:
+    """Each note's claim was in the chunk just handed off: every note waits for the worker."""
+    monkeypatch.setattr(signpool, "SHORT_RUNS", 4)
+    pooled, inline = _two(tmp_path)
+    claims = _claims(40, 6)
+    batch = claims[:3]  # chunks of three: [claim A, claim B, a note on the last chunk's A]
+    for i in range(3, len(claims) - 1, 2):
+        earlier = batch[-3]
+        batch += [claims[i], claims[i + 1], _note(earlier.subject, "later", earlier.body.salt)]
+    with pooled.writer() as writer:
+        done = writer.append(batch, OWNER, at=AT)
+        pool = writer.pool
+        assert pool is not None
+        # the first few went through the pipeline, the rest of the batch inline
+        assert pool.signed > 0
+        assert pool.signed + pool.signed_here <= 4 * signpool.SHORT_RUNS * signpool.CHUNK
+    _inline(monkeypatch)
+    assert done == inline.append(batch, OWNER, at=AT)
+    assert _files(pooled) == _files(inline)
+
+
+def test_a_parent_in_the_chunk_not_yet_handed_off_is_signed_at_once_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each claim followed at once by a note on it: every note waits for its claim."""
+    """Each claim followed at once by a note on it: no round trip to the worker at all."""
     monkeypatch.setattr(signpool, "PARALLEL_AT", 1)
     pooled, inline = _two(tmp_path)
     claims = _claims(40, 6)
@@ -278,10 +301,7 @@ def test_a_batch_that_keeps_waiting_for_its_parents_goes_inline(
     with pooled.writer() as writer:
         done = writer.append(batch, OWNER, at=AT)
         assert writer.pool is not None
-        # Each note's claim is in the chunk not yet handed off: the writer signs it.
-        assert writer.pool.signed == 0
-        signed = writer.pool.signed_here
-    assert 0 < signed <= 2 * signpool.SHORT_RUNS  # the first few, then inline
+        assert (writer.pool.signed, writer.pool.signed_here) == (0, len(batch))
     _inline(monkeypatch)
     assert done == inline.append(batch, OWNER, at=AT)
     assert _files(pooled) == _files(inline)
