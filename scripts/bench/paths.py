@@ -110,7 +110,7 @@ def import_rate(
         for _ in range(entries)
     ]
     runs: list[tuple[float, float, int, int]] = []
-    for i in range(-1, repeats):  # -1: a warm-up of one batch (imports, the worker's fork)
+    for i in range(-1, repeats):  # -1: a warm-up of one batch (the modules' first use)
         some = drafts[:batch] if i < 0 else drafts
         root = scratch / f"import-{entries}-{i}"
         ledger = Ledger.init(

@@ -210,8 +210,9 @@ def _signed_by(figures: paths.ImportFigures, batch: int) -> str:
     """Who signed the imported batches, and why not a second process if it did not."""
     if figures.worker_signed:
         return (
-            f"a second process signed {figures.worker_signed:,} of them and the writer, "
-            f"while that one was behind, {figures.writer_signed:,}, with libsodium (PyNaCl)"
+            f"a second process signed {figures.worker_signed:,} of them and the writer "
+            f"{figures.writer_signed:,} (chunks it needed at once, each batch's last among "
+            "them, or made while the worker was behind), with libsodium (PyNaCl)"
         )
     if batch < signpool.PARALLEL_AT:
         why = f"batches under {signpool.PARALLEL_AT:,} entries are"

@@ -116,21 +116,25 @@ def test_chunks_the_writer_signs_while_the_worker_is_behind_change_nothing(
     """A worker never answered in time: every chunk past the ones out is signed here."""
     monkeypatch.setattr(SignPool, "ready", property(lambda self: False))
     pooled, inline = _two(tmp_path)
+    whole = _claims(4 * signpool.CHUNK, seed + 20)  # no parents, no partial last chunk
     batch = _mixed(seed, _claims(10, seed))
     refused = [*_claims(6, seed + 7), _claims(1, seed + 7)[0]]  # the last one again
     with pooled.writer() as writer:
-        done = writer.append(batch, OWNER, at=AT)
+        done = writer.append(whole, OWNER, at=AT)
         pool = writer.pool
         assert pool is not None
-        assert pool.signed > 0
-        assert pool.signed_here > 0
-        assert pool.signed + pool.signed_here == len(batch)
+        # The first chunks go out; with no room and no answer, the rest are signed here.
+        out = signpool.IN_FLIGHT * signpool.CHUNK
+        assert (pool.signed, pool.signed_here) == (out, len(whole) - out)
+        before = pool.signed + pool.signed_here
+        done += writer.append(batch, OWNER, at=AT)
+        assert pool.signed + pool.signed_here - before == len(batch)
         with pytest.raises(LedgerError) as caught:
             writer.append(refused, OWNER, at=AT)
     with monkeypatch.context() as patch:
         _inline(patch)
         with inline.writer() as writer:
-            expected = writer.append(batch, OWNER, at=AT)
+            expected = writer.append(whole, OWNER, at=AT) + writer.append(batch, OWNER, at=AT)
             with pytest.raises(LedgerError) as caught_inline:
                 writer.append(refused, OWNER, at=AT)
     assert done == expected

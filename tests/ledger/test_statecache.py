@@ -38,7 +38,15 @@ def view(snap: Snapshot) -> dict[str, object]:
         "heads": dict(state.heads.items()),
         "last_at": dict(state.last_at.items()),
         "claims": {
-            k: (sorted(v.attributed), v.rating, v.verdicts) for k, v in state.claims.items()
+            k: (
+                sorted(v.attributed),
+                v.opaque_attributions,
+                v.rating,
+                v.last_rating,
+                v.verdicts,
+                v.rating_unknown,
+            )
+            for k, v in state.claims.items()
         },
         "sources": set(state.sources),
         "events": dict(state.events.items()),
@@ -214,8 +222,11 @@ ODD_TEXT = [
     'a "quoted" \\ backslash',
     "tab\there, newline\nthere",
     "ünïcode 😀 and \u2028",
-    "a NUL\x00inside",
     "\x01control",
+    "123",
+    "true",
+    "null",
+    '{"json": "text"}',
     "",
 ]
 
@@ -224,30 +235,45 @@ def _table_state(con: sqlite3.Connection) -> rules.LedgerState:
     return statecache._state_on(con, None, origin=None, trust_root=None)
 
 
+@pytest.mark.parametrize("nul", [False, True], ids=["", "with-a-NUL"])
 @pytest.mark.parametrize("json", [True, False], ids=["json_each", "bound-rows"])
 @pytest.mark.parametrize("chunk", [2, statecache.PUT_CHUNK], ids=["split", "one-document"])
 def test_put_stores_each_string_and_state_exactly_either_way(
-    tmp_path: Path, json: bool, chunk: int
+    tmp_path: Path, json: bool, chunk: int, nul: bool
 ) -> None:
-    """What a large save writes in JSON documents reads back as what was saved."""
-    heads = {f"key {i}: {t}": f"value {t} {i}" for i, t in enumerate(ODD_TEXT)}
+    """What a large save writes in JSON documents reads back as what was saved.
+
+    A document with a NUL in it is bound row by row (json_each would cut the string).
+    """
+    texts = [*ODD_TEXT, "a NUL\x00inside"] if nul else ODD_TEXT
+    heads = {f"key {i}: {t}": f"value {t}" if i % 2 else t for i, t in enumerate(texts)}
     claims = {
-        f"clm_{i}{t}": rules.ClaimState(attributed={t, "src_x"}, rating=t or None, verdicts=i)
-        for i, t in enumerate(ODD_TEXT)
+        f"clm_{i}{t}": rules.ClaimState(
+            attributed={t, "src_x"} if i % 2 else set(),
+            opaque_attributions=i % 3 == 0,
+            rating=t or None,
+            last_rating=None if i % 2 else t,
+            verdicts=i * (1 << 62),
+            rating_unknown=i % 2 == 1,
+        )
+        for i, t in enumerate(texts)
     }
     events = {
-        f"{i:064x}": rules.EventInfo(i, "note.added", t, f"SHA256:{t}")
-        for i, t in enumerate(ODD_TEXT)
+        f"{i:064x}": rules.EventInfo(i, "note.added", t, f"SHA256:{t}") for i, t in enumerate(texts)
     }
     con = statecache._connect(tmp_path / statecache.FILE_NAME)
+    statements: list[str] = []
+    con.set_trace_callback(statements.append)
     statecache.put(con, "heads", heads, json=json, chunk=chunk)
     statecache.put(con, "claims", claims, json=json, chunk=chunk)
     statecache.put(con, "events", events, json=json, chunk=chunk)
     statecache.put(
         con, "sources", dict.fromkeys(heads, True), json=json, keys_only=True, chunk=chunk
     )
-    stored = [row[0] for row in con.execute("SELECT k FROM heads")]
-    assert stored == sorted(heads)  # in key order, NUL and all
+    con.set_trace_callback(None)
+    # Per document: split, only the part with the NUL in it is bound row by row.
+    whole = chunk == statecache.PUT_CHUNK
+    assert any("json_each" in sql for sql in statements) == (json and not (nul and whole))
     state = _table_state(con)
     assert dict(state.heads.items()) == heads
     assert dict(state.claims.items()) == claims
@@ -255,6 +281,12 @@ def test_put_stores_each_string_and_state_exactly_either_way(
     assert set(state.sources) == set(heads)
     # Strings are stored as themselves, states as JSON, whichever way they went in.
     assert dict(con.execute("SELECT k, v FROM heads").fetchall()) == heads
+    kinds = {
+        row[0]
+        for table in ("heads", "claims", "events")
+        for row in con.execute(f"SELECT DISTINCT typeof(v) FROM {table}")
+    }
+    assert kinds == {"text"}
 
 
 def test_a_save_where_sqlite_has_no_json_each_reads_back_the_same(
