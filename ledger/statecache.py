@@ -278,8 +278,8 @@ def put(
 ) -> None:
     """Insert or replace ``rows`` (key to value) in ``table``, in key order.
 
-    Rows go in as JSON documents that ``json_each`` takes apart inside SQLite: a
-    third of the time of one bound statement per row, which is most of a large
+    Rows go in as JSON documents that ``json_each`` takes apart inside SQLite, in
+    about half the time of binding a statement a row, which was most of a large
     save. A string value is stored as itself, any other as its JSON, the same
     either way; without ``json_each``, or for a document with a NUL in it, the
     rows are bound one by one instead.
