@@ -31,7 +31,21 @@ class Context(msgspec.Struct):
         if self._ledger is None:
             path = getattr(self.args, "ledger", None)
             self._ledger = open_ledger(Path(path) if path else None)
+            if self.err.isatty():
+                self._ledger.on_fold = self.folding
         return self._ledger
+
+    def folding(self, done: int, end: int) -> None:
+        """A long fold of the log (no usable state cache, or one far behind) says how far
+        it is, on a terminal only."""
+        if done >= end:
+            self.err.write("\r\x1b[K")
+        else:
+            self.err.write(
+                f"\rreading the log… {100 * done // end:3d}% of {end >> 20} MiB "
+                "(once: the next command starts from the cached state)"
+            )
+        self.err.flush()
 
     def key(self) -> SigningKey:
         """The signing key from --key or $FACTLEDGER_KEY (passphrase: env or prompt)."""

@@ -60,6 +60,7 @@ def open_tui(ledger: Ledger, *, unsafe_allow_test_keys: bool = False) -> None:
     from tui import run
 
     sys.stderr.write("opening the ledger (a large one's first opening builds its projection)\n")
+    ledger.on_fold = None  # nothing may write to the terminal under the UI
     with open_projection(ledger) as projection:
         run(ledger, projection=projection, unsafe_allow_test_keys=unsafe_allow_test_keys)
 

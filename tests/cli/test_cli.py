@@ -499,3 +499,42 @@ def test_console_script_refuses_text_that_is_not_utf8_without_a_traceback(
     assert done.returncode == 2
     assert err.startswith("error:")
     assert (ledger_dir / "events.jsonl").read_bytes() == before
+
+
+class _Terminal:
+    """A stderr that says it is a terminal, keeping what was written to it."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_long_fold_shows_its_progress_on_a_terminal_and_clears_it(
+    ledger_dir: Path, tmp_path: Path
+) -> None:
+    import argparse
+
+    from ledger.cli.context import Context
+
+    terminal = _Terminal()
+    ctx = Context(argparse.Namespace(ledger=str(ledger_dir)), err=terminal)  # type: ignore[arg-type]
+    ledger = ctx.ledger()
+    assert ledger.on_fold == ctx.folding
+    ctx.folding(3 << 20, 12 << 20)
+    assert terminal.text == (
+        "\rreading the log…  25% of 12 MiB (once: the next command starts from the cached state)"
+    )
+    ctx.folding(12 << 20, 12 << 20)
+    assert terminal.text.endswith("\r\x1b[K")  # nothing left on the line
+    with (tmp_path / "err").open("w") as log:
+        piped = Context(argparse.Namespace(ledger=str(ledger_dir)), err=log)
+        assert piped.ledger().on_fold is None  # a log or a pipe gets no carriage returns

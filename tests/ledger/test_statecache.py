@@ -319,3 +319,25 @@ def test_a_cache_of_an_older_schema_is_folded_afresh(ledger: Ledger) -> None:
     snap = ledger.load()
     assert snap.store is None
     assert view(snap) == view(ledger.load(use_cache=False))
+
+
+def test_a_long_fold_says_how_far_it_is_and_a_cached_load_says_nothing(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ledger.ledger as ledger_module
+
+    monkeypatch.setattr(ledger_module, "FOLD_TOLD_EVERY", 2)
+    rng = random.Random(9)
+    ledger.append([claim(rng, f"claim {i}") for i in range(7)], REVIEWER, at="2024-01-02T00:00:00Z")
+    told: list[tuple[int, int]] = []
+    ledger.on_fold = lambda done, end: told.append((done, end))
+    size = ledger.events_path.stat().st_size
+    ledger.load().close()  # from the cache, one line or none to fold
+    assert told == []
+    statecache.invalidate(ledger.cache_dir)
+    ledger.load().close()  # all nine lines
+    offsets = [done for done, _ in told]
+    assert offsets == sorted(offsets)
+    assert len(told) >= 3
+    assert all(done < end == size for done, end in told[:-1])
+    assert told[-1] == (size, size)  # the end, so a terminal line can be cleared
