@@ -163,7 +163,7 @@ class Ledger:
         self.on_fold: Callable[[int, int], None] | None = None
         """Told ``(offset, end)`` every :data:`FOLD_TOLD_EVERY` lines of a fold, and
         ``(end, end)`` after one it told of: a fold without a usable state cache reads
-        the whole log (a minute or more at a million entries)."""
+        the whole log (about 20 s at a million entries)."""
 
     # --- paths -------------------------------------------------------------------
 
