@@ -318,20 +318,24 @@ class Ledger:
         if tell is not None:
             with contextlib.suppress(OSError):
                 end = self.events_path.stat().st_size
-        for line in log.scan(self.events_path, start_offset=snap.end_offset, start_index=snap.size):
-            if tell is not None and line.index % FOLD_TOLD_EVERY == 0 and line.index > first:
-                tell(line.offset, max(end, line.offset))
-                told = True
-            entry = decode_entry(line.data, lineno=line.index + 1, path=path)
-            eid = event_id(entry)
-            for problem in rules.violations(snap.state, entry, eid, now=now):
-                problem.path, problem.line = path, line.index + 1
-                raise problem
-            snap.add(entry, eid)
-            snap.end_offset = line.offset + len(line.data) + 1
-            snap.last_line = line.data
-        if told and tell is not None:
-            tell(snap.end_offset, snap.end_offset)
+        try:
+            for line in log.scan(
+                self.events_path, start_offset=snap.end_offset, start_index=snap.size
+            ):
+                if tell is not None and line.index % FOLD_TOLD_EVERY == 0 and line.index > first:
+                    tell(line.offset, max(end, line.offset))
+                    told = True
+                entry = decode_entry(line.data, lineno=line.index + 1, path=path)
+                eid = event_id(entry)
+                for problem in rules.violations(snap.state, entry, eid, now=now):
+                    problem.path, problem.line = path, line.index + 1
+                    raise problem
+                snap.add(entry, eid)
+                snap.end_offset = line.offset + len(line.data) + 1
+                snap.last_line = line.data
+        finally:
+            if told and tell is not None:  # the end, refused or not: a terminal line clears
+                tell(snap.end_offset, snap.end_offset)
 
     def _read_at(self, offset: int, length: int) -> bytes:
         if offset < 0:

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from ledger import rules, statecache
-from ledger.errors import StaleParent
+from ledger.errors import LedgerError, StaleParent
 from ledger.events import (
     ClaimAssertedBody,
     ClaimCorrectedBody,
@@ -341,3 +341,10 @@ def test_a_long_fold_says_how_far_it_is_and_a_cached_load_says_nothing(
     assert len(told) >= 3
     assert all(done < end == size for done, end in told[:-1])
     assert told[-1] == (size, size)  # the end, so a terminal line can be cleared
+    told.clear()
+    statecache.invalidate(ledger.cache_dir)
+    with ledger.events_path.open("ab") as log:
+        log.write(b"not an entry\n")
+    with pytest.raises(LedgerError):
+        ledger.load()
+    assert told[-1] == (size, size)  # a refused fold ends its line too
