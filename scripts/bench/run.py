@@ -24,6 +24,7 @@ if str(ROOT) not in sys.path:
 
 from ledger import signpool  # noqa: E402
 from ledger.ledger import Ledger  # noqa: E402
+from scripts import sealing  # noqa: E402
 from scripts.bench import baselines, explain, paths  # noqa: E402
 from scripts.bench.measure import Sample, machine  # noqa: E402
 
@@ -154,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     say(f"batch import and generation ({cfg.gen_entries:,} entries)")
     with tempfile.TemporaryDirectory() as tmp:
         figures = paths.import_rate(cfg.gen_entries, Path(tmp), cfg.repeats)
-        gen = paths.generation_rate(cfg.gen_entries, Path(tmp))
+        generated = paths.generation_rate(cfg.gen_entries, Path(tmp), cfg.repeats)
+    gen = generated.rate
     imported = figures.rate
     worker = figures.worker_signed > 0
     sign = sign_raw["pynacl"]  # the library factledger signs batches with
@@ -172,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows.append(
         Row(
-            f"generate_ledger ({cfg.gen_entries:,} entries, synthetic data included)",
+            f"generate_ledger ({cfg.gen_entries:,} entries, synthetic data included) "
+            f"({_sealed_by(generated, cfg.gen_entries)})",
             fmt(gen),
             f"peer batch append {explain.num(peer['append_batch'])} /s",
             gen.median / peer["append_batch"],
@@ -204,6 +207,19 @@ def main(argv: list[str] | None = None) -> int:
     write_report(cfg, rows, notes)
     say(f"wrote {cfg.out}")
     return 0
+
+
+def _sealed_by(figures: paths.GenerationFigures, entries: int) -> str:
+    """Who sealed the generated entries, and why only the generator if so."""
+    if figures.sealed_by_worker:
+        return (
+            f"a second process sealed {figures.sealed_by_worker:,} of them and the generator "
+            f"the other {entries - figures.sealed_by_worker:,} (a fixed share of the "
+            "subject streams, and the first entry)"
+        )
+    if entries < sealing.FORK_AT:
+        return f"under {sealing.FORK_AT:,} entries, all sealed by the generator"
+    return "no worker started (one core, other threads ran, or no fork): all sealed inline"
 
 
 def _signed_by(figures: paths.ImportFigures, batch: int) -> str:
