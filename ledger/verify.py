@@ -68,8 +68,11 @@ Progress = Callable[[int, int], None]
 KEY_KINDS: Final = frozenset({"ledger.created", "key.granted", "key.revoked"})
 PARALLEL_MIN_BYTES: Final = 4 << 20
 """Below this log size, process start-up costs more than parallel checking saves."""
-SPILL_MIN_BYTES: Final = 4 << 20
-"""From this log size the fold's large tables spill to a scratch file: memory stays flat."""
+SPILL_MIN_BYTES: Final = 96 << 20
+"""From this log size the fold's large tables spill to a scratch file: memory stays flat.
+Below it, folding in memory is faster (about 7 µs an entry) and needs no more memory:
+the largest process peaks at 99 MiB for a 57 MiB log (117 MiB spilled) and 129 MiB for
+an 88 MiB log, against 152 MiB spilled for 114 MiB and 178 MiB for 568 MiB."""
 
 
 @dataclass(frozen=True)
