@@ -125,6 +125,10 @@ class Writer:
         self.now = now
         self.last_key: SigningKey | None = None
         self.broken = False
+        self.ahead = False
+        """The fold has taken in entries that are not on disk yet (a batch being made).
+        Set until the batch is written or the log folded again; if a batch is cut short
+        (Ctrl-C) even in that fold, :meth:`close` folds again before it signs anything."""
         self.pool: SignPool | None = None
         """The worker that signs large batches with the last key that made one."""
         self._no_pool_for: SigningKey | None = None
@@ -151,6 +155,7 @@ class Writer:
     ) -> list[Appended]:
         """Sign, check and write ``drafts`` with one fsync: all of them or none."""
         wall = self.now()
+        self.ahead = True
         try:
             pool = self._pool_for(key) if len(drafts) >= signpool.PARALLEL_AT else None
             with paused_gc():  # a batch makes many objects and no cycles: see paused_gc
@@ -184,11 +189,13 @@ class Writer:
                 self.reload()
                 raise
             snap.last_line = lines[-1]
+        self.ahead = False
 
     def reload(self) -> None:
         """Fold again from what is on disk (after a refused batch moved the fold on)."""
         self.snapshot.close()
         self.snapshot = self.ledger.load()
+        self.ahead = False
 
     def append_signed(
         self, entries: Sequence[Entry], key: SigningKey, *, check_signatures: bool = True
@@ -222,23 +229,28 @@ class Writer:
         snap, wall = self.snapshot, self.now()
         out: list[Appended] = []
         problems: list[tuple[int, str, RuleViolation]] = []
-        for entry, eid in entries:
-            problems.extend(
-                (snap.size, eid, p) for p in rules.violations(snap.state, entry, eid, now=wall)
-            )
-            author = snap.state.keys.get(entry.author)
-            if check_signatures and author is not None:
-                try:
-                    check_signature(entry, author.public)
-                except InvalidSignature:
-                    bad = RuleViolation(
-                        f"entry {eid[:12]} is not signed by {author.name}'s key it names",
-                        rule="signature",
-                        hint="the other branch's entry was altered; it cannot be merged",
-                    )
-                    problems.append((snap.size, eid, bad))
-            out.append(Appended(snap.size, eid, entry))
-            snap.add(entry, eid)
+        self.ahead = True
+        try:
+            for entry, eid in entries:
+                problems.extend(
+                    (snap.size, eid, p) for p in rules.violations(snap.state, entry, eid, now=wall)
+                )
+                author = snap.state.keys.get(entry.author)
+                if check_signatures and author is not None:
+                    try:
+                        check_signature(entry, author.public)
+                    except InvalidSignature:
+                        bad = RuleViolation(
+                            f"entry {eid[:12]} is not signed by {author.name}'s key it names",
+                            rule="signature",
+                            hint="the other branch's entry was altered; it cannot be merged",
+                        )
+                        problems.append((snap.size, eid, bad))
+                out.append(Appended(snap.size, eid, entry))
+                snap.add(entry, eid)
+        except BaseException:
+            self.reload()  # the fold took in part of a batch that will not be written
+            raise
         if problems:
             self.reload()
             raise Refused(problems)
@@ -249,6 +261,10 @@ class Writer:
     def close(self) -> None:
         """Re-sign the checkpoint if anything was appended, and keep the state cached."""
         self._close_pool()
+        if self.ahead:
+            # A batch was cut short even while its fold was being undone: never sign a
+            # checkpoint (or cache a state) over entries that were not written.
+            self.reload()
         snap = self.snapshot
         if self.last_key is not None:
             self.ledger.write_checkpoint(snap.size, snap.root(), self.last_key)
