@@ -77,7 +77,7 @@ from ledger.ledger import Ledger, new_id, new_salt
 
 if not __package__:  # run as a script: make `scripts.` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from scripts.sealing import FORK_AT, Draft, ForkedSealer, InlineSealer
+from scripts.sealing import FORK_AT, Draft, ForkedSealer, InlineSealer, SealerStopped
 
 ORIGIN: Final = "example.org/generated-claims"
 EPOCH: Final = datetime(2021, 1, 4, 8, 0, tzinfo=UTC)
@@ -507,7 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Write a valid, deterministic ledger of N entries (TEST-ONLY keys), "
         "or with --tamper a damaged one, and print the finding verify must report first.",
-        epilog="exit codes: 0 written, 2 usage error",
+        epilog="exit codes: 0 written, 2 usage error, 3 the sealing worker failed, "
+        "130 interrupted (both keep the batches appended before it)",
     )
     parser.add_argument("n", type=int, metavar="N", help=f"number of entries (>= {MIN_ENTRIES})")
     parser.add_argument(
@@ -529,7 +530,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\r{done:,}/{total:,} entries ({rate:,.0f}/s)", end="", file=sys.stderr)
 
     started = time.monotonic()
-    made = generate(args.n, args.dir, args.seed, batch=args.batch, progress=progress)
+    try:
+        made = generate(args.n, args.dir, args.seed, batch=args.batch, progress=progress)
+    except (KeyboardInterrupt, SealerStopped) as exc:
+        # Each batch is appended whole, and the writer's close signs a checkpoint for
+        # what was appended: the directory holds a valid, shorter ledger.
+        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"error: {exc}"
+        print(f"\n{why}; {args.dir} keeps the batches appended before it", file=sys.stderr)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 3
     if made.entries >= args.batch:
         print(file=sys.stderr)
     rate = made.entries / max(made.seconds, 1e-9)

@@ -171,3 +171,28 @@ def test_the_generator_clock_formats_as_format_time() -> None:
         assert times[-1] == format_time(EPOCH + timedelta(seconds=int(twin.clock)))
     assert any(t.startswith("2024-02-29T") for t in times)
     assert times == sorted(times)
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "said"),
+    [
+        (KeyboardInterrupt(), 130, "interrupted;"),
+        (SealerStopped("the sealing worker went away (exit code -9)"), 3, "error: the sealing"),
+    ],
+)
+def test_the_script_stops_with_one_line_and_its_exit_code(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    raised: BaseException,
+    code: int,
+    said: str,
+) -> None:
+    def stopped(*args: Any, **kwargs: Any) -> None:
+        raise raised
+
+    monkeypatch.setattr(generate_ledger, "generate", stopped)
+    assert generate_ledger.main(["5000", str(tmp_path / "claims")]) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(said)
+    assert err[-1].endswith("keeps the batches appended before it")
