@@ -97,6 +97,7 @@ def append(path: Path, lines: list[bytes], *, expected_size: int) -> int:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND)
     except OSError as exc:
         raise _io_error("open for appending", path, exc) from None
+    writing = False
     try:
         size = os.fstat(fd).st_size
         if size != expected_size:
@@ -105,18 +106,23 @@ def append(path: Path, lines: list[bytes], *, expected_size: int) -> int:
                 hint="another program writes the log without the lock; stop it and retry",
                 path=str(path),
             )
+        writing = True
         view = memoryview(data)
         while view:
             written = os.write(fd, view)
             view = view[written:]
         os.fsync(fd)
-    except OSError as exc:
-        # Nothing was acknowledged: take back whatever reached the file (best effort),
-        # so the log stays as its checkpoint describes it.
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, expected_size)
-            os.fsync(fd)
-        raise _io_error("append to", path, exc) from None
+    except BaseException as exc:
+        # Nothing was acknowledged (a failed write, or Ctrl-C before the fsync ended):
+        # take back whatever reached the file (best effort), so the log stays as its
+        # checkpoint describes it and no later fold takes in lines never synced.
+        if writing:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, expected_size)
+                os.fsync(fd)
+        if isinstance(exc, OSError):
+            raise _io_error("append to", path, exc) from None
+        raise
     finally:
         os.close(fd)
     return expected_size + len(data)

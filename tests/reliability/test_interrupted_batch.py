@@ -3,22 +3,25 @@
 A writer folds each batch into its state before it writes the batch, so that the rules
 see every entry at its position. If the batch stops before the write (Ctrl-C, a failed
 earlier write), the fold is ahead of the file; the writer's close signs the checkpoint
-from the fold. These tests stop batches at those points, let the writer close, and
-check that the checkpoint covers exactly the lines on disk and that the ledger
-verifies with no findings.
+from the fold. A Ctrl-C between the batch's write and its fsync must take the written
+lines back, or the fold that undoes the batch would take them in again.
+
+These tests stop batches at those points, let the writer close, and check that the
+checkpoint covers exactly the lines on disk and that the ledger verifies with no
+findings.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from ledger import rules
-from ledger import writer as writer_module
+from ledger import log, rules
 from ledger.entry import seal_line
-from ledger.errors import StorageError
+from ledger.errors import RuleViolation, StorageError
 from ledger.ledger import Ledger
 from ledger.writer import Writer
 from tests.reliability.append_batches import claim_draft
@@ -56,7 +59,7 @@ def interrupt_once_after(monkeypatch: pytest.MonkeyPatch, calls: int) -> None:
     real = rules.violations
     seen = 0
 
-    def violations(*args: Any, **kwargs: Any) -> Iterator[rules.RuleViolation]:
+    def violations(*args: Any, **kwargs: Any) -> Iterator[RuleViolation]:
         nonlocal seen
         seen += 1
         if seen == calls:
@@ -80,10 +83,11 @@ def test_a_batch_interrupted_in_its_fold_is_left_out_of_the_checkpoint(
     book: Book, monkeypatch: pytest.MonkeyPatch, append: Callable[[Writer, Book, int], None]
 ) -> None:
     before = len(book.lines())
-    with pytest.raises(KeyboardInterrupt), book.ledger().writer() as writer:
+    with book.ledger().writer() as writer:
         append(writer, book, 5)
         interrupt_once_after(monkeypatch, 4)
-        append(writer, book, 10)
+        with pytest.raises(KeyboardInterrupt):
+            append(writer, book, 10)
     assert consistent(book) == before + 5
 
 
@@ -103,11 +107,14 @@ def test_an_interrupt_while_the_fold_is_undone_is_undone_at_close(
             raise KeyboardInterrupt
         return real_load(self, **kwargs)
 
-    with pytest.raises(KeyboardInterrupt), book.ledger().writer() as writer:
+    with book.ledger().writer() as writer:
         append(writer, book, 5)
         interrupt_once_after(monkeypatch, 4)
         monkeypatch.setattr(Ledger, "load", load_interrupted_once)
-        append(writer, book, 10)
+        with pytest.raises(KeyboardInterrupt):
+            append(writer, book, 10)
+        assert loads == 1  # the undo was cut short, so the fold is still ahead
+        assert writer.ahead
     assert loads == 2  # the undo, interrupted; then the close's
     assert consistent(book) == before + 5
 
@@ -117,7 +124,7 @@ def test_a_batch_refused_after_a_failed_write_is_left_out_of_the_checkpoint(
     book: Book, monkeypatch: pytest.MonkeyPatch, append: Callable[[Writer, Book, int], None]
 ) -> None:
     before = len(book.lines())
-    real_append = writer_module.log.append
+    real_append = log.append
     writes = 0
 
     def fails_once(*args: Any, **kwargs: Any) -> int:
@@ -127,11 +134,36 @@ def test_a_batch_refused_after_a_failed_write_is_left_out_of_the_checkpoint(
             raise StorageError("could not write: disk full (made up)")
         return real_append(*args, **kwargs)
 
-    monkeypatch.setattr(writer_module.log, "append", fails_once)
+    monkeypatch.setattr(log, "append", fails_once)
     with book.ledger().writer() as writer:
         append(writer, book, 5)
         with pytest.raises(StorageError, match="disk full"):
             append(writer, book, 5)
         with pytest.raises(StorageError, match="an earlier write under this lock failed"):
             append(writer, book, 5)  # folded, then refused at the write
+    assert consistent(book) == before + 5
+
+
+@pytest.mark.parametrize("append", APPENDS.values(), ids=list(APPENDS))
+def test_an_interrupt_between_a_batch_write_and_its_fsync_leaves_it_out(
+    book: Book, monkeypatch: pytest.MonkeyPatch, append: Callable[[Writer, Book, int], None]
+) -> None:
+    before = len(book.lines())
+    real = os.fsync
+    calls = 0
+
+    def fsync(fd: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the second batch's log fsync: Ctrl-C lands just before it ends
+            raise KeyboardInterrupt
+        real(fd)
+
+    with book.ledger().writer() as writer:
+        append(writer, book, 5)
+        monkeypatch.setattr(os, "fsync", fsync)
+        with pytest.raises(KeyboardInterrupt):
+            append(writer, book, 5)
+        monkeypatch.undo()
+    assert calls == 2  # the interrupted fsync, then the one after taking the lines back
     assert consistent(book) == before + 5
