@@ -147,8 +147,9 @@ def _serve(
     """The worker: seal each chunk of drafts in order, keeping every stream's head.
 
     Answers are sent by a thread of their own, so the worker goes on reading drafts
-    while an answer waits for the parent to take it: neither side can block the other
-    for good, however full both connections are.
+    while an answer waits for the parent to take it, and after a failure it reads on
+    (and drops) what the parent still hands off, until the end of its input: neither
+    side can block the other for good, however full both pipes are.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for conn in theirs:
@@ -156,16 +157,20 @@ def _serve(
     outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
     sender = threading.Thread(target=_send_all, args=(outbox, answers_out), daemon=True)
     sender.start()
+    failed = False
     try:
         while True:
             drafts: list[Draft] | None = drafts_in.recv()
             if drafts is None:
                 break
+            if failed:
+                continue  # keep reading: the parent may be blocked sending to a full pipe
             try:
                 answer = [_seal_in_worker(draft, heads, keys) for draft in drafts]
             except Exception as exc:  # a generator bug: report it, not a bare end of file
                 outbox.put(pickle.dumps(f"{type(exc).__name__}: {exc}"))
-                break
+                failed = True
+                continue
             outbox.put(pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
     except (EOFError, OSError):
         pass  # the parent went away
@@ -360,6 +365,8 @@ class ForkedSealer:
             return None
 
     def _stopped(self, what: str) -> SealerStopped:
+        with contextlib.suppress(OSError):
+            self._drafts_out.send(None)  # a worker that failed reads on until this
         self._process.join(1)
         return SealerStopped(
             f"the sealing worker {what} (exit code {self._process.exitcode}); "
@@ -368,13 +375,15 @@ class ForkedSealer:
 
     def close(self) -> None:
         """Stop the worker and wait for it (after :meth:`flush`, or after a failure)."""
+        # Answers no longer wanted: closing their pipe first ends a send the worker's
+        # thread may be blocked in, so the worker can read the end of its input.
+        self._answers_in.close()
         try:
             self._drafts_out.send(None)
         except OSError:
             pass
         finally:
             self._drafts_out.close()
-            self._answers_in.close()
         self._process.join(5)
         if self._process.is_alive():  # pragma: no cover - a worker stuck in a signature
             self._process.terminate()

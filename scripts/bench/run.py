@@ -215,7 +215,7 @@ def _sealed_by(figures: paths.GenerationFigures, entries: int) -> str:
         return (
             f"a second process sealed {figures.sealed_by_worker:,} of them and the generator "
             f"the other {entries - figures.sealed_by_worker:,} (a fixed share of the "
-            "subject streams, and the first entry)"
+            "subject streams, and the genesis entry Ledger.init writes)"
         )
     if entries < sealing.FORK_AT:
         return f"under {sealing.FORK_AT:,} entries, all sealed by the generator"

@@ -20,6 +20,8 @@ import multiprocessing
 import os
 import random
 import signal
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -196,3 +198,62 @@ def test_the_script_stops_with_one_line_and_its_exit_code(
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(said)
     assert err[-1].endswith("keeps the batches appended before it")
+
+
+@pytest.mark.timeout(60)
+def test_a_failure_in_the_worker_with_narrow_pipes_does_not_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real chunk sizes, pipes left at 64 KiB: the worker must go on reading after it fails."""
+
+    def refuse(fd: int, cmd: int, arg: int) -> int:
+        raise PermissionError("above the system's limit")
+
+    monkeypatch.setattr(sealing.fcntl, "fcntl", refuse)
+    real = sealing._seal_in_worker
+    sealed = 0
+
+    def fails_later(*args: Any) -> Any:
+        nonlocal sealed
+        sealed += 1
+        if sealed > 8000:
+            raise ValueError("made-up failure")
+        return real(*args)
+
+    monkeypatch.setattr(sealing, "_seal_in_worker", fails_later)
+    root = tmp_path / "claims"
+    with pytest.raises(SealerStopped, match=r"worker failed: ValueError: made-up failure"):
+        generate(20_000, root, seed=3)
+    assert multiprocessing.active_children() == []
+    assert verifies(root) < 20_000
+
+
+def test_ctrl_c_in_a_real_run_ends_with_one_line_and_a_ledger_that_verifies(
+    tmp_path: Path,
+) -> None:
+    """SIGINT to the process group mid-run, as a terminal's Ctrl-C sends it.
+
+    Progress counts entries made up; up to ``CHUNK × IN_FLIGHT`` of them and a batch
+    may not be appended yet, so at 20,000 made at least 10,000 are on disk."""
+    root = tmp_path / "claims"
+    script = Path(generate_ledger.__file__)
+    with subprocess.Popen(
+        [sys.executable, str(script), "200000", str(root), "--batch", "2000"],
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own group: the signal reaches it and its worker only
+        # A shell's background job ignores SIGINT, and the child would inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    ) as child:
+        assert child.stderr is not None
+        seen = b""
+        while b"20,000/" not in seen:
+            byte = child.stderr.read(1)
+            assert byte, seen.decode(errors="replace")
+            seen += byte
+        os.killpg(child.pid, signal.SIGINT)
+        rest = child.stderr.read()
+        assert child.wait(timeout=60) == 130
+    err = (seen + rest).decode()
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].endswith("keeps the batches appended before it")
+    assert 10_000 <= verifies(root) < 200_000
