@@ -52,6 +52,21 @@ def no_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ForkedSealer, "start", classmethod(lambda cls, *args: None))
 
 
+def fail_worker_after(monkeypatch: pytest.MonkeyPatch, entries: int) -> None:
+    """The forked worker (on its own count) raises once it has sealed ``entries``."""
+    real = sealing._seal_in_worker
+    sealed = 0
+
+    def fails_later(*args: Any) -> Any:
+        nonlocal sealed
+        sealed += 1
+        if sealed > entries:
+            raise ValueError("made-up failure")
+        return real(*args)
+
+    monkeypatch.setattr(sealing, "_seal_in_worker", fails_later)
+
+
 def verifies(root: Path) -> int:
     """The number of entries in ``root``, which must verify without findings."""
     report = verify(root, config=Ledger.open(root).config, unsafe_allow_test_keys=True)
@@ -93,17 +108,7 @@ def test_forked_sealing_writes_what_inline_sealing_writes(
 def test_a_failure_in_the_worker_stops_the_run_and_keeps_what_was_appended(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = sealing._seal_in_worker
-    sealed = 0
-
-    def fails_later(*args: Any) -> Any:  # runs in the forked worker, on its own count
-        nonlocal sealed
-        sealed += 1
-        if sealed > 300:
-            raise ValueError("made-up failure")
-        return real(*args)
-
-    monkeypatch.setattr(sealing, "_seal_in_worker", fails_later)
+    fail_worker_after(monkeypatch, 300)
     root = tmp_path / "claims"
     with pytest.raises(SealerStopped, match=r"worker failed: ValueError: made-up failure"):
         generate(ENTRIES, root, seed=3, batch=70)
@@ -210,17 +215,7 @@ def test_a_failure_in_the_worker_with_narrow_pipes_does_not_hang(
         raise PermissionError("above the system's limit")
 
     monkeypatch.setattr(sealing.fcntl, "fcntl", refuse)
-    real = sealing._seal_in_worker
-    sealed = 0
-
-    def fails_later(*args: Any) -> Any:
-        nonlocal sealed
-        sealed += 1
-        if sealed > 8000:
-            raise ValueError("made-up failure")
-        return real(*args)
-
-    monkeypatch.setattr(sealing, "_seal_in_worker", fails_later)
+    fail_worker_after(monkeypatch, 8000)
     root = tmp_path / "claims"
     with pytest.raises(SealerStopped, match=r"worker failed: ValueError: made-up failure"):
         generate(20_000, root, seed=3)
