@@ -77,7 +77,7 @@ from ledger.ledger import Ledger, new_id, new_salt
 
 if not __package__:  # run as a script: make `scripts.` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from scripts.sealing import FORK_AT, Draft, ForkedSealer, InlineSealer, SealerStopped
+from scripts.sealing import FORK_AT, Draft, ForkedSealer, InlineSealer, Sealer, SealerStopped
 
 ORIGIN: Final = "example.org/generated-claims"
 EPOCH: Final = datetime(2021, 1, 4, 8, 0, tzinfo=UTC)
@@ -445,7 +445,7 @@ def _fill(
     Returns how many of them a forked worker sealed (none for a small ledger, or where
     a worker cannot be forked safely)."""
     with ledger.writer() as writer:
-        sealer: InlineSealer | ForkedSealer | None = None
+        sealer: Sealer | None = None
         if n >= FORK_AT:
             sealer = ForkedSealer.start(writer, batch, _KEYS, OWNER.key)
         if sealer is None:
@@ -469,7 +469,7 @@ def _fill(
 
 
 def _key_event(
-    sealer: InlineSealer | ForkedSealer,
+    sealer: Sealer,
     desk: _Desk,
     persona: Persona,
     old: Persona | None,

@@ -86,34 +86,55 @@ class Draft(NamedTuple):
     parent's id when the entry is sealed."""
 
 
-def _seal(draft: Draft, parent: str | None, key: SigningKey) -> Sealed:
-    body = draft.body
+def _body(draft: Draft, parent: str | None) -> AnyBody:
+    """The draft's body as sealed: a reply names its parent."""
     if draft.reply:
-        body = msgspec.structs.replace(body, in_reply_to=parent)
-    return seal_line(
-        kind=draft.kind, subject=draft.subject, parent=parent, at=draft.at, body=body, key=key
+        return msgspec.structs.replace(draft.body, in_reply_to=parent)
+    return draft.body
+
+
+def _seal_next(draft: Draft, heads: dict[str, str], keys: Mapping[str, SigningKey]) -> Sealed:
+    """Seal ``draft`` on its stream's head in ``heads``, and move the head on to it."""
+    parent = heads.get(draft.subject)
+    sealed = seal_line(
+        kind=draft.kind,
+        subject=draft.subject,
+        parent=parent,
+        at=draft.at,
+        body=_body(draft, parent),
+        key=keys[draft.author],
     )
+    heads[draft.subject] = sealed.digest.event_id
+    return sealed
 
 
-class InlineSealer:
-    """Seal each draft here as it is added; append the sealed entries in batches.
+class Sealer:
+    """Drafts sealed in order and appended in batches of ``batch``.
 
-    ``keys`` are the authors' keys by label; ``owner`` signs the checkpoint at the end.
+    ``keys`` are the authors' keys by label; ``owner`` signs the checkpoint at the end;
+    ``heads`` are the writer's stream heads when sealing began. This base seals every
+    draft here: :class:`ForkedSealer` hands most streams to a worker.
     """
 
     def __init__(
-        self, writer: Writer, batch: int, keys: Mapping[str, SigningKey], owner: SigningKey
+        self,
+        writer: Writer,
+        batch: int,
+        keys: Mapping[str, SigningKey],
+        owner: SigningKey,
+        heads: Mapping[str, str],
     ) -> None:
         self.writer, self.batch, self.keys, self.owner = writer, batch, keys, owner
+        self.heads = dict(heads)
+        """The heads of the streams sealed in this process, as they move."""
         self.pending: list[Sealed] = []
-        self.moved: dict[str, str] = {}  # stream heads moved by the pending entries
         self.sealed_by_worker = 0
+        """Entries a worker sealed and this process took back (it sealed the others)."""
 
     def add(self, draft: Draft) -> None:
-        subject = draft.subject
-        parent = self.moved.get(subject) or self.writer.snapshot.state.heads.get(subject)
-        sealed = _seal(draft, parent, self.keys[draft.author])
-        self.moved[subject] = sealed.digest.event_id
+        self._take(_seal_next(draft, self.heads, self.keys))
+
+    def _take(self, sealed: Sealed) -> None:
         self.pending.append(sealed)
         if len(self.pending) >= self.batch:
             self._append()
@@ -123,7 +144,7 @@ class InlineSealer:
             # Sealed a moment ago: the rules are checked, the signatures need not be,
             # and the ids and lines made while sealing are used as they are.
             self.writer.append_sealed(self.pending, self.owner)
-            self.pending, self.moved = [], {}
+            self.pending = []
 
     def flush(self) -> None:
         """Append every entry added and not yet appended."""
@@ -131,6 +152,15 @@ class InlineSealer:
 
     def close(self) -> None:
         """Nothing to stop: everything was sealed here."""
+
+
+class InlineSealer(Sealer):
+    """A :class:`Sealer` that seals everything here, from the writer's heads now."""
+
+    def __init__(
+        self, writer: Writer, batch: int, keys: Mapping[str, SigningKey], owner: SigningKey
+    ) -> None:
+        super().__init__(writer, batch, keys, owner, dict(writer.snapshot.state.heads.items()))
 
 
 _Answer = tuple[str | None, str, bytes, bytes, str, bytes]
@@ -179,12 +209,10 @@ def _serve(
 
 
 def _seal_in_worker(draft: Draft, heads: dict[str, str], keys: Mapping[str, SigningKey]) -> _Answer:
-    parent = heads.get(draft.subject)
-    sealed = _seal(draft, parent, keys[draft.author])
+    sealed = _seal_next(draft, heads, keys)
     digest = sealed.digest
-    heads[draft.subject] = digest.event_id
     return (
-        parent,
+        sealed.entry.parent,
         sealed.entry.sig,
         digest.header,
         digest.leaf_input,
@@ -215,7 +243,7 @@ class SealerStopped(RuntimeError):
     """The sealing worker failed or went away; nothing more of the run is appended."""
 
 
-class ForkedSealer:
+class ForkedSealer(Sealer):
     """Seal in a forked worker; append what comes back, in order, in batches.
 
     The worker seals every stream but the share :func:`sealed_here` picks, which this
@@ -234,19 +262,14 @@ class ForkedSealer:
         conns: tuple[Connection, Connection],
         process: BaseProcess,
     ) -> None:
-        self.writer, self.batch, self.keys, self.owner = writer, batch, keys, owner
+        super().__init__(writer, batch, keys, owner, heads)
         self._drafts_out, self._answers_in = conns
         self._process = process
-        self.heads = dict(heads)
-        """The heads of the streams sealed here (those :func:`sealed_here` picks)."""
         self._chunk: list[Draft] = []
         self._theirs: list[Draft] = []
         self._out: deque[tuple[list[Draft], int]] = deque()
         """Each chunk handed off and not yet collected, and how many of it the worker seals."""
-        self.pending: list[Sealed] = []
         self._authors = {label: key.public.fingerprint for label, key in keys.items()}
-        self.sealed_by_worker = 0
-        """Entries the worker sealed and this process took back (the others it sealed itself)."""
 
     @classmethod
     def start(
@@ -312,39 +335,22 @@ class ForkedSealer:
         if len(answer) != theirs:
             raise self._stopped(f"answered for {len(answer)} entries, not {theirs}")
         answers = iter(answer)
-        authors, pending, heads, keys = self._authors, self.pending, self.heads, self.keys
         for draft in drafts:
             if sealed_here(draft.subject):
-                sealed = _seal(draft, heads.get(draft.subject), keys[draft.author])
-                heads[draft.subject] = sealed.digest.event_id
-                pending.append(sealed)
-                if len(pending) >= self.batch:
-                    self._append()
-                    pending = self.pending
+                self._take(_seal_next(draft, self.heads, self.keys))
                 continue
             parent, sig, header, leaf, event_id, line = next(answers)
-            body = draft.body
-            if draft.reply:
-                body = msgspec.structs.replace(body, in_reply_to=parent)
             entry = ENTRY_BY_KIND[draft.kind](
                 v=1,
                 subject=draft.subject,
                 parent=parent,
                 at=draft.at,
-                author=authors[draft.author],
+                author=self._authors[draft.author],
                 sig=sig,
-                body=body,
+                body=_body(draft, parent),
             )
-            pending.append(Sealed(entry, Digest(header, leaf, event_id), line))
-            if len(pending) >= self.batch:
-                self._append()
-                pending = self.pending
+            self._take(Sealed(entry, Digest(header, leaf, event_id), line))
         self.sealed_by_worker += theirs
-
-    def _append(self) -> None:
-        if self.pending:
-            self.writer.append_sealed(self.pending, self.owner)
-            self.pending = []
 
     def flush(self) -> None:
         """Hand off the last drafts, fold everything the worker sealed, and append it."""
