@@ -395,8 +395,10 @@ class Ledger:
             try:
                 yield writer
             finally:
-                writer.close()
-                writer.snapshot.close()
+                try:
+                    writer.close()
+                finally:
+                    writer.snapshot.close()
 
     def redact(
         self,

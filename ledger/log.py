@@ -12,6 +12,8 @@ import contextlib
 import errno
 import fcntl
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -126,6 +128,32 @@ def append(path: Path, lines: list[bytes], *, expected_size: int) -> int:
     finally:
         os.close(fd)
     return expected_size + len(data)
+
+
+@contextlib.contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Hold a Ctrl-C that arrives inside the block until the block has ended.
+
+    For short steps that must finish once begun: a batch's write, ``fsync`` and the
+    note of what is now durable, or the checkpoint's replacement. The interrupt is
+    then raised where the block ends, so a caller never has to guess whether the
+    step happened. Python delivers SIGINT to the main thread only; elsewhere, or
+    under a handler that is not Python's default, the block runs as it is.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    held: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if held:
+        raise KeyboardInterrupt
 
 
 def fsync_dir(directory: Path) -> None:

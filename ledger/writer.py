@@ -124,11 +124,17 @@ class Writer:
         self.snapshot = snapshot
         self.now = now
         self.last_key: SigningKey | None = None
+        """The key of the last batch written, which signs the checkpoint at close."""
+        self.written: tuple[int, bytes] = (snapshot.size, b"")
+        """Size and root of the log as this writer last made it durable (no root
+        before its first write)."""
         self.broken = False
         self.ahead = False
         """The fold has taken in entries that are not on disk yet (a batch being made).
-        Set until the batch is written or the log folded again; if a batch is cut short
-        (Ctrl-C) even in that fold, :meth:`close` folds again before it signs anything."""
+        Set until the batch is written. A batch refused by an error folds the log
+        again at once, for the caller to go on; one cut short by Ctrl-C, or whose
+        write failed, leaves it set and the process free to stop: the next batch folds
+        again first, and :meth:`close` signs what was written without folding."""
         self.pool: SignPool | None = None
         """The worker that signs large batches with the last key that made one."""
         self._no_pool_for: SigningKey | None = None
@@ -154,42 +160,55 @@ class Writer:
         self, drafts: Sequence[Draft], key: SigningKey, *, at: str | None = None
     ) -> list[Appended]:
         """Sign, check and write ``drafts`` with one fsync: all of them or none."""
-        wall = self.now()
-        self.ahead = True
+        wall = self._begin()
         try:
             pool = self._pool_for(key) if len(drafts) >= signpool.PARALLEL_AT else None
             with paused_gc():  # a batch makes many objects and no cycles: see paused_gc
                 sealed, lines = _Sealing(
                     self.snapshot, key, at or format_time(wall), wall, pool
                 ).run(drafts)
-        except BaseException:
-            # The fold advanced past the refused batch's first drafts: fold again.
-            self.reload()
+        except BaseException as exc:
+            self._undo(exc)  # the fold advanced past the refused batch's first drafts
             raise
-        self._write(lines)
-        self.last_key = key
+        self._write(lines, key)
         return sealed
 
-    def _write(self, lines: list[bytes]) -> None:
+    def _begin(self) -> datetime:
+        """Start a batch: refuse after a failed write, else undo an interrupted batch."""
         if self.broken:
             raise StorageError(
                 "an earlier write under this lock failed; nothing more is appended",
                 hint="fix the cause (disk, permissions) and run the command again",
             )
-        if lines:
-            snap = self.snapshot
-            try:
-                snap.end_offset = log.append(
-                    self.ledger.events_path, lines, expected_size=snap.end_offset
-                )
-            except BaseException:
-                # The fold already took the batch in: fold what is really on disk, and
-                # sign no checkpoint over entries that were never made durable.
-                self.broken = True
-                self.reload()
-                raise
-            snap.last_line = lines[-1]
-        self.ahead = False
+        if self.ahead:
+            self.reload()
+        self.ahead = True
+        return self.now()
+
+    def _undo(self, exc: BaseException) -> None:
+        """After an error, fold the log again at once, for the caller to go on with this
+        writer; after an interrupt the process is stopping: leave it to the next batch."""
+        if isinstance(exc, Exception):
+            self.reload()
+
+    def _write(self, lines: list[bytes], key: SigningKey) -> None:
+        """Append the batch's lines with one fsync; a Ctrl-C waits until it is noted."""
+        snap = self.snapshot
+        with log.interrupts_held():
+            if lines:
+                try:
+                    snap.end_offset = log.append(
+                        self.ledger.events_path, lines, expected_size=snap.end_offset
+                    )
+                except BaseException:
+                    # Nothing more is written under this lock; the fold stays ahead and
+                    # no checkpoint is signed over entries that were never made durable.
+                    self.broken = True
+                    raise
+                snap.last_line = lines[-1]
+            self.written = (snap.size, snap.root())
+            self.last_key = key
+            self.ahead = False
 
     def reload(self) -> None:
         """Fold again from what is on disk (after a refused batch moved the fold on)."""
@@ -226,10 +245,10 @@ class Writer:
         key: SigningKey,
         check_signatures: bool,
     ) -> list[Appended]:
-        snap, wall = self.snapshot, self.now()
+        wall = self._begin()
+        snap = self.snapshot
         out: list[Appended] = []
         problems: list[tuple[int, str, RuleViolation]] = []
-        self.ahead = True
         try:
             for entry, eid in entries:
                 problems.extend(
@@ -248,25 +267,27 @@ class Writer:
                         problems.append((snap.size, eid, bad))
                 out.append(Appended(snap.size, eid, entry))
                 snap.add(entry, eid)
-        except BaseException:
-            self.reload()  # the fold took in part of a batch that will not be written
+        except BaseException as exc:
+            self._undo(exc)  # the fold took in part of a batch that will not be written
             raise
         if problems:
             self.reload()
             raise Refused(problems)
-        self._write([encode_entry(item.entry) for item in out] if lines is None else lines)
-        self.last_key = key
+        self._write([encode_entry(item.entry) for item in out] if lines is None else lines, key)
         return out
 
     def close(self) -> None:
-        """Re-sign the checkpoint if anything was appended, and keep the state cached."""
+        """Re-sign the checkpoint if anything was appended, and keep the state cached.
+
+        After a batch cut short (the fold is ahead of the file), the checkpoint is
+        signed for what was written and nothing is cached: no fold, so a Ctrl-C
+        ends the process at once, and the next writer folds from the older cache.
+        """
         self._close_pool()
-        if self.ahead:
-            # A batch was cut short even while its fold was being undone: never sign a
-            # checkpoint (or cache a state) over entries that were not written.
-            self.reload()
         snap = self.snapshot
         if self.last_key is not None:
-            self.ledger.write_checkpoint(snap.size, snap.root(), self.last_key)
-        if self.last_key is not None or snap.store is None:
+            size, root = self.written
+            with log.interrupts_held():
+                self.ledger.write_checkpoint(size, root, self.last_key)
+        if not self.ahead and (self.last_key is not None or snap.store is None):
             self.ledger.save_cache(snap)

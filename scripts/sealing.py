@@ -376,7 +376,7 @@ class ForkedSealer(Sealer):
         self._process.join(1)
         return SealerStopped(
             f"the sealing worker {what} (exit code {self._process.exitcode}); "
-            f"the ledger holds {self.writer.snapshot.size:,} entries"
+            f"the ledger holds {self.writer.written[0]:,} entries"
         )
 
     def close(self) -> None:
