@@ -41,7 +41,7 @@ import signal
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Final
 
 from ledger.entry import Prepared
@@ -94,9 +94,30 @@ def _roomy(conn: Connection) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def sigint_blocked() -> Iterator[None]:
+    """Fork workers in here: a child starts with Ctrl-C blocked until :func:`ignore_sigint`.
+
+    Otherwise a Ctrl-C between the fork and the worker's first line ends the worker
+    with a traceback of its own. This process gets a Ctrl-C that came meanwhile as
+    soon as the block ends. (Workers are forked only where no other thread runs.)
+    """
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def ignore_sigint() -> None:
+    """A forked worker's first step: Ctrl-C is its parent's to handle, then unblock it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _serve(conn: Connection, theirs: Connection, sign: Callable[[bytes], bytes]) -> None:
     """The worker: sign each chunk of messages, answer with its number and the signatures."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_sigint()
     theirs.close()  # or the parent's death would not end the connection
     try:
         while True:
@@ -145,7 +166,8 @@ class SignPool:
             process = context.Process(
                 target=_serve, args=(child, parent, key.sign), name="factledger-sign", daemon=True
             )
-            process.start()
+            with sigint_blocked():
+                process.start()
         except OSError:
             parent.close()
             return None  # no room for a process, or for its answers: sign inline

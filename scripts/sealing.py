@@ -30,7 +30,6 @@ import contextlib
 import fcntl
 import pickle
 import queue
-import signal
 import threading
 import zlib
 from collections import deque
@@ -39,6 +38,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 
 import msgspec
 
+from ledger import signpool
 from ledger.entry import Digest, Sealed, seal_line
 from ledger.events import ENTRY_BY_KIND, AnyBody
 from ledger.keys import SigningKey
@@ -181,7 +181,7 @@ def _serve(
     (and drops) what the parent still hands off, until the end of its input: neither
     side can block the other for good, however full both pipes are.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signpool.ignore_sigint()
     for conn in theirs:
         conn.close()  # or the parent's death would not end the connections
     outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
@@ -297,7 +297,8 @@ class ForkedSealer(Sealer):
                 name="generate-seal",
                 daemon=True,
             )
-            process.start()
+            with signpool.sigint_blocked():
+                process.start()
         except OSError:  # pragma: no cover - no room for a process
             for conn in mine:
                 conn.close()

@@ -14,6 +14,7 @@ import os
 import random
 import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -228,6 +229,44 @@ def test_no_worker_while_other_threads_run(tmp_path: Path, tiny_chunks: None) ->
         stop.set()
         other.join()
     assert len(ledger.events_path.read_bytes().splitlines()) == 6
+
+
+def test_a_ctrl_c_just_after_the_fork_does_not_end_the_worker(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    tiny_chunks: None,
+) -> None:
+    """Before the worker's first line it cannot yet ignore Ctrl-C: it starts with it blocked."""
+    from multiprocessing.context import ForkProcess
+
+    start, run = ForkProcess.start, ForkProcess.run
+    interrupted: list[int] = []
+
+    def start_then_ctrl_c(self: ForkProcess) -> None:
+        start(self)
+        assert self.pid is not None
+        time.sleep(0.1)  # the child is past the fork, in run_late's wait
+        os.kill(self.pid, signal.SIGINT)
+        interrupted.append(self.pid)
+
+    def run_late(self: ForkProcess) -> None:  # in the child, before the worker's first line
+        time.sleep(0.3)
+        run(self)
+
+    monkeypatch.setattr(ForkProcess, "start", start_then_ctrl_c)
+    monkeypatch.setattr(ForkProcess, "run", run_late)
+    ledger = _ledger(tmp_path / "l")
+    claims = _claims(6, 2)
+    with ledger.writer() as writer:
+        writer.append(claims, OWNER, at=AT)
+        pool = writer.pool
+        assert pool is not None
+        assert interrupted == [pool._process.pid]
+        assert pool.alive
+        assert (pool.signed, pool.signed_here) == (6, 0)
+    assert "Traceback" not in capfd.readouterr().err
+    _assert_as_inline(ledger, claims, tmp_path, monkeypatch)
 
 
 def test_the_worker_ignores_ctrl_c_and_one_that_dies_fails_only_its_batch(
