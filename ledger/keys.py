@@ -146,6 +146,13 @@ def _check_comment(comment: str) -> None:
             "a key comment must be one line without control characters or outer spaces",
             hint="choose a comment such as 'name@example.org'",
         )
+    try:
+        comment.encode()
+    except UnicodeEncodeError:  # a lone surrogate: bytes of a non-UTF-8 command line
+        raise BadKey(
+            "a key comment must be UTF-8 text",
+            hint="pass the comment as UTF-8, e.g. 'name@example.org'",
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,6 @@ from ledger.errors import (
     InconsistentTree,
     LedgerError,
     NotALedger,
-    RuleViolation,
     StorageError,
     TornWrite,
     UsageError,
@@ -50,7 +49,7 @@ from ledger.snapshot import (
     paused_gc,
     utc_now,
 )
-from ledger.writer import Refused, Writer, seal_drafts
+from ledger.writer import Refused, Writer, require_current_key, seal_drafts
 
 CONFIG_NAME: Final = "ledger.toml"
 CHECKPOINT_NAME: Final = "checkpoint"
@@ -465,13 +464,7 @@ class Ledger:
             snap = self.load()
             try:
                 keys = [k.public for k in snap.state.keys.values() if k.revoked is None]
-                signer = snap.state.keys.get(key.public.fingerprint)
-                if signer is None or signer.revoked is not None:
-                    raise RuleViolation(
-                        f"{key.public.fingerprint} is not a current key of this ledger",
-                        rule="unknown-key",
-                        hint="re-sign with a key the ledger granted and did not revoke",
-                    )
+                require_current_key(snap.state, key)
                 note = self.checkpoint_path.read_bytes()
                 old = cp.open_checkpoint(note, self.config.origin, keys)
                 if old.size == snap.size and old.root == snap.root():

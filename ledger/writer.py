@@ -104,6 +104,18 @@ def _ended(prepared: Prepared, signature: bytes) -> None:
     raise RuntimeError("this batch's sealing has ended")
 
 
+def require_current_key(state: rules.LedgerState, key: SigningKey) -> None:
+    """Refuse ``key`` for a checkpoint unless the ledger granted it and did not revoke it."""
+    signer = state.keys.get(key.public.fingerprint)
+    if signer is None or signer.revoked is not None:
+        raise RuleViolation(
+            f"{key.public.fingerprint} is not a current key of this ledger, so it cannot sign "
+            "its checkpoint",
+            rule="unknown-key",
+            hint="sign with a key the ledger granted and did not revoke; nothing was written",
+        )
+
+
 class Refused(RuleViolation):
     """Entries signed elsewhere that the rules refuse at their new positions."""
 
@@ -273,6 +285,11 @@ class Writer:
         if problems:
             self.reload()
             raise Refused(problems)
+        try:
+            require_current_key(snap.state, key)  # it signs the checkpoint over them
+        except RuleViolation:
+            self.reload()
+            raise
         self._write([encode_entry(item.entry) for item in out] if lines is None else lines, key)
         return out
 

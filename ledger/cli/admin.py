@@ -71,7 +71,8 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         parents=sign,
         help="withdraw a key's authority (admin only)",
         description="Revoke a key. 'retired': it signs nothing from now on. 'compromised': "
-        "also void its entries after --void-after EVENT (all of them if omitted).",
+        "also void its entries after --void-after EVENT (all of them if omitted). "
+        "The last admin key cannot be revoked: grant another admin key first.",
     )
     p.add_argument("fingerprint", metavar="FINGERPRINT", help="fingerprint (or prefix) or name")
     p.add_argument("--reason", required=True, choices=["retired", "compromised"])
@@ -174,6 +175,18 @@ def _key_fingerprint(snap: Snapshot, text: str) -> str:
 def cmd_key_revoke(ctx: Context, args: argparse.Namespace) -> int:
     def build(snap: Snapshot) -> list[Draft]:
         fingerprint = _key_fingerprint(snap, args.fingerprint)
+        admins = [
+            fp
+            for fp, k in snap.state.keys.items()
+            if k.role == "admin" and k.revoked is None and fp != fingerprint
+        ]
+        if not admins:
+            raise UsageError(
+                f"revoking {snap.state.keys[fingerprint].name}'s key would leave the ledger "
+                "with no admin key: no key could ever be granted again",
+                hint="grant another admin key first ('factledger key grant --role admin'), "
+                "then revoke this one with it",
+            )
         void_after = None
         if args.void_after:
             void_after = resolve(args.void_after, snap.state.events, "event")

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 from ledger import gitrev
 from ledger.cli.context import Context
 from ledger.cli.options import hours
-from ledger.errors import EXIT_FINDINGS, EXIT_OK, StorageError
+from ledger.errors import EXIT_FINDINGS, EXIT_OK, StorageError, UsageError
 from ledger.ledger import CHECKPOINT_NAME, CONFIG_NAME, Ledger, LedgerConfig, utc_now
 from ledger.text import visible
 
@@ -86,6 +86,11 @@ def cmd_verify(ctx: Context, args: argparse.Namespace) -> int:
     if args.dir:
         ctx.args.ledger = args.dir
     ledger = ctx.ledger()
+    if args.since is not None and not args.since.strip():
+        raise UsageError(
+            "--since is empty, so there is no earlier checkpoint to prove appends against",
+            hint="pass a checkpoint file or git:REV (an unset CI variable gives an empty value)",
+        )
     since = _since(ledger, args.since) if args.since else None
     if args.unsafe_allow_test_keys:
         ctx.warn("--unsafe-allow-test-keys: a published demo/test key is accepted as trust root")

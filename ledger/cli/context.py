@@ -66,7 +66,13 @@ class Context(msgspec.Struct):
             if passphrase is None and sys.stdin.isatty():
                 import getpass
 
-                typed = getpass.getpass(f"passphrase for {path}: ")
+                try:
+                    typed = getpass.getpass(f"passphrase for {path}: ")
+                except EOFError:
+                    raise UsageError(
+                        f"no passphrase given for {path}",
+                        hint="type it at the prompt, or set FACTLEDGER_PASSPHRASE",
+                    ) from None
                 return load_signing_key(path, typed.encode())
             raise
 

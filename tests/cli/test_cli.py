@@ -7,9 +7,11 @@ console script in a subprocess, as a user or CI job would.
 from __future__ import annotations
 
 import base64
+import getpass
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -538,3 +540,96 @@ def test_a_long_fold_shows_its_progress_on_a_terminal_and_clears_it(
     with (tmp_path / "err").open("w") as log:
         piped = Context(argparse.Namespace(ledger=str(ledger_dir)), err=log)
         assert piped.ledger().on_fold is None  # a log or a pipe gets no carriage returns
+
+
+# --- refused before they do harm (found by a sweep of the error paths) -----------
+# A revocation that would leave no admin, a merge signed by a key the ledger never
+# granted, an empty --since from an unset CI variable, Ctrl-D at the passphrase prompt,
+# and a key comment that cannot be written: one error line, and every file as it was.
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()}
+
+
+def test_revoking_the_last_admin_key_is_refused_and_the_ledger_stays_writable(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    before = files(ledger_dir)
+    result = run("key", "revoke", "owner@example.org", "--reason", "retired", "--key", keys.owner)
+    assert result.code == 2
+    assert "no admin key" in result.one_error_line()
+    assert "grant another admin key first" in result.err
+    assert files(ledger_dir) == before
+    add_claim(run, keys)  # still writable
+
+
+def test_the_owner_may_be_revoked_once_another_admin_holds_a_key(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    second = tmp_path / "keys" / "admin2.key"
+    save_signing_key(SigningKey.from_seed(b"\x09" * 32, "admin2@example.org"), second, None)
+    assert run("key", "grant", f"{second}.pub", "--name", "Ada", "--role", "admin",
+               "--key", keys.owner).code == 0  # fmt: skip
+    result = run("key", "revoke", "owner@example.org", "--reason", "retired", "--key", second)
+    assert result.code == 0, result.err
+    assert run("verify", "--unsafe-allow-test-keys").code == 0
+
+
+def test_a_merge_signed_by_a_key_the_ledger_never_granted_writes_nothing(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    theirs = tmp_path / "theirs"
+    shutil.copytree(ledger_dir, theirs)
+    assert run("claim", "add", "Their claim.", "--key", keys.reviewer, "--ledger", theirs).code == 0
+    stranger = tmp_path / "keys" / "stranger.key"
+    save_signing_key(SigningKey.from_seed(b"\x07" * 32, "stranger@example.org"), stranger, None)
+    before = files(ledger_dir)
+    result = run("merge", theirs / "events.jsonl", "--key", stranger)
+    assert result.code == 1
+    assert "[unknown-key]" in result.one_error_line()
+    assert files(ledger_dir) == before
+    assert run("merge", theirs / "events.jsonl", "--key", keys.reviewer).code == 0
+    assert run("verify", "--unsafe-allow-test-keys").code == 0
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_since_is_a_usage_error_not_a_skipped_check(
+    run: Run, ledger_dir: Path, value: str
+) -> None:
+    result = run("verify", "--since", value, "--unsafe-allow-test-keys")
+    assert result.code == 2
+    assert "--since is empty" in result.one_error_line()
+
+
+def test_ctrl_d_at_the_passphrase_prompt_is_one_line(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = tmp_path / "keys" / "locked.key"
+    save_signing_key(SigningKey.from_seed(b"\x05" * 32, "locked@example.org"), locked, b"pw")
+
+    def ctrl_d(prompt: str = "") -> str:
+        raise EOFError
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(getpass, "getpass", ctrl_d)
+    before = files(ledger_dir)
+    result = run("claim", "add", "A claim.", "--key", locked)
+    assert result.code == 2
+    assert "no passphrase given" in result.one_error_line()
+    assert files(ledger_dir) == before
+
+
+@pytest.mark.parametrize(
+    ("comment", "says"), [("two\nlines", "one line"), ("bad \udcff byte", "UTF-8 text")]
+)
+def test_a_key_comment_that_cannot_be_one_line_of_utf8_writes_no_file(
+    run: Run, tmp_path: Path, comment: str, says: str
+) -> None:
+    path = tmp_path / "new.key"
+    result = run("key", "new", path, "--comment", comment)
+    assert result.code == 2
+    assert says in result.one_error_line()
+    assert not path.exists()
+    assert not Path(f"{path}.pub").exists()
+    assert run("key", "new", path, "--comment", "fine").code == 0
