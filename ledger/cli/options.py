@@ -96,6 +96,15 @@ def date(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-04-02") from None
 
 
+def utf8_text(text: str) -> str:
+    """Text a search or query can take: the command line's bytes must be UTF-8."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # Python keeps undecodable bytes as lone surrogates
+        raise argparse.ArgumentTypeError("is not UTF-8 text") from None
+    return text
+
+
 def nonempty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")

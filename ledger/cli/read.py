@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger.cli.context import Context
+from ledger.cli.options import utf8_text
 from ledger.errors import StorageError, UsageError
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def register(
         help="a claim now or as of a past position or date",
         description="Show a claim: text, claimant, status, verdict, sources and who signed what.",
     )
-    p.add_argument("claim", metavar="CLAIM", help="claim id (any unique prefix)")
+    p.add_argument("claim", metavar="CLAIM", type=utf8_text, help="claim id (any unique prefix)")
     p.add_argument(
         "--as-of",
         metavar="SEQ|DATE",
@@ -50,7 +51,7 @@ def register(
         help="every version of a claim, with word diffs and who signed each",
         description="Every event of a claim's stream, with word-level diffs and signers.",
     )
-    p.add_argument("claim", metavar="CLAIM", help="claim id (any unique prefix)")
+    p.add_argument("claim", metavar="CLAIM", type=utf8_text, help="claim id (any unique prefix)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=history)
 
@@ -64,7 +65,7 @@ def register(
             '*_as_of(n)). Quote the column "at". Writes are refused (exit 2).'
         ),
     )
-    p.add_argument("sql", metavar="SQL")
+    p.add_argument("sql", metavar="SQL", type=utf8_text)
     p.add_argument("--json", action="store_true", help="print rows as JSON objects")
     p.set_defaults(func=query)
 

@@ -633,3 +633,20 @@ def test_a_key_comment_that_cannot_be_one_line_of_utf8_writes_no_file(
     assert not path.exists()
     assert not Path(f"{path}.pub").exists()
     assert run("key", "new", path, "--comment", "fine").code == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        (("show", "\udcff"), "CLAIM"),
+        (("history", "\udcff"), "CLAIM"),
+        (("query", "select '\udcff'"), "SQL"),
+    ],
+)
+def test_read_arguments_that_are_not_utf8_are_one_usage_line_naming_the_argument(
+    run: Run, keys: Keys, ledger_dir: Path, argv: tuple[str, ...], name: str
+) -> None:
+    add_claim(run, keys)
+    result = run(*argv)
+    assert result.code == 2
+    assert f"argument {name}: is not UTF-8 text" in result.one_error_line()
