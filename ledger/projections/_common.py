@@ -116,7 +116,7 @@ def at_position(cur: Cur, as_of: int | str | None, head: int | None = None) -> i
         if text.isdigit():
             as_of = int(text)
         elif _DATE.fullmatch(text) or _TIME.fullmatch(text):
-            return seq_at(cur, text)
+            return seq_at(cur, text, head)
         else:
             raise UsageError(
                 f"{as_of!r} is neither a sequence number nor a date",
@@ -127,23 +127,28 @@ def at_position(cur: Cur, as_of: int | str | None, head: int | None = None) -> i
     return as_of
 
 
-def seq_at(cur: Cur, when: str) -> int:
+def seq_at(cur: Cur, when: str, head: int) -> int:
     bound = when if "T" in when else f"{when}T23:59:59Z"
     try:
         datetime.strptime(bound, "%Y-%m-%dT%H:%M:%SZ")
     except ValueError:
         raise UsageError(f"{when!r} is not a real date") from None
-    row = fetch_one(cur, 'SELECT max(seq) FROM events WHERE "at" <= $1', [bound])
+    # The longest prefix of the log stated at or before the bound: an entry backdated
+    # after later ones must not make every date after its own mean "now".
+    row = fetch_one(cur, 'SELECT min(seq) FROM events WHERE "at" > $1', [bound])
     if row is None or row[0] is None:
+        return head
+    if int(row[0]) == 0:
         raise UsageError(f"nothing was recorded on or before {when}")
-    return int(row[0])
+    return int(row[0]) - 1
 
 
 def position(src: Cursors, as_of: int | str | None = None) -> int:
     """The log position for ``as_of``: a sequence number, a date or a time (None: latest).
 
-    A date means the end of that UTC day; the position is the last entry whose
-    author-stated time is at or before it.
+    A date means the end of that UTC day; the position is the end of the longest
+    prefix of the log whose author-stated times are all at or before it (times may
+    go back: a backdated entry does not pull a later date to the end of the log).
     """
     with src.cursor() as cur:
         return at_position(cur, as_of)

@@ -102,6 +102,29 @@ def test_positions_are_sequence_numbers_dates_or_times(desk: Desk, proj: Project
             queries.position(proj, bad)
 
 
+def test_a_backdated_entry_does_not_make_every_later_date_mean_the_end_of_the_log(
+    tmp_path: Path,
+) -> None:
+    """A date means the longest prefix stated at or before it, whatever comes after."""
+    from ledger.ledger import Ledger
+
+    b = Builder(tmp_path / "ledger")
+    b.tick("2024-04-02T09:00:00")
+    first = b.claim("The bridge opened in May")
+    asserted = b.appended[-1].seq
+    b.tick("2024-04-03T09:00:00")
+    b.correct(first, "The bridge opened in June")
+    b.tick("2001-01-01T00:00:00")  # an old statement entered last, with its own date
+    b.claim("The bridge was planned in 2001")
+    with open_projection(Ledger.open(b.ledger.root)) as proj:
+        head = queries.position(proj)
+        assert head == b.appended[-1].seq
+        assert queries.position(proj, "2024-04-02") == asserted  # not the backdated end
+        assert queries.position(proj, "2024-04-03") == head
+        with pytest.raises(UsageError, match="nothing was recorded"):
+            queries.position(proj, "2001-06-01")  # the log began later
+
+
 def test_claims_list_filters_and_pages(desk: Desk, proj: Projection) -> None:
     ids = lambda page: [r.claim_id for r in page.rows]  # noqa: E731
     everything = queries.list_claims(proj)
