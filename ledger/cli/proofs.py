@@ -10,7 +10,7 @@ from typing import Any
 
 from ledger.cli.context import Context
 from ledger.cli.output import print_appended
-from ledger.errors import StorageError
+from ledger.errors import LedgerError, StorageError
 from ledger.ledger import Ledger
 
 # The commands import their machinery when they run, so that start-up of every
@@ -90,7 +90,13 @@ def cmd_check_receipt(ctx: Context, args: argparse.Namespace) -> int:
         data = sys.stdin.buffer.read() if args.file == "-" else path.read_bytes()
     except OSError as exc:
         raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
-    checked = check_receipt(data, args.trust_root)
+    try:
+        checked = check_receipt(data, args.trust_root)
+    except LedgerError as exc:
+        if args.json:  # a script reads the verdict from stdout; the error line stays on stderr
+            error = {"rule": exc.rule, "message": exc.message, "hint": exc.hint}
+            ctx.emit_json({"ok": False, "file": str(path), "error": error})
+        raise
     if args.json:
         ctx.emit(
             json.dumps(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,7 +63,8 @@ def register(
         description=(
             "Run one read-only SQL statement over the projections (tables events, claims, "
             "attributions, sources, verdicts, keys, scale, meta; views *_now; macros "
-            '*_as_of(n)). Quote the column "at". Writes are refused (exit 2).'
+            '*_as_of(n)). Quote the column "at". Writes are refused (exit 2). With --json, '
+            "NaN and infinities are null and blobs are hex."
         ),
     )
     p.add_argument("sql", metavar="SQL", type=utf8_text)
@@ -244,8 +246,14 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _jsonable(value: Any) -> Any:
+    """A value JSON can carry: NaN and infinities become null, as in JavaScript, and
+    bytes their hex (JSON has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, dict):

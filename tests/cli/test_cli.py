@@ -650,3 +650,39 @@ def test_read_arguments_that_are_not_utf8_are_one_usage_line_naming_the_argument
     result = run(*argv)
     assert result.code == 2
     assert f"argument {name}: is not UTF-8 text" in result.one_error_line()
+
+
+def test_query_json_is_valid_json_for_values_json_cannot_hold(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    add_claim(run, keys)
+    result = run(
+        "query",
+        "--json",
+        "select 'nan'::double as n, 1/0 as inf, -1/0 as neg, 'ab'::blob as b, 1.5::double as x",
+    )
+    assert result.code == 0, result.err
+    rows = json.loads(result.out, parse_constant=lambda name: pytest.fail(f"not JSON: {name}"))
+    assert rows == [{"n": None, "inf": None, "neg": None, "b": "6162", "x": 1.5}]
+
+
+def test_check_receipt_json_reports_a_refusal_on_stdout_too(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    claim = add_claim(run, keys)
+    receipt = tmp_path / "receipt.txt"
+    assert run("prove", claim, "-o", receipt).code == 0
+    owner = SigningKey.from_seed(bytes([1]) * 32).public.fingerprint
+    good = run("check-receipt", receipt, "--trust-root", owner, "--json")
+    assert good.code == 0, good.err
+    assert json.loads(good.out)["ok"] is True
+    text = receipt.read_text()
+    assert "The river rose" in text
+    receipt.write_text(text.replace("The river rose", "The river fell"))
+    bad = run("check-receipt", receipt, "--trust-root", owner, "--json")
+    assert bad.code == 1
+    assert bad.one_error_line()
+    verdict = json.loads(bad.out)
+    assert verdict["ok"] is False
+    assert verdict["file"] == str(receipt)
+    assert verdict["error"]["message"]
