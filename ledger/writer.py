@@ -279,16 +279,11 @@ class Writer:
                         problems.append((snap.size, eid, bad))
                 out.append(Appended(snap.size, eid, entry))
                 snap.add(entry, eid)
-        except BaseException as exc:
-            self._undo(exc)  # the fold took in part of a batch that will not be written
-            raise
-        if problems:
-            self.reload()
-            raise Refused(problems)
-        try:
+            if problems:
+                raise Refused(problems)
             require_current_key(snap.state, key)  # it signs the checkpoint over them
-        except RuleViolation:
-            self.reload()
+        except BaseException as exc:
+            self._undo(exc)  # the fold took in a batch that will not be written
             raise
         self._write([encode_entry(item.entry) for item in out] if lines is None else lines, key)
         return out
