@@ -13,10 +13,7 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,103 +24,23 @@ from cryptography.hazmat.primitives.serialization import (
     load_ssh_private_key,
 )
 
-from ledger.cli.main import main
 from ledger.errors import BadKey
 from ledger.keys import SigningKey, load_signing_key, save_signing_key
+from tests.cli.support import (
+    CLAIM_ID,
+    EVENT_ID,
+    PASSPHRASE,
+    SOURCE_ID,
+    Keys,
+    Run,
+    add_claim,
+    add_source,
+    factledger,
+    files,
+    log_json,
+)
 
-CLAIM_ID = re.compile(r"clm_[a-z2-7]{12}")
-SOURCE_ID = re.compile(r"src_[a-z2-7]{12}")
-EVENT_ID = re.compile(r"[0-9a-f]{64}")
-PASSPHRASE = "correct horse battery staple"
-
-
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def one_error_line(self) -> str:
-        """The single ``error:`` line on stderr; fails if there is a traceback or several."""
-        assert "Traceback" not in self.err, self.err
-        errors = [line for line in self.err.splitlines() if "error:" in line]
-        assert len(errors) == 1, self.err
-        return errors[0]
-
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No ledger or key leaks in from the environment or an enclosing directory."""
-    for name in ("FACTLEDGER_DIR", "FACTLEDGER_KEY", "FACTLEDGER_PASSPHRASE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    def call(*argv: str | Path) -> Result:
-        capsys.readouterr()
-        try:
-            code = main([str(a) for a in argv])
-        except SystemExit as exc:  # argparse: --help, usage errors
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return call
-
-
-@dataclass(frozen=True)
-class Keys:
-    owner: Path
-    editor: Path
-    reviewer: Path
-
-
-@pytest.fixture
-def keys(tmp_path: Path) -> Keys:
-    made = []
-    for n, name in enumerate(["owner", "editor", "reviewer"], start=1):
-        path = tmp_path / "keys" / f"{name}.key"
-        path.parent.mkdir(exist_ok=True)
-        save_signing_key(SigningKey.from_seed(bytes([n]) * 32, f"{name}@example.org"), path, None)
-        made.append(path)
-    return Keys(*made)
-
-
-@pytest.fixture
-def ledger_dir(tmp_path: Path, keys: Keys, run: Run) -> Path:
-    """An initialised ledger with an editor and a reviewer; cwd is inside it."""
-    root = tmp_path / "claims"
-    assert run("init", root, "--origin", "example.org/claims", "--key", keys.owner).code == 0
-    os.chdir(root)
-    assert run("key", "grant", f"{keys.editor}.pub", "--name", "Edna", "--role", "editor",
-               "--key", keys.owner).code == 0  # fmt: skip
-    assert run("key", "grant", f"{keys.reviewer}.pub", "--name", "Rui", "--role",
-               "reviewer", "--key", keys.owner).code == 0  # fmt: skip
-    return root
-
-
-def add_claim(run: Run, keys: Keys, text: str = "The river rose two metres.") -> str:
-    result = run("claim", "add", text, "--key", keys.reviewer)
-    assert result.code == 0, result.err
-    return result.out.strip()
-
-
-def add_source(run: Run, keys: Keys) -> str:
-    result = run("source", "add", "--title", "Gauge records", "--kind", "dataset", "--key",
-                 keys.reviewer)  # fmt: skip
-    assert result.code == 0, result.err
-    return result.out.strip()
-
-
-def log_json(run: Run) -> list[dict[str, object]]:
-    result = run("log", "--json")
-    assert result.code == 0, result.err
-    return [json.loads(line) for line in result.out.splitlines()]
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 # --- write verbs print the new id and nothing else ---------------------------------
@@ -452,20 +369,6 @@ def test_log_json_with_claim_filters_too(run: Run, keys: Keys, ledger_dir: Path)
 # --- the real console script ----------------------------------------------------------
 
 
-def factledger(*args: str | bytes | Path, cwd: Path) -> subprocess.CompletedProcess[bytes]:
-    script = Path(sys.executable).with_name("factledger")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "ledger.cli.main"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FACTLEDGER_")}
-    return subprocess.run(
-        [*command, *[a if isinstance(a, bytes) else str(a) for a in args]],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_help_lists_the_exit_codes(tmp_path: Path) -> None:
     done = factledger("--help", cwd=tmp_path)
     assert done.returncode == 0
@@ -546,10 +449,6 @@ def test_a_long_fold_shows_its_progress_on_a_terminal_and_clears_it(
 # A revocation that would leave no admin, a merge signed by a key the ledger never
 # granted, an empty --since from an unset CI variable, Ctrl-D at the passphrase prompt,
 # and a key comment that cannot be written: one error line, and every file as it was.
-
-
-def files(root: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()}
 
 
 def test_revoking_the_last_admin_key_is_refused_and_the_ledger_stays_writable(
