@@ -91,7 +91,9 @@ class LedgerConfig(msgspec.Struct, frozen=True):
             try:
                 data = tomllib.loads(text)
             except tomllib.TOMLDecodeError as exc:
-                raise DecodeError(f"not valid TOML: {exc}", path=path, rule="config") from None
+                raise DecodeError(
+                    f"not valid TOML: {exc}", path=path, line=_toml_line(text, exc), rule="config"
+                ) from None
         try:
             config = cls(
                 origin=data["origin"],
@@ -108,6 +110,14 @@ class LedgerConfig(msgspec.Struct, frozen=True):
         if "/" in config.events or config.events.startswith("."):
             raise DecodeError("events names a file beside ledger.toml", path=path, rule="config")
         return config
+
+
+def _toml_line(text: str, exc: ValueError) -> int:
+    """The line tomllib's message names ("at line 3, column 1", or "at end of document")."""
+    import re
+
+    found = re.search(r"\bat line (\d+)", str(exc))
+    return int(found.group(1)) if found else max(1, len(text.splitlines()))
 
 
 _PLAIN_KEYS: Final = frozenset({"format", "origin", "trust_root", "events"})

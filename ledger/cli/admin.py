@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.cli.context import Context
-from ledger.cli.options import signing_parser, timestamp
+from ledger.cli.options import nonempty, path, signing_parser, timestamp
 from ledger.cli.output import print_appended
 from ledger.errors import StorageError, UsageError
 from ledger.events import KeyGrantedBody, KeyRevokedBody
@@ -30,8 +30,10 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         description="Create a ledger: ledger.toml (origin, pinned trust root), the signed "
         "genesis entry and a checkpoint. KEYFILE's key becomes the owner and first admin.",
     )
-    p.add_argument("dir", metavar="DIR", type=Path)
-    p.add_argument("--origin", required=True, help="the ledger's name, e.g. example.org/claims")
+    p.add_argument("dir", metavar="DIR", type=path)
+    p.add_argument(
+        "--origin", required=True, type=nonempty, help="the ledger's name, e.g. example.org/claims"
+    )
     p.add_argument("--key", required=True, metavar="KEYFILE", help="the owner's private key")
     p.add_argument("--description", default="", help="one line saying what the ledger holds")
     p.add_argument("--owner-name", help="the owner's display name (default: the key's comment)")
@@ -48,7 +50,7 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         "its public key to PATH.pub. With $FACTLEDGER_PASSPHRASE set, or --encrypt, the key "
         "is encrypted. Prints the key's fingerprint.",
     )
-    p.add_argument("path", metavar="PATH", type=Path)
+    p.add_argument("path", metavar="PATH", type=path)
     p.add_argument("--comment", default="", help="a comment stored in PATH.pub, e.g. an email")
     p.add_argument("--encrypt", action="store_true", help="ask for a passphrase to encrypt it")
     p.set_defaults(func=cmd_key_new)
@@ -62,7 +64,7 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         "verdicts and status) or admin (also keys and redactions).",
     )
     p.add_argument("pubkey", metavar="PUBKEY")
-    p.add_argument("--name", required=True, help="the person's display name")
+    p.add_argument("--name", required=True, type=nonempty, help="the person's display name")
     p.add_argument("--role", required=True, choices=["admin", "editor", "reviewer"])
     p.set_defaults(func=cmd_key_grant)
 
@@ -88,7 +90,7 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         "the body is gone, while every signature, id, proof and checkpoint stays valid.",
     )
     p.add_argument("event", metavar="EVENT", help="event id or unique prefix")
-    p.add_argument("--reason", required=True)
+    p.add_argument("--reason", required=True, type=nonempty, help="why, for the record")
     p.set_defaults(func=cmd_redact)
 
     p = sub.add_parser(
@@ -144,13 +146,20 @@ def cmd_init(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _public_key_arg(text: str) -> str:
-    path = Path(text)
-    if not text.startswith("ssh-") and path.exists():
-        try:
-            return path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise StorageError(f"could not read {path}: {exc}", path=str(path)) from None
-    return text.strip()
+    """PUBKEY's OpenSSH line: the argument itself, or the content of the file it names."""
+    if text.lstrip().startswith("ssh-") or " " in text.strip():
+        return text.strip()  # a key line (parse_public_key names what is wrong with it)
+    file = Path(text)
+    try:
+        return file.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise StorageError(
+            f"{file}: no such file",
+            hint="PUBKEY is a .pub file, or one OpenSSH line 'ssh-ed25519 AAAA… comment'",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise StorageError(f"could not read {file}: {reason}", path=str(file)) from None
 
 
 def cmd_key_grant(ctx: Context, args: argparse.Namespace) -> int:
@@ -188,7 +197,7 @@ def cmd_key_revoke(ctx: Context, args: argparse.Namespace) -> int:
                 "then revoke this one with it",
             )
         void_after = None
-        if args.void_after:
+        if args.void_after is not None:  # an empty one is refused, not read as 'all'
             void_after = resolve(args.void_after, snap.state.events, "event")
         body = KeyRevokedBody(
             salt=new_salt(os.urandom), reason=args.reason, void_after=void_after, note=args.note

@@ -37,7 +37,7 @@ def cmd_log(ctx: Context, args: argparse.Namespace) -> int:
 def _log(ctx: Context, args: argparse.Namespace, ledger: Ledger) -> int:
     snap = ledger.load()
     names = {fp: key.name for fp, key in snap.state.keys.items()}
-    only = resolve(args.claim, snap.state.claims, "claim") if args.claim else None
+    only = resolve(args.claim, snap.state.claims, "claim") if args.claim is not None else None
     for line, entry in ledger.entries():
         if only is not None and entry.subject != only:
             continue

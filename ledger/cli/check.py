@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
 from ledger import gitrev
 from ledger.cli.context import Context
-from ledger.cli.options import hours
-from ledger.errors import EXIT_FINDINGS, EXIT_OK, StorageError, UsageError
+from ledger.cli.options import fingerprint, hours, path, processes
+from ledger.errors import EXIT_FINDINGS, EXIT_OK, LedgerError, StorageError, UsageError
 from ledger.ledger import CHECKPOINT_NAME, CONFIG_NAME, Ledger, LedgerConfig, utc_now
 from ledger.text import visible
 
@@ -35,9 +35,16 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         "root and policy) from that revision, so a pull request cannot loosen its own check.",
         epilog="exit codes: 0 verified, 1 findings, 2 usage error, 3 could not check",
     )
-    p.add_argument("dir", metavar="DIR", nargs="?", help="the ledger (default: as --ledger)")
+    p.add_argument(
+        "dir", metavar="DIR", nargs="?", type=path, help="the ledger (default: as --ledger)"
+    )
     p.add_argument("--since", metavar="REF", help="checkpoint file, or git:REV (e.g. git:main)")
-    p.add_argument("--trust-root", metavar="FP", help="pin the genesis owner's fingerprint")
+    p.add_argument(
+        "--trust-root",
+        metavar="FP",
+        type=fingerprint,
+        help="pin the genesis owner's fingerprint (SHA256:…), instead of ledger.toml's",
+    )
     p.add_argument(
         "--format", choices=["text", "json", "github", "junit"], default="text", dest="fmt"
     )
@@ -48,7 +55,13 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         default=24.0,
         help="how far in the future an entry's time may be (default 24)",
     )
-    p.add_argument("--workers", type=int, metavar="N", help="signature-checking processes")
+    p.add_argument(
+        "--workers",
+        type=processes,
+        metavar="N",
+        help="signature-checking processes, 1 to check in this process alone (default: the "
+        "number of CPUs)",
+    )
     p.add_argument(
         "--unsafe-allow-test-keys",
         action="store_true",
@@ -83,6 +96,17 @@ def _since(ledger: Ledger, ref: str) -> Since:
 
 
 def cmd_verify(ctx: Context, args: argparse.Namespace) -> int:
+    try:
+        return _verify(ctx, args)
+    except LedgerError as exc:
+        if args.fmt == "json":  # a script parses stdout; the one error line stays on stderr
+            from ledger.cli.report import refusal_json
+
+            ctx.out.write(refusal_json(exc))
+        raise
+
+
+def _verify(ctx: Context, args: argparse.Namespace) -> int:
     if args.dir:
         ctx.args.ledger = args.dir
     ledger = ctx.ledger()

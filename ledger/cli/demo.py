@@ -20,6 +20,8 @@ from typing import Any, Final
 from ledger.cli import browse
 from ledger.cli import report as fmt
 from ledger.cli.context import Context
+from ledger.cli.options import path
+from ledger.cli.tui_cmd import not_a_terminal, open_tui
 from ledger.errors import EXIT_FINDINGS, EXIT_OK, StorageError, UsageError
 from ledger.events import ClaimAssertedBody, ClaimCorrectedBody, VerdictIssuedBody
 from ledger.ledger import CHECKPOINT_NAME, CONFIG_NAME, Ledger, utc_now
@@ -53,6 +55,7 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         "dir",
         metavar="DIR",
         nargs="?",
+        type=path,
         help="an empty or new directory (default: a new temporary directory)",
     )
     p.add_argument(
@@ -93,7 +96,7 @@ def copy_demo(dest: Path | None, source: Path | None = None) -> Path:
 
 
 def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
-    dest = copy_demo(Path(args.dir) if args.dir else None)
+    dest = copy_demo(args.dir)
     if args.no_open:
         ctx.info(f"demo ledger copied to {dest}")
         ctx.emit(str(dest))
@@ -104,9 +107,7 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
         "it is verified with --unsafe-allow-test-keys. Never trust these keys."
     )
     ledger = Ledger.open(dest)
-    if ctx.out.isatty():
-        from ledger.cli.tui_cmd import open_tui
-
+    if not_a_terminal() is None:
         open_tui(ledger, unsafe_allow_test_keys=True)
         ctx.info(
             f"the demo ledger is in {dest}; reopen it with "

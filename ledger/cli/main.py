@@ -98,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = Context(args)
     try:
         code: int = args.func(ctx, args)
+        ctx.out.flush()  # here, where a full disk is one error line, not at exit
     except LedgerError as exc:
         ctx.err.write(f"error: {visible(exc.one_line())}\n")
         return exc.exit_code
@@ -110,7 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except OSError as exc:
-        ctx.err.write(f"error: {exc.filename or ''}: {exc.strerror or exc}\n")
+        where = f"{exc.filename}: " if exc.filename else ""
+        ctx.err.write(f"error: {where}{exc.strerror or exc}\n")
         return EXIT_IO
     except UnicodeError as exc:
         ctx.err.write(f"error: text that is not valid UTF-8: {exc}\n")

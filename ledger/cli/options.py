@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from ledger.ledger import format_time
 
@@ -47,6 +48,7 @@ def common_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ledger",
         metavar="DIR",
+        type=path,
         help="the ledger directory (default: $FACTLEDGER_DIR, else the nearest directory "
         "upward holding ledger.toml)",
     )
@@ -109,6 +111,41 @@ def nonempty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text
+
+
+def path(text: str) -> Path:
+    """A file or directory name; an empty one (an unset variable, say) is refused, not
+    taken as the current directory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is an empty path")
+    return Path(text)
+
+
+def fingerprint(text: str) -> str:
+    """An SSH-style key fingerprint, ``SHA256:`` and 43 base64 digits."""
+    digits = text.removeprefix("SHA256:")
+    if digits == text or len(digits) != 43 or not set(digits) <= _BASE64:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a key fingerprint like SHA256:A2WjCPt3b1Wv… (43 base64 digits); "
+            "'factledger key new' and 'factledger init' print it"
+        )
+    return text
+
+
+_BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+def processes(text: str) -> int:
+    """A number of worker processes, 1 (this process alone) to 256."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of processes from 1 (this process alone) to 256"
+        )
+    return value
 
 
 def credibility(text: str) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.cli.context import Context
+from ledger.cli.options import fingerprint, path
 from ledger.cli.output import print_appended
 from ledger.errors import LedgerError, StorageError
 from ledger.ledger import Ledger
@@ -30,7 +31,7 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         "'factledger check-receipt'.",
     )
     p.add_argument("target", metavar="EVENT|CLAIM")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    p.add_argument("-o", "--output", metavar="FILE", type=path, help="write here (default: stdout)")
     p.set_defaults(func=cmd_prove)
 
     p = sub.add_parser(
@@ -41,7 +42,11 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("file", metavar="FILE")
     p.add_argument(
-        "--trust-root", required=True, metavar="FP", help="the ledger owner's key fingerprint"
+        "--trust-root",
+        required=True,
+        metavar="FP",
+        type=fingerprint,
+        help="the ledger owner's key fingerprint (SHA256:…)",
     )
     p.add_argument("--json", action="store_true", help="print what was proven as JSON")
     p.set_defaults(func=cmd_check_receipt)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger.cli.context import Context
-from ledger.cli.options import utf8_text
+from ledger.cli.options import nonempty, utf8_text
 from ledger.errors import StorageError, UsageError
 
 if TYPE_CHECKING:
@@ -78,7 +78,9 @@ def register(
         description="Write schema.org ClaimReview JSON-LD (see docs/claimreview.md).",
     )
     p.add_argument("format", choices=["claimreview"], help="export format")
-    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument(
+        "-o", "--output", metavar="FILE", type=nonempty, help="write to FILE instead of stdout"
+    )
     p.add_argument(
         "--url", metavar="TEMPLATE", help="the fact check's page URL; {claim} becomes the claim id"
     )

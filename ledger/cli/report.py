@@ -11,6 +11,7 @@ import os
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from ledger.errors import LedgerError
 from ledger.text import visible
 from ledger.verify import RULES, Finding, Report
 
@@ -77,6 +78,32 @@ def as_json(report: Report) -> str:
             }
             for f in report.findings
         ],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def refusal_json(exc: LedgerError) -> str:
+    """The JSON object of a run that could not verify: a ledger.toml that is not a valid
+    config (the finding is in ``findings``), a missing ledger or an unreadable file."""
+    findings = []
+    if exc.rule is not None:
+        findings.append(
+            {
+                "rule": exc.rule,
+                "severity": "error",
+                "message": exc.message,
+                "hint": exc.hint,
+                "file": os.path.basename(exc.path) if exc.path else None,
+                "line": exc.line,
+                "event_id": None,
+            }
+        )
+    doc = {
+        "version": JSON_VERSION,
+        "ok": False,
+        "error": exc.one_line(),
+        "exit_code": exc.exit_code,
+        "findings": findings,
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from ledger.cli.context import Context
-from ledger.errors import EXIT_OK
+from ledger.cli.options import path
+from ledger.errors import EXIT_OK, UsageError
 from ledger.ledger import Ledger
 
 Sub = Any
@@ -32,6 +32,7 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         "dir",
         metavar="DIR",
         nargs="?",
+        type=path,
         help="the ledger directory (default: --ledger, $FACTLEDGER_DIR, else the nearest "
         "directory upward holding ledger.toml)",
     )
@@ -45,9 +46,24 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def cmd_tui(ctx: Context, args: argparse.Namespace) -> int:
-    ledger = Ledger.open(Path(args.dir)) if args.dir else ctx.ledger()
+    ledger = Ledger.open(args.dir) if args.dir else ctx.ledger()
+    missing = not_a_terminal()
+    if missing is not None:
+        raise UsageError(
+            f"the terminal UI needs a terminal, and {missing} is not one",
+            hint="in a script use 'factledger log', 'show', 'history' or 'query'",
+        )
     open_tui(ledger, unsafe_allow_test_keys=args.unsafe_allow_test_keys)
     return EXIT_OK
+
+
+def not_a_terminal() -> str | None:
+    """Which of stdin, stdout and stderr is not a terminal (Textual reads keys from
+    stdin and draws on stderr; stdout is where a user looks), or None."""
+    for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout), ("stderr", sys.stderr)):
+        if stream is None or not stream.isatty():
+            return name
+    return None
 
 
 def open_tui(ledger: Ledger, *, unsafe_allow_test_keys: bool = False) -> None:
@@ -65,4 +81,4 @@ def open_tui(ledger: Ledger, *, unsafe_allow_test_keys: bool = False) -> None:
         run(ledger, projection=projection, unsafe_allow_test_keys=unsafe_allow_test_keys)
 
 
-__all__ = ["cmd_tui", "open_tui", "register"]
+__all__ = ["cmd_tui", "not_a_terminal", "open_tui", "register"]

@@ -282,7 +282,9 @@ def cmd_note(ctx: Context, args: argparse.Namespace) -> int:
     def build(snap: Snapshot) -> Draft:
         by_claim = args.target == "claim"
         subject = _claim(snap, args.claim) if by_claim else _source(snap, args.source)
-        reply = resolve(args.reply_to, snap.state.events, "event") if args.reply_to else None
+        reply = None
+        if args.reply_to is not None:  # an empty one is refused, not read as "no reply"
+            reply = resolve(args.reply_to, snap.state.events, "event")
         body = NoteAddedBody(salt=_salt(), text=args.text, in_reply_to=reply)
         return Draft("note.added", subject, body)
 
@@ -291,12 +293,12 @@ def cmd_note(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_claim_add(ctx: Context, args: argparse.Namespace) -> int:
     given = [args.quote is not None, args.locator is not None]
-    if any(given) and not args.appears_in:
+    if any(given) and args.appears_in is None:
         raise UsageError("--quote and --locator describe --appears-in SOURCE; pass it too")
 
     def build(snap: Snapshot) -> Draft:
         appearance = None
-        if args.appears_in:
+        if args.appears_in is not None:
             appearance = Appearance(
                 source=_source(snap, args.appears_in),
                 quote=args.quote or "",

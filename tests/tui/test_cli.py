@@ -39,6 +39,31 @@ def test_tui_on_a_missing_ledger_is_a_one_line_error(tmp_path: Path) -> None:
     assert done.stderr.count("\n") == 1
 
 
+def test_tui_without_a_terminal_is_a_usage_error_not_a_hang(tmp_path: Path) -> None:
+    """In CI or a pipe there is nobody to press a key: before, the UI drew into the log
+    and waited for input until the job timed out."""
+    demo = subprocess.run(
+        [str(FACTLEDGER), "demo", str(tmp_path / "demo"), "--no-open"],
+        capture_output=True,
+        check=True,
+    )
+    ledger = demo.stdout.decode().strip()
+    done = subprocess.run(
+        [str(FACTLEDGER), "tui", "--unsafe-allow-test-keys", ledger],
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        "error: the terminal UI needs a terminal, and stdin is not one; in a script use "
+        "'factledger log', 'show', 'history' or 'query'\n"
+    )
+
+
 def test_demo_off_a_terminal_prints_the_walk_through_instead_of_opening_the_ui(
     tmp_path: Path,
 ) -> None:

@@ -1,0 +1,202 @@
+"""Values a user or a script gets wrong, refused with one line before anything is written.
+
+An empty value usually comes from an unset shell variable (``--void-after "$LAST"``),
+and read as "not given" it did harm: it voided every entry of a key, listed every
+claim, or verified some other ledger. Each case here was accepted before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli.support import EVENT_ID, Keys, Run, add_claim, add_source, factledger, files
+
+pytestmark = pytest.mark.usefixtures("isolated")
+
+FULL = Path("/dev/full")
+
+
+def ids(run: Run, keys: Keys) -> dict[str, str]:
+    claim = add_claim(run, keys)
+    source = add_source(run, keys)
+    last = run("log", "--json").out.splitlines()[-1]
+    return {"claim": claim, "source": source, "event": json.loads(last)["id"]}
+
+
+def made(root: Path) -> list[Path]:
+    """Every file and directory under ``root`` but the caches, which reads may refresh."""
+    return sorted(p for p in root.rglob("*") if ".cache" not in p.parts)
+
+
+EMPTY_VALUES = [
+    ("key", "revoke", "Rui", "--reason", "compromised", "--void-after", "", "--key", "{owner}"),
+    ("key", "grant", "{reviewer}.pub", "--name", " ", "--role", "editor", "--key", "{owner}"),
+    ("redact", "{event}", "--reason", "", "--key", "{owner}"),
+    ("claim", "note", "{claim}", "a note", "--reply-to", "", "--key", "{reviewer}"),
+    ("claim", "add", "Text.", "--appears-in", "", "--key", "{reviewer}"),
+    ("log", "--claim", ""),
+    ("log", "--ledger", ""),
+    ("verify", ""),
+    ("prove", "{claim}", "-o", ""),
+    ("export", "claimreview", "-o", ""),
+    ("key", "new", ""),
+    ("init", "", "--origin", "example.org/x", "--key", "{owner}"),
+    ("init", "{tmp}/new", "--origin", " ", "--key", "{owner}"),
+]
+
+
+@pytest.mark.parametrize("argv", EMPTY_VALUES, ids=lambda argv: " ".join(argv[:2]))
+def test_an_empty_value_is_a_usage_error_and_writes_nothing(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path, argv: tuple[str, ...]
+) -> None:
+    names = {**ids(run, keys), "owner": str(keys.owner), "reviewer": str(keys.reviewer)}
+    before = files(ledger_dir), made(tmp_path)
+    result = run(*(word.format(tmp=tmp_path, **names) for word in argv))
+    assert result.code == 2, result
+    assert "empty" in result.one_error_line()
+    assert result.out == ""  # in particular, `log --claim ""` lists no claim at all
+    assert (files(ledger_dir), made(tmp_path)) == before
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--workers", "0"),
+        ("--workers", "-1"),
+        ("--workers", "many"),
+        ("--trust-root", "nonsense"),
+        ("--trust-root", "SHA256:short"),
+        ("--trust-root", "SHA256:" + "!" * 43),
+    ],
+)
+def test_verify_refuses_a_value_that_cannot_mean_anything(
+    run: Run, ledger_dir: Path, option: str, value: str
+) -> None:
+    result = run("verify", option, value, "--unsafe-allow-test-keys")
+    assert result.code == 2  # a usage error, not a verification finding (exit 1)
+    assert f"argument {option}" in result.one_error_line()
+
+
+def test_a_well_formed_trust_root_that_differs_is_still_a_finding(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    other = "SHA256:" + "A" * 43
+    result = run("verify", "--trust-root", other, "--unsafe-allow-test-keys")
+    assert result.code == 1
+    assert "[genesis]" in result.out
+
+
+def test_check_receipt_refuses_a_trust_root_that_is_no_fingerprint(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    claim = add_claim(run, keys)
+    receipt = tmp_path / "dossier.json"
+    assert run("prove", claim, "-o", receipt).code == 0
+    result = run("check-receipt", receipt, "--trust-root", "owner")
+    assert result.code == 2
+    assert "not a key fingerprint" in result.one_error_line()
+
+
+def test_granting_a_missing_public_key_file_names_the_file(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    before = files(ledger_dir)
+    missing = tmp_path / "nobody.pub"
+    result = run("key", "grant", missing, "--name", "N", "--role", "reviewer", "--key", keys.owner)
+    assert result.code == 3
+    line = result.one_error_line()
+    assert f"{missing}: no such file" in line
+    assert "not an ssh-ed25519 public key" not in line
+    assert files(ledger_dir) == before
+
+
+def test_a_public_key_line_with_another_type_says_what_is_wrong_with_it(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    result = run("key", "grant", "ecdsa-sha2-nistp256 AAAA x", "--name", "N", "--role",
+                 "reviewer", "--key", keys.owner)  # fmt: skip
+    assert result.code == 2
+    assert "not an ssh-ed25519 public key" in result.one_error_line()
+
+
+# --- stdout that cannot take the output ---------------------------------------------
+
+
+@pytest.mark.skipif(not FULL.exists(), reason="needs /dev/full (a device that is always full)")
+def test_an_id_that_cannot_be_printed_is_named_on_stderr_so_nobody_appends_it_twice(
+    keys: Keys, ledger_dir: Path
+) -> None:
+    script = Path(sys.executable).with_name("factledger")
+    with FULL.open("w") as full:
+        done = subprocess.run(
+            [str(script), "claim", "add", "A claim.", "--key", str(keys.reviewer)],
+            cwd=ledger_dir,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            env={k: v for k, v in os.environ.items() if not k.startswith("FACTLEDGER_")},
+            timeout=60,
+            check=False,
+        )
+    err = done.stderr.decode()
+    assert done.returncode == 3
+    assert err.startswith("error: appended event ")
+    assert err.count("\n") == 1, err  # one line, no traceback
+    assert "could not print it to stdout: No space left on device" in err
+    assert "do not run the command again" in err
+    named = EVENT_ID.search(err)
+    assert named is not None
+    last = json.loads(factledger("log", "--json", cwd=ledger_dir).stdout.splitlines()[-1])
+    assert last["id"] == named.group(0)  # the entry the message names is the one written
+    assert last["entry"]["body"]["text"] == "A claim."
+
+
+@pytest.mark.skipif(not FULL.exists(), reason="needs /dev/full (a device that is always full)")
+def test_a_read_verb_writing_to_a_full_disk_is_one_error_line(ledger_dir: Path) -> None:
+    script = Path(sys.executable).with_name("factledger")
+    with FULL.open("w") as full:
+        done = subprocess.run(
+            [str(script), "log"], cwd=ledger_dir, stdout=full, stderr=subprocess.PIPE,
+            timeout=60, check=False,
+        )  # fmt: skip
+    assert done.returncode == 3
+    assert done.stderr.decode() == "error: No space left on device\n"
+
+
+# --- verify --format json when there is no report -------------------------------------
+
+
+def test_verify_json_reports_a_broken_ledger_toml_as_a_config_finding(
+    run: Run, ledger_dir: Path
+) -> None:
+    config = ledger_dir / "ledger.toml"
+    config.write_text(config.read_text() + "[[broken\n")
+    result = run("verify", "--format", "json")
+    assert result.code == 1
+    doc = json.loads(result.out)
+    assert doc["ok"] is False
+    assert doc["exit_code"] == 1
+    assert doc["error"] == result.one_error_line().removeprefix("error: ")
+    [finding] = doc["findings"]
+    assert finding["rule"] == "config"
+    assert finding["file"] == "ledger.toml"
+    assert finding["line"] == len(config.read_text().splitlines())  # the broken line
+    assert "not valid TOML" in finding["message"]
+
+
+def test_verify_json_reports_a_missing_ledger_with_its_exit_code(run: Run, tmp_path: Path) -> None:
+    result = run("verify", tmp_path / "nowhere", "--format", "json")
+    assert result.code == 3
+    doc = json.loads(result.out)
+    assert doc == {
+        "version": 1,
+        "ok": False,
+        "error": result.one_error_line().removeprefix("error: "),
+        "exit_code": 3,
+        "findings": [],
+    }
