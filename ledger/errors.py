@@ -83,6 +83,10 @@ class BadKey(LedgerError):
     exit_code = EXIT_USAGE
 
 
+class PassphraseNeeded(BadKey):
+    """A key file is encrypted and no passphrase was given."""
+
+
 class WeakKey(BadKey):
     """A public key is small-order, non-canonical or not a point (DESIGN §2)."""
 

@@ -24,7 +24,14 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.codec import b64decode_canonical
-from ledger.errors import BadKey, InvalidSignature, StorageError, UsageError, WeakKey
+from ledger.errors import (
+    BadKey,
+    InvalidSignature,
+    PassphraseNeeded,
+    StorageError,
+    UsageError,
+    WeakKey,
+)
 
 __all__ = [
     "PublicKey",
@@ -357,7 +364,7 @@ def _decrypt(path: Path, data: bytes, password: bytes | None) -> object:
         return load_pem_private_key(data, password)
     except TypeError:
         if password is None:
-            raise BadKey(
+            raise PassphraseNeeded(
                 f"key file {path} is encrypted and no passphrase was given",
                 hint=_PASSPHRASE_HINT,
             ) from None

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 import msgspec
 
 from ledger.cli.keyfile import load_key
-from ledger.errors import BadKey, UsageError
+from ledger.errors import PassphraseNeeded, UsageError
 from ledger.keys import SigningKey, key_file_is_private, load_signing_key
 from ledger.ledger import Ledger, open_ledger
 from ledger.text import visible
@@ -56,25 +56,33 @@ class Context(msgspec.Struct):
                 hint="pass --key FILE or set FACTLEDGER_KEY",
             )
         path = Path(name)
-        if path.exists() and not key_file_is_private(path):
-            self.warn(f"key file {path} is readable by other users; run 'chmod 600 {path}'")
         env = os.environ.get("FACTLEDGER_PASSPHRASE")
         passphrase = env.encode() if env is not None else None
+        # Warned only about a file that holds a private key (told before any prompt for
+        # its passphrase); a public key passed by mistake gets the one error line.
+        exposed = path.exists() and not key_file_is_private(path)
         try:
-            return load_key(path, passphrase)
-        except BadKey:
-            if passphrase is None and sys.stdin.isatty():
-                import getpass
+            key = load_key(path, passphrase)
+        except PassphraseNeeded:
+            if not sys.stdin.isatty():
+                raise
+            self._warn_exposed(path, exposed)
+            import getpass
 
-                try:
-                    typed = getpass.getpass(f"passphrase for {path}: ")
-                except EOFError:
-                    raise UsageError(
-                        f"no passphrase given for {path}",
-                        hint="type it at the prompt, or set FACTLEDGER_PASSPHRASE",
-                    ) from None
-                return load_signing_key(path, typed.encode())
-            raise
+            try:
+                typed = getpass.getpass(f"passphrase for {path}: ")
+            except EOFError:
+                raise UsageError(
+                    f"no passphrase given for {path}",
+                    hint="type it at the prompt, or set FACTLEDGER_PASSPHRASE",
+                ) from None
+            return load_signing_key(path, typed.encode())
+        self._warn_exposed(path, exposed)
+        return key
+
+    def _warn_exposed(self, path: Path, exposed: bool) -> None:
+        if exposed:
+            self.warn(f"key file {path} is readable by other users; run 'chmod 600 {path}'")
 
     @property
     def json(self) -> bool:

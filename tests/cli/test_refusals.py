@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger.keys import SigningKey, save_signing_key
 from tests.cli.support import EVENT_ID, Keys, Run, add_claim, add_source, factledger, files
 
 pytestmark = pytest.mark.usefixtures("isolated")
@@ -200,3 +201,48 @@ def test_verify_json_reports_a_missing_ledger_with_its_exit_code(run: Run, tmp_p
         "exit_code": 3,
         "findings": [],
     }
+
+
+# --- the signing key: a warning only about a private key, a prompt only for a locked one
+
+
+def test_a_public_key_given_as_the_signing_key_is_one_error_and_no_prompt(
+    run: Run, keys: Keys, ledger_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    public = Path(f"{keys.reviewer}.pub")
+    public.chmod(0o644)  # as ssh-keygen writes it
+    asked: list[str] = []
+
+    def prompt(text: str = "") -> str:
+        asked.append(text)
+        return "pw"
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr("getpass.getpass", prompt)
+    result = run("claim", "add", "A claim.", "--key", public)
+    assert result.code == 2
+    assert "this is a public key; pass the private key file" in result.one_error_line()
+    assert "warning" not in result.err  # no advice to chmod 600 a public key
+    assert asked == []  # and no passphrase asked for a file that is no private key
+
+
+def test_an_exposed_private_key_is_warned_about_before_its_passphrase_is_asked(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = tmp_path / "keys" / "locked.key"
+    save_signing_key(SigningKey.from_seed(b"\x05" * 32, "locked@example.org"), locked, b"pw")
+    locked.chmod(0o644)
+    seen: list[str] = []
+
+    def prompt(text: str = "") -> str:
+        seen.append(sys.stderr.getvalue())  # type: ignore[union-attr]  # capsys's buffer
+        return "pw"
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr("getpass.getpass", prompt)
+    result = run("claim", "note", add_claim(run, keys), "Noted.", "--key", locked)
+    assert result.code == 1  # the key was never granted: a rule refusal, after loading it
+    assert "[unknown-key]" in result.one_error_line()
+    assert len(seen) == 1
+    assert "readable by other users" in seen[0]  # told before the prompt
+    assert result.err.startswith(f"warning: key file {locked} is readable by other users")
