@@ -34,7 +34,9 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--origin", required=True, type=nonempty, help="the ledger's name, e.g. example.org/claims"
     )
-    p.add_argument("--key", required=True, metavar="KEYFILE", help="the owner's private key")
+    p.add_argument(
+        "--key", required=True, metavar="KEYFILE", type=path, help="the owner's private key"
+    )
     p.add_argument("--description", default="", help="one line saying what the ledger holds")
     p.add_argument("--owner-name", help="the owner's display name (default: the key's comment)")
     p.add_argument("--at", type=timestamp, metavar="TIME", help="genesis time (default: now)")
@@ -102,7 +104,9 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         "that lost only its newline gets it back. With --key, also re-sign a checkpoint "
         "that a crash left behind the log (only if the log extends it; else exit 1).",
     )
-    p.add_argument("--key", metavar="FILE", help="a ledger key, to re-sign a stale checkpoint")
+    p.add_argument(
+        "--key", metavar="FILE", type=path, help="a ledger key, to re-sign a stale checkpoint"
+    )
     p.set_defaults(func=cmd_repair)
 
 
@@ -146,10 +150,10 @@ def cmd_init(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _public_key_arg(text: str) -> str:
-    """PUBKEY's OpenSSH line: the argument itself, or the content of the file it names."""
-    if text.lstrip().startswith("ssh-") or " " in text.strip():
-        return text.strip()  # a key line (parse_public_key names what is wrong with it)
+    """PUBKEY's OpenSSH line: the content of the file it names, or the argument itself."""
     file = Path(text)
+    if not file.is_file() and (text.lstrip().startswith("ssh-") or " " in text.strip()):
+        return text.strip()  # a key line (parse_public_key names what is wrong with it)
     try:
         return file.read_text(encoding="utf-8").strip()
     except FileNotFoundError:

@@ -64,8 +64,8 @@ class Context(msgspec.Struct):
         try:
             key = load_key(path, passphrase)
         except PassphraseNeeded:
-            if not sys.stdin.isatty():
-                raise
+            if passphrase is not None or not sys.stdin.isatty():
+                raise  # $FACTLEDGER_PASSPHRASE is set (if empty): it is the answer
             self._warn_exposed(path, exposed)
             import getpass
 

@@ -4,7 +4,8 @@ The demo ledger (``fixtures/ledgers/firstpost-2024-al-qaeda-taliban``, built by
 ``scripts/make_fixtures.py``) is signed with public demo keys, so it is verified here
 with ``unsafe_allow_test_keys`` and a warning. On a terminal the command opens the
 terminal UI on the copy (which says, in its header, that demo keys are allowed); when
-stdout is not a terminal (a pipe, a test) it prints a short walk-through instead: the
+stdin, stdout or stderr is not a terminal (a pipe, a test) it prints a short
+walk-through instead: the
 verification summary, the log of one claim, and the commands to try next.
 """
 
@@ -45,7 +46,8 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         help="copy the demo ledger into DIR and open it in the terminal UI",
         description="Copy the bundled demo ledger (a fictional team's review of a 2024 "
         "Firstpost opinion piece; demonstration data, not a published fact-check) into DIR "
-        "and open it in the terminal UI (factledger tui). When stdout is not a terminal, "
+        "and open it in the terminal UI (factledger tui). Off a terminal (stdin, stdout or "
+        "stderr is not one), "
         "verify it and print a short walk-through instead. The demo keys are public, so the "
         "demo is verified with --unsafe-allow-test-keys; never trust them.",
         epilog="exit codes: 0 ok, 1 the copy did not verify, 2 DIR is not empty, "

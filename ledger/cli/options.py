@@ -61,6 +61,7 @@ def signing_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--key",
         metavar="FILE",
+        type=path,
         help="signing key: OpenSSH or PKCS#8 Ed25519 private key (default: $FACTLEDGER_KEY; "
         "passphrase from $FACTLEDGER_PASSPHRASE or a prompt)",
     )
@@ -136,14 +137,14 @@ _BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 
 
 def processes(text: str) -> int:
-    """A number of worker processes, 1 (this process alone) to 256."""
+    """A number of worker processes, 1 (this process alone) to 1024."""
     try:
         value = int(text)
     except ValueError:
         value = 0
-    if not 1 <= value <= 256:
+    if not 1 <= value <= 1024:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number of processes from 1 (this process alone) to 256"
+            f"{text!r} is not a number of processes from 1 (this process alone) to 1024"
         )
     return value
 

@@ -60,7 +60,7 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         "nothing, when both sides changed the same subject from the same parent.",
     )
     p.add_argument("other", metavar="OTHER_EVENTS_FILE")
-    p.add_argument("--key", metavar="FILE", help="key that re-signs the checkpoint")
+    p.add_argument("--key", metavar="FILE", type=path, help="key that re-signs the checkpoint")
     p.add_argument("--json", action="store_true", help="print the appended entries as JSON")
     p.set_defaults(func=cmd_merge, at=None)
 

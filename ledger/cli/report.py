@@ -12,6 +12,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from ledger.errors import LedgerError
+from ledger.ledger import CONFIG_NAME
 from ledger.text import visible
 from ledger.verify import RULES, Finding, Report
 
@@ -93,7 +94,7 @@ def refusal_json(exc: LedgerError) -> str:
                 "severity": "error",
                 "message": exc.message,
                 "hint": exc.hint,
-                "file": os.path.basename(exc.path) if exc.path else None,
+                "file": CONFIG_NAME if exc.rule == "config" else exc.path,
                 "line": exc.line,
                 "event_id": None,
             }
@@ -103,6 +104,7 @@ def refusal_json(exc: LedgerError) -> str:
         "ok": False,
         "error": exc.one_line(),
         "exit_code": exc.exit_code,
+        "counts": {"error": len(findings), "notice": 0},
         "findings": findings,
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -41,6 +41,7 @@ EMPTY_VALUES = [
     ("redact", "{event}", "--reason", "", "--key", "{owner}"),
     ("claim", "note", "{claim}", "a note", "--reply-to", "", "--key", "{reviewer}"),
     ("claim", "add", "Text.", "--appears-in", "", "--key", "{reviewer}"),
+    ("claim", "add", "Text.", "--key", ""),  # not $FACTLEDGER_KEY's key instead
     ("log", "--claim", ""),
     ("log", "--ledger", ""),
     ("verify", ""),
@@ -117,6 +118,16 @@ def test_granting_a_missing_public_key_file_names_the_file(
     assert files(ledger_dir) == before
 
 
+def test_a_public_key_file_whose_path_has_a_space_is_read_as_a_file(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    spaced = tmp_path / "my keys" / "rui.key.pub"
+    spaced.parent.mkdir()
+    spaced.write_bytes(Path(f"{keys.reviewer}.pub").read_bytes())
+    result = run("key", "grant", spaced, "--name", "R", "--role", "editor", "--key", keys.owner)
+    assert result.code == 0, result.err
+
+
 def test_a_public_key_line_with_another_type_says_what_is_wrong_with_it(
     run: Run, keys: Keys, ledger_dir: Path
 ) -> None:
@@ -176,7 +187,8 @@ def test_verify_json_reports_a_broken_ledger_toml_as_a_config_finding(
     run: Run, ledger_dir: Path
 ) -> None:
     config = ledger_dir / "ledger.toml"
-    config.write_text(config.read_text() + "[[broken\n")
+    lines = config.read_text().splitlines(keepends=True)
+    config.write_text("".join([lines[0], "[[broken\n", *lines[1:]]))
     result = run("verify", "--format", "json")
     assert result.code == 1
     doc = json.loads(result.out)
@@ -186,7 +198,8 @@ def test_verify_json_reports_a_broken_ledger_toml_as_a_config_finding(
     [finding] = doc["findings"]
     assert finding["rule"] == "config"
     assert finding["file"] == "ledger.toml"
-    assert finding["line"] == len(config.read_text().splitlines())  # the broken line
+    assert finding["line"] == 2  # the broken line, as TOML names it
+    assert doc["counts"] == {"error": 1, "notice": 0}
     assert "not valid TOML" in finding["message"]
 
 
@@ -199,6 +212,7 @@ def test_verify_json_reports_a_missing_ledger_with_its_exit_code(run: Run, tmp_p
         "ok": False,
         "error": result.one_error_line().removeprefix("error: "),
         "exit_code": 3,
+        "counts": {"error": 0, "notice": 0},
         "findings": [],
     }
 
@@ -224,6 +238,26 @@ def test_a_public_key_given_as_the_signing_key_is_one_error_and_no_prompt(
     assert "this is a public key; pass the private key file" in result.one_error_line()
     assert "warning" not in result.err  # no advice to chmod 600 a public key
     assert asked == []  # and no passphrase asked for a file that is no private key
+
+
+def test_an_empty_passphrase_in_the_environment_is_the_answer_not_a_prompt(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = tmp_path / "keys" / "locked.key"
+    save_signing_key(SigningKey.from_seed(b"\x05" * 32, "locked@example.org"), locked, b"pw")
+    asked: list[str] = []
+
+    def prompt(text: str = "") -> str:
+        asked.append(text)
+        return "pw"
+
+    monkeypatch.setenv("FACTLEDGER_PASSPHRASE", "")
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr("getpass.getpass", prompt)
+    result = run("claim", "add", "A claim.", "--key", locked)
+    assert result.code == 2
+    assert "encrypted and no passphrase was given" in result.one_error_line()
+    assert asked == []  # a CI job that set the variable is never left waiting at a prompt
 
 
 def test_an_exposed_private_key_is_warned_about_before_its_passphrase_is_asked(
