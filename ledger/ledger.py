@@ -400,7 +400,7 @@ class Ledger:
         when the block ends, by the last key that appended.
         """
         with log.locked(self.lock_path, on_wait=on_wait):
-            writer = Writer(self, self.load(), now)
+            writer = Writer(self, self._load_extending_checkpoint(), now)
             try:
                 yield writer
             finally:
@@ -424,7 +424,7 @@ class Ledger:
         Both happen in one atomic replacement of the log (temp file, fsync, rename).
         """
         with log.locked(self.lock_path):
-            snap = self.load()
+            snap = self._load_extending_checkpoint()
             info = snap.state.events.get(target)
             if info is None:
                 raise UsageError(f"no event {target[:12]} in this ledger")
@@ -435,6 +435,60 @@ class Ledger:
             self.erase({target}, append=[encode_entry(done.entry)])
             self.write_checkpoint(snap.size, snap.root(), key)
         return done
+
+    def _load_extending_checkpoint(self) -> Snapshot:
+        """The folded log, for a write: refused unless it extends the signed checkpoint.
+
+        A write re-signs the checkpoint over the whole log. Over a log that lost its
+        last entries, or had one changed, that signature would make the damage verify
+        and erase the evidence of it; so the write stops first and nothing is written.
+        A checkpoint that is missing or not signed by a key of the ledger is left to
+        ``verify`` to report: the write signs a new one.
+        """
+        snap = self.load()
+        try:
+            old = self._signed_checkpoint(snap)
+            if old is None or (old.size == snap.size and old.root == snap.root()):
+                return snap
+            what = (
+                f"the log has {snap.size} entries but its signed checkpoint covers {old.size}: "
+                "entries were removed"
+                if old.size > snap.size
+                else None
+            )
+            if what is None and old.root != self._root_before(snap, old.size):
+                what = (
+                    f"the log's first {old.size} entries are not the ones its signed "
+                    "checkpoint covers: an entry was changed, reordered or replaced"
+                )
+            if what is not None:
+                raise InconsistentTree(
+                    what,
+                    path=self.config.events,
+                    rule="checkpoint",
+                    hint="nothing was written; run 'factledger verify', then restore the log "
+                    "from git history (e.g. 'git checkout -- events.jsonl')",
+                )
+        except BaseException:
+            snap.close()
+            raise
+        return snap
+
+    def _signed_checkpoint(self, snap: Snapshot) -> cp.Checkpoint | None:
+        """The checkpoint, if it is there and signed by a key this ledger ever granted."""
+        try:
+            note = self.checkpoint_path.read_bytes()
+            keys = [k.public for k in snap.state.keys.values()]
+            return cp.open_checkpoint(note, self.config.origin, keys)
+        except (OSError, LedgerError):
+            return None
+
+    def _root_before(self, snap: Snapshot, size: int) -> bytes:
+        """The root of the log's first ``size`` entries (fewer than it has)."""
+        store = snap.store
+        if store is not None and store.tail.size == size:  # a crash after the fsync
+            return merkle.edge_root(statecache.edge_of(store.tail))
+        return self._root_at(size)
 
     def write_checkpoint(self, size: int, root: bytes, key: SigningKey) -> None:
         """Sign and atomically replace the checkpoint for ``size`` entries with ``root``."""

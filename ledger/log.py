@@ -184,6 +184,18 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         raise _io_error("write", path, exc) from None
 
 
+def check_replaceable(path: Path) -> None:
+    """Raise :class:`StorageError` unless :func:`write_atomic` could create its temp file
+    beside ``path`` now (a read-only directory refuses it, though the files in it may
+    still be writable)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+        os.unlink(tmp)
+    except OSError as exc:
+        raise _io_error("write", path, exc) from None
+
+
 def write_new(path: Path, data: bytes) -> Path:
     """Write ``data`` to a new file at ``path`` (or ``path.1``, ``path.2``…), never replacing one.
 

@@ -206,6 +206,10 @@ class Writer:
     def _write(self, lines: list[bytes], key: SigningKey) -> None:
         """Append the batch's lines with one fsync; a Ctrl-C waits until it is noted."""
         snap = self.snapshot
+        if lines and self.last_key is None:
+            # The checkpoint is replaced at close, over what is appended now: find out
+            # first that it can be (not in a read-only directory), while nothing is written.
+            log.check_replaceable(self.ledger.checkpoint_path)
         with log.interrupts_held():
             if lines:
                 try:
@@ -300,6 +304,15 @@ class Writer:
         if self.last_key is not None:
             size, root = self.written
             with log.interrupts_held():
-                self.ledger.write_checkpoint(size, root, self.last_key)
+                try:
+                    self.ledger.write_checkpoint(size, root, self.last_key)
+                except StorageError as exc:
+                    raise StorageError(
+                        f"the log has the new entries (it now holds {size}), but its "
+                        f"checkpoint could not be re-signed: {exc.message}",
+                        hint="do not append them again; once the cause is fixed, run "
+                        "'factledger repair --key KEY' to re-sign it",
+                        path=exc.path,
+                    ) from None
         if not self.ahead and (self.last_key is not None or snap.store is None):
             self.ledger.save_cache(snap)

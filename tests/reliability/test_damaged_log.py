@@ -1,0 +1,171 @@
+"""A write on a log that does not extend its signed checkpoint, or that cannot re-sign it.
+
+Every write re-signs the checkpoint over the whole log. Over a log that lost its last
+entries, or had one replaced, that signature made the damage verify and erased the
+evidence of it (found by a sweep of the error paths); a write now stops first. And a
+write whose checkpoint cannot be replaced (a read-only directory) appended its entry
+and then failed, so that each retry appended it again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ledger.cli.main import main
+from tests.reliability.conftest import Book
+from tests.reliability.test_locking import error_lines, note_args
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def snapshot(book: Book) -> tuple[bytes, bytes]:
+    return book.events.read_bytes(), book.checkpoint.read_bytes()
+
+
+def copy_of(book: Book, root: Path) -> Book:
+    """Another clone of the ledger, written to by the same key."""
+    shutil.copytree(book.root, root)
+    return Book(root, book.key_path, book.key, book.claim)
+
+
+def grow(book: Book, n: int) -> None:
+    for i in range(n):
+        book.add_claim(f"Claim number {i}.")
+
+
+@pytest.fixture(params=["cache", "no-cache"])
+def cached(request: pytest.FixtureRequest) -> bool:
+    """Whether the state cache is there when the damaged log is written to."""
+    return bool(request.param == "cache")
+
+
+def drop_cache(book: Book, cached: bool) -> None:
+    if not cached:
+        shutil.rmtree(book.root / ".cache", ignore_errors=True)
+
+
+def test_a_write_to_a_log_that_lost_its_last_entries_is_refused_and_the_evidence_kept(
+    book: Book, cached: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    grow(book, 3)
+    lines = book.lines()
+    book.events.write_bytes(b"".join(line + b"\n" for line in lines[:-2]))
+    drop_cache(book, cached)
+    before = snapshot(book)
+    code, out, err = run(note_args(book), capsys)
+    assert code == 1
+    assert out == ""
+    (line,) = error_lines(err)
+    assert f"the log has {len(lines) - 2} entries but its signed checkpoint covers " in line
+    assert f"{len(lines)}: entries were removed" in line
+    assert "nothing was written" in line
+    assert snapshot(book) == before
+    assert "checkpoint" in {f.rule for f in book.verify().errors}  # still evident
+
+
+def test_a_write_to_a_log_whose_last_entry_was_replaced_is_refused(
+    book: Book, tmp_path: Path, cached: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = copy_of(book, tmp_path / "other")  # a valid entry for our log, elsewhere
+    grow(book, 1)
+    grow(other, 1)
+    assert book.lines()[-1] != other.lines()[-1]
+    book.events.write_bytes(other.events.read_bytes())  # same size, another last entry
+    drop_cache(book, cached)
+    before = snapshot(book)
+    code, _, err = run(note_args(book), capsys)
+    assert code == 1
+    (line,) = error_lines(err)
+    assert "[checkpoint]" in line
+    assert "an entry was changed, reordered or replaced" in line
+    assert snapshot(book) == before
+
+
+def test_a_checkpoint_a_crash_left_behind_is_still_re_signed_by_the_next_write(
+    book: Book, cached: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    behind = book.checkpoint.read_bytes()
+    grow(book, 2)
+    book.checkpoint.write_bytes(behind)  # as a crash after the log's fsync leaves it
+    drop_cache(book, cached)
+    code, _, err = run(note_args(book), capsys)
+    assert code == 0, err
+    assert book.verify().ok
+
+
+def test_an_old_checkpoint_of_another_history_is_refused(
+    book: Book, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = copy_of(book, tmp_path / "other")
+    grow(other, 1)
+    grow(book, 2)
+    book.checkpoint.write_bytes(other.checkpoint.read_bytes())  # behind, and not our prefix
+    before = snapshot(book)
+    code, _, err = run(note_args(book), capsys)
+    assert code == 1
+    assert "are not the ones its signed checkpoint covers" in err
+    assert snapshot(book) == before
+
+
+# --- a checkpoint that cannot be replaced --------------------------------------------
+
+
+def test_a_directory_where_the_checkpoint_cannot_be_replaced_refuses_before_appending(
+    book: Book, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A read-only directory holding a writable log: the log's append would succeed and
+    the checkpoint's temp file fail. (As root, permission bits do not stop writes, so the
+    directory's refusal is made by ``os.open``.)"""
+    real = os.open
+    refused: list[str] = []
+
+    def guarded(path: str | os.PathLike[str], flags: int, *args: int, **kwargs: int) -> int:
+        if Path(path).name.startswith(".checkpoint.") and flags & os.O_CREAT:
+            refused.append(str(path))
+            raise PermissionError(13, os.strerror(13), str(path))
+        return real(path, flags, *args, **kwargs)
+
+    before = snapshot(book)
+    monkeypatch.setattr(os, "open", guarded)
+    code, out, err = run(note_args(book), capsys)
+    assert refused
+    assert code == 3
+    assert out == ""
+    (line,) = error_lines(err)
+    assert "Permission denied" in line
+    assert "read-only" in line
+    assert snapshot(book) == before  # nothing appended, so a retry appends it once
+
+
+def test_a_checkpoint_that_fails_after_the_append_says_the_entry_is_in_and_repair_mends_it(
+    book: Book, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = os.replace
+
+    def full(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if Path(dst).name == "checkpoint":
+            raise OSError(28, os.strerror(28), str(dst))
+        real(src, dst)
+
+    size = len(book.lines())
+    monkeypatch.setattr(os, "replace", full)
+    code, _, err = run(note_args(book), capsys)
+    monkeypatch.setattr(os, "replace", real)
+    assert code == 3
+    (line,) = error_lines(err)
+    assert f"the log has the new entries (it now holds {size + 1})" in line
+    assert "No space left on device" in line
+    assert "do not append them again" in line
+    assert len(book.lines()) == size + 1
+    code, _, err = run(["repair", "--ledger", str(book.root), "--key", str(book.key_path)], capsys)
+    assert code == 0, err
+    assert "re-signed the checkpoint" in err
+    assert book.verify().ok
