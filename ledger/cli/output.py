@@ -1,13 +1,14 @@
-"""How write verbs report what they appended: the new id on stdout, or --json."""
+"""Where commands put what they make: the new ids of write verbs, and -o FILE outputs."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from ledger.cli.context import Context
 from ledger.codec import encode_entry
-from ledger.errors import StorageError
-from ledger.ledger import Appended
+from ledger.errors import StorageError, UsageError
+from ledger.ledger import Appended, Ledger
 
 
 def print_appended(ctx: Context, done: Sequence[Appended], *, show_subject: bool = False) -> None:
@@ -31,6 +32,43 @@ def print_appended(ctx: Context, done: Sequence[Appended], *, show_subject: bool
             f"appended {what}, but could not print it to stdout: {exc.strerror or exc}",
             hint="the ledger has it, so do not run the command again; 'factledger log' lists it",
         ) from None
+
+
+def write_output(ctx: Context, ledger: Ledger, target: str | Path | None, text: str) -> bool:
+    """Write a command's output to ``target``, or to stdout for None or ``-``.
+
+    A file is replaced atomically (temp file, fsync, rename), so a failure leaves the
+    old one whole; a FIFO or device is written into, never replaced by a regular file;
+    the ledger's own files and directories are refused. True if a file was written.
+    """
+    if target is None or str(target) == "-":
+        ctx.out.write(text)
+        return False
+    from ledger.log import write_atomic
+
+    path = Path(target)
+    resolved = path.resolve()
+    own = {
+        ledger.events_path: "log",
+        ledger.checkpoint_path: "checkpoint",
+        ledger.root / "ledger.toml": "config",
+        ledger.lock_path: "lock file",
+    }
+    for file, name in own.items():
+        if resolved == file.resolve():
+            raise UsageError(f"{path} is this ledger's {name}", hint="write to another file")
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory", hint=f"name a file, e.g. {path / 'out.json'}")
+    data = text.encode()
+    if path.exists() and not path.is_file():
+        try:
+            with path.open("wb") as special:  # a FIFO, /dev/stdout, a terminal…
+                special.write(data)
+        except OSError as exc:
+            raise StorageError(f"could not write {path}: {exc.strerror}", path=str(path)) from None
+        return True
+    write_atomic(path, data)
+    return True
 
 
 def _print(ctx: Context, done: Sequence[Appended], *, show_subject: bool) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from ledger.cli.context import Context
 from ledger.cli.options import fingerprint, path
-from ledger.cli.output import print_appended
+from ledger.cli.output import print_appended, write_output
 from ledger.errors import LedgerError, StorageError
 from ledger.ledger import Ledger
 
@@ -31,7 +31,9 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         "'factledger check-receipt'.",
     )
     p.add_argument("target", metavar="EVENT|CLAIM")
-    p.add_argument("-o", "--output", metavar="FILE", type=path, help="write here (default: stdout)")
+    p.add_argument(
+        "-o", "--output", metavar="FILE", type=path, help="write here ('-' or default: stdout)"
+    )
     p.set_defaults(func=cmd_prove)
 
     p = sub.add_parser(
@@ -66,16 +68,11 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def cmd_prove(ctx: Context, args: argparse.Namespace) -> int:
-    from ledger.log import write_atomic
-
     ledger = ctx.ledger()
     with ledger.reading():  # the log and the checkpoint as one state
         text = _prove(ledger, args.target)
-    if args.output:
-        write_atomic(Path(args.output), text.encode())
+    if write_output(ctx, ledger, args.output, text):
         ctx.info(f"wrote {args.output}")
-    else:
-        ctx.out.write(text)
     return 0
 
 

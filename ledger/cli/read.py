@@ -12,12 +12,12 @@ import argparse
 import json
 import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger.cli.context import Context
 from ledger.cli.options import nonempty, utf8_text
-from ledger.errors import StorageError, UsageError
+from ledger.cli.output import write_output
+from ledger.errors import UsageError
 
 if TYPE_CHECKING:
     from ledger.projections import ClaimState, HistoryStep, Projection, Signed
@@ -297,15 +297,9 @@ def export(ctx: Context, args: argparse.Namespace) -> int:
         organisation = queries.origin(projection)
     doc = claimreview.document(rows, scale, organisation=organisation, url_template=args.url)
     text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
-    if args.output in (None, "-"):
-        ctx.out.write(text)
-        return 0
-    path = Path(args.output)
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise StorageError(f"could not write {path}: {exc.strerror}", path=str(path)) from None
-    ctx.info(f"wrote {len(rows)} ClaimReview object{'s' if len(rows) != 1 else ''} to {path}")
+    if write_output(ctx, ctx.ledger(), args.output, text):
+        plural = "s" if len(rows) != 1 else ""
+        ctx.info(f"wrote {len(rows)} ClaimReview object{plural} to {args.output}")
     return 0
 
 

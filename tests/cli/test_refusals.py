@@ -280,3 +280,79 @@ def test_an_exposed_private_key_is_warned_about_before_its_passphrase_is_asked(
     assert len(seen) == 1
     assert "readable by other users" in seen[0]  # told before the prompt
     assert result.err.startswith(f"warning: key file {locked} is readable by other users")
+
+
+# --- -o FILE: never the ledger's own files, never half a file --------------------------
+
+
+@pytest.mark.parametrize("verb", ["prove", "export"])
+@pytest.mark.parametrize("name", ["events.jsonl", "checkpoint", "ledger.toml"])
+def test_an_output_over_one_of_the_ledgers_own_files_is_refused(
+    run: Run, keys: Keys, ledger_dir: Path, verb: str, name: str
+) -> None:
+    claim = add_claim(run, keys)
+    before = files(ledger_dir)
+    argv = ["prove", claim] if verb == "prove" else ["export", "claimreview"]
+    result = run(*argv, "-o", Path("sub", "..", name))  # also when spelled another way
+    assert result.code == 2
+    assert "is this ledger's " in result.one_error_line()
+    assert files(ledger_dir) == before
+
+
+def test_an_output_that_is_a_directory_is_refused(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    result = run("prove", add_claim(run, keys), "-o", tmp_path)
+    assert result.code == 2
+    assert f"{tmp_path} is a directory" in result.one_error_line()
+
+
+def test_prove_to_dash_writes_to_stdout_like_export(run: Run, keys: Keys, ledger_dir: Path) -> None:
+    claim = add_claim(run, keys)
+    to_stdout = run("prove", claim)
+    dashed = run("prove", claim, "-o", "-")
+    assert dashed.code == 0
+    assert dashed.out == to_stdout.out
+    assert not Path("-").exists()
+
+
+def test_an_export_that_fails_midway_leaves_the_previous_file_whole(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claim = add_claim(run, keys)
+    assert (
+        run("claim", "verdict", claim, "false", "--rationale", "no", "--key", keys.owner).code == 0
+    )
+    target = tmp_path / "claimreview.json"
+    assert run("export", "claimreview", "-o", target).code == 0
+    good = target.read_bytes()
+    assert run("claim", "note", claim, "more", "--key", keys.reviewer).code == 0
+
+    def no_space(fd: int) -> None:
+        raise OSError(28, os.strerror(28))
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    result = run("export", "claimreview", "-o", target)
+    assert result.code == 3
+    assert "No space left on device" in result.one_error_line()
+    assert target.read_bytes() == good
+    assert json.loads(good)  # still the whole document
+
+
+def test_an_output_into_a_fifo_is_written_into_not_replaced(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    import stat
+    import threading
+
+    claim = add_claim(run, keys)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    result = run("prove", claim, "-o", fifo)
+    reader.join(timeout=30)
+    assert result.code == 0, result.err
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # still the pipe, not a regular file
+    assert got == [run("prove", claim).out.encode()]
