@@ -19,6 +19,7 @@ entry's position: that needs the whole log (``factledger verify``).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,9 +32,16 @@ from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.codec import b64decode_canonical, canonical, decode_entry
 from ledger.entry import check_signature, event_id
 from ledger.errors import BadKey, DecodeError, InvalidProof, RuleViolation
-from ledger.events import Entry, KeyGrantedBody, LedgerCreatedBody
+from ledger.events import (
+    ClaimAssertedBody,
+    Entry,
+    KeyGrantedBody,
+    LedgerCreatedBody,
+    SourceAttributedBody,
+)
 from ledger.keys import PublicKey, parse_public_key
 from ledger.rules import ROLE_KINDS
+from ledger.trust import is_test_key
 
 TLOG_PROOF_HEADER: Final = "c2sp.org/tlog-proof@v1"
 DOSSIER_FORMAT: Final = "factledger-dossier/v1"
@@ -74,6 +82,8 @@ class Checked:
     root: bytes
     entries: tuple[tuple[int, Entry], ...]
     signers: dict[str, str]
+    claim: str | None = None
+    """The claim of a dossier (None for a receipt of one entry)."""
 
 
 def _b64(raw: bytes) -> str:
@@ -118,8 +128,22 @@ def make_dossier(
 # --- checking (pure) ----------------------------------------------------------------
 
 
-def check_receipt(text: str | bytes, trust_root: str) -> Checked:
-    """Verify a receipt or dossier against the pinned owner fingerprint; raise on failure."""
+def check_receipt(
+    text: str | bytes, trust_root: str, *, unsafe_allow_test_keys: bool = False
+) -> Checked:
+    """Verify a receipt or dossier against the pinned owner fingerprint; raise on failure.
+
+    A published demo or test key is refused as the trust root (anyone can sign a
+    receipt with it) unless ``unsafe_allow_test_keys``, as in :func:`ledger.verify.verify`.
+    """
+    if is_test_key(trust_root) and not unsafe_allow_test_keys:
+        raise RuleViolation(
+            f"the trust root {trust_root} is a published demo/test key, which anyone can sign "
+            "with, so a receipt under it proves nothing",
+            rule="trust-root",
+            hint="pin the ledger owner's real key; for the bundled demo pass "
+            "--unsafe-allow-test-keys",
+        )
     data = text.encode() if isinstance(text, str) else text
     if len(data) > MAX_PROOF_BYTES:
         raise DecodeError("the file is too large to be a receipt", rule="receipt")
@@ -132,8 +156,46 @@ def check_receipt(text: str | bytes, trust_root: str) -> Checked:
             raise DecodeError(f"neither a receipt nor a dossier: {exc}", rule="receipt") from None
         if dossier.format != DOSSIER_FORMAT:
             raise DecodeError(f"unknown dossier format {dossier.format!r}", rule="receipt")
-        checkpoint_note, items, keys = dossier.checkpoint, dossier.entries, dossier.keys
+        checked = _check(dossier.checkpoint, dossier.entries, dossier.keys, trust_root)
+        _check_dossier(dossier.claim, checked)
+        return dataclasses.replace(checked, claim=dossier.claim)
     return _check(checkpoint_note, items, keys, trust_root)
+
+
+def _check_dossier(claim: str, checked: Checked) -> None:
+    """A dossier holds its claim's stream, unbroken from its assertion, and only the
+    streams of sources that claim cites, each entry once.
+
+    Inclusion proofs cannot show that no entry after the last one listed was left out;
+    this shows that none was left out before it, and that nothing foreign was put in.
+    """
+    entries = sorted(checked.entries, key=lambda item: item[0])
+    if len({index for index, _ in entries}) != len(entries):
+        raise RuleViolation("the dossier lists an entry twice", rule="receipt")
+    cited: set[str] = set()
+    heads: dict[str, str | None] = {}
+    for index, entry in entries:
+        if entry.subject == claim:
+            body = entry.body
+            if isinstance(body, SourceAttributedBody):
+                cited.add(body.source)
+            elif isinstance(body, ClaimAssertedBody) and body.appearance:
+                cited.add(body.appearance.source)
+        if entry.parent != heads.get(entry.subject):
+            raise RuleViolation(
+                f"entry {index} of {entry.subject} does not follow the dossier's previous entry "
+                "of that stream: the dossier leaves entries out",
+                rule="receipt",
+            )
+        heads[entry.subject] = event_id(entry)
+    if claim not in heads:
+        raise RuleViolation(f"the dossier holds no entry of its claim {claim}", rule="receipt")
+    foreign = sorted(set(heads) - cited - {claim})
+    if foreign:
+        raise RuleViolation(
+            f"the dossier holds entries of {foreign[0]}, which its claim {claim} does not cite",
+            rule="receipt",
+        )
 
 
 def _parse_tlog_proof(data: bytes) -> tuple[str, list[ProvenLine], list[ProvenLine]]:

@@ -51,6 +51,11 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         help="the ledger owner's key fingerprint (SHA256:…)",
     )
     p.add_argument("--json", action="store_true", help="print what was proven as JSON")
+    p.add_argument(
+        "--unsafe-allow-test-keys",
+        action="store_true",
+        help="accept a published demo/test key as the trust root (only for the bundled demo)",
+    )
     p.set_defaults(func=cmd_check_receipt)
 
     p = sub.add_parser(
@@ -85,16 +90,26 @@ def _prove(ledger: Ledger, target: str) -> str:
 
 
 def cmd_check_receipt(ctx: Context, args: argparse.Namespace) -> int:
-    from ledger.proofs import check_receipt
+    from ledger.proofs import MAX_PROOF_BYTES, check_receipt
 
+    if args.unsafe_allow_test_keys:
+        ctx.warn("--unsafe-allow-test-keys: a published demo/test key is accepted as trust root")
     path = Path(args.file)
     try:
-        data = sys.stdin.buffer.read() if args.file == "-" else path.read_bytes()
-    except OSError as exc:
-        raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
-    try:
-        checked = check_receipt(data, args.trust_root)
+        try:
+            if args.file == "-":
+                data = sys.stdin.buffer.read(MAX_PROOF_BYTES + 1)
+            else:
+                with path.open("rb") as handle:  # no more than a receipt may hold
+                    data = handle.read(MAX_PROOF_BYTES + 1)
+        except OSError as exc:
+            raise StorageError(f"could not read it: {exc.strerror}", path=str(path)) from None
+        checked = check_receipt(
+            data, args.trust_root, unsafe_allow_test_keys=args.unsafe_allow_test_keys
+        )
     except LedgerError as exc:
+        if exc.path is None:
+            exc.path = str(path)  # the one error line names the file
         if args.json:  # a script reads the verdict from stdout; the error line stays on stderr
             error = {"rule": exc.rule, "message": exc.message, "hint": exc.hint}
             ctx.emit_json({"ok": False, "file": str(path), "error": error})
@@ -104,6 +119,7 @@ def cmd_check_receipt(ctx: Context, args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "ok": True,
+                    "claim": checked.claim,
                     "origin": checked.origin,
                     "checkpoint": {"size": checked.size, "root": checked.root.hex()},
                     "entries": [
@@ -126,8 +142,9 @@ def cmd_check_receipt(ctx: Context, args: argparse.Namespace) -> int:
     for index, entry in checked.entries:
         who = checked.signers.get(entry.author, entry.author)
         ctx.emit(f"{index:>6}  {entry.at}  {who}  {entry.kind}  {entry.subject}")
+    of = f" of claim {checked.claim}" if checked.claim else ""
     ctx.info(
-        f"valid: {len(checked.entries)} entr{'y' if len(checked.entries) == 1 else 'ies'} "
+        f"valid: {len(checked.entries)} entr{'y' if len(checked.entries) == 1 else 'ies'}{of} "
         f"included in {checked.origin} at size {checked.size}, signed by the ledger's keys"
     )
     return 0
