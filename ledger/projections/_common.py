@@ -32,6 +32,7 @@ _IDS: Final[dict[str, tuple[str, str]]] = {
     "event": ("events", "id"),
     "key": ("keys", "fingerprint"),
 }
+_SEQ: Final = re.compile(r"[0-9]{1,18}")
 _DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIME: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 SIGNED: Final = (
@@ -113,8 +114,11 @@ def at_position(cur: Cur, as_of: int | str | None, head: int | None = None) -> i
         return head
     if isinstance(as_of, str):
         text = as_of.strip()
-        if text.isdigit():
+        if _SEQ.fullmatch(text):  # ASCII digits: str.isdigit also takes "²" and "٣"
             as_of = int(text)
+        elif text.isascii() and text.isdigit():
+            shown = text if len(text) <= 20 else f"{text[:20]}…"
+            raise UsageError(f"position {shown} is outside the log (0 to {head})")
         elif _DATE.fullmatch(text) or _TIME.fullmatch(text):
             return seq_at(cur, text, head)
         else:

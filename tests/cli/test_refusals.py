@@ -356,3 +356,22 @@ def test_an_output_into_a_fifo_is_written_into_not_replaced(
     assert result.code == 0, result.err
     assert stat.S_ISFIFO(fifo.stat().st_mode)  # still the pipe, not a regular file
     assert got == [run("prove", claim).out.encode()]
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("²", "neither a sequence number nor a date"),  # str.isdigit, but int() refuses it
+        ("٣", "neither a sequence number nor a date"),  # Arabic-Indic 3: was taken as 3
+        ("9" * 5000, "is outside the log"),  # past int()'s digit limit
+        ("99999999999999999999", "is outside the log"),
+    ],
+    ids=["superscript", "arabic-indic", "5000-digits", "20-digits"],
+)
+def test_an_as_of_that_is_no_ascii_position_is_one_usage_line(
+    run: Run, keys: Keys, ledger_dir: Path, value: str, says: str
+) -> None:
+    result = run("show", add_claim(run, keys), "--as-of", value)
+    assert result.code == 2
+    assert says in result.one_error_line()
+    assert len(result.one_error_line()) < 200
