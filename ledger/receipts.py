@@ -55,7 +55,10 @@ def _checkpoint_note(ledger: Ledger, snap: Snapshot) -> str:
     if cp.size != snap.size or cp.root != snap.root():
         raise InconsistentTree(
             f"the checkpoint ({cp.size} entries) does not match the log ({snap.size})",
-            hint="run 'factledger verify' to find out why",
+            hint="a checkpoint a crash left behind the log is re-signed by "
+            "'factledger repair --key KEY'; else run 'factledger verify' to find out why"
+            if cp.size < snap.size
+            else "run 'factledger verify' to find out why",
         )
     return note
 

@@ -255,8 +255,16 @@ def _authority(state: LedgerState, entry: Entry) -> Iterator[RuleViolation]:
         yield _violation(
             "role",
             f"{key.name} is a {key.role} and may not sign {entry.kind}",
-            hint="ask an editor or admin to sign it, or grant the key a wider role",
+            hint=f"ask {_WHO_MAY.get(entry.kind, 'the owner')} to sign it, or grant the key a "
+            "wider role",
         )
+
+
+_WHO_MAY: Final[dict[str, str]] = {
+    kind: "an editor or admin" if kind in EDITOR_KINDS else "an admin"
+    for kind in ADMIN_KINDS - REVIEWER_KINDS
+}
+"""Who may sign a kind that a reviewer may not (ledger.created: only the owner, once)."""
 
 
 def _subject_ok(kind: str, subject: str) -> bool:

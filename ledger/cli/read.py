@@ -234,6 +234,12 @@ def query(ctx: Context, args: argparse.Namespace) -> int:
         except duckdb.Error as exc:
             raise UsageError(f"query failed: {_first_line(exc)}") from None
     if ctx.json:
+        twice = sorted({name for name in columns if columns.count(name) > 1})
+        if twice:  # one would silently replace the other in each object
+            raise UsageError(
+                f"two columns are named {twice[0]!r}, and a JSON object holds a name once",
+                hint="give each column its own name with AS",
+            )
         objects = [dict(zip(columns, map(_jsonable, row), strict=True)) for row in rows]
         ctx.emit_json(objects)
         return 0

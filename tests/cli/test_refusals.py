@@ -375,3 +375,39 @@ def test_an_as_of_that_is_no_ascii_position_is_one_usage_line(
     assert result.code == 2
     assert says in result.one_error_line()
     assert len(result.one_error_line()) < 200
+
+
+def test_query_json_refuses_two_columns_of_one_name_instead_of_dropping_one(
+    run: Run, ledger_dir: Path
+) -> None:
+    result = run("query", "--json", "SELECT 1 AS a, 2 AS a")
+    assert result.code == 2
+    assert "two columns are named 'a'" in result.one_error_line()
+    assert json.loads(run("query", "--json", "SELECT 1 AS a, 2 AS b").out) == [{"a": 1, "b": 2}]
+
+
+def test_a_redaction_by_an_editor_says_only_an_admin_may(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    names = ids(run, keys)
+    result = run("redact", names["event"], "--reason", "erasure request", "--key", keys.editor)
+    assert result.code == 1
+    line = result.one_error_line()
+    assert "[role]" in line
+    assert "ask an admin to sign it" in line
+    verdict = run("claim", "verdict", names["claim"], "false", "--rationale", "no",
+                  "--key", keys.reviewer)  # fmt: skip
+    assert "ask an editor or admin to sign it" in verdict.one_error_line()
+
+
+def test_proving_against_a_checkpoint_a_crash_left_behind_points_at_repair(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    behind = (ledger_dir / "checkpoint").read_bytes()
+    claim = add_claim(run, keys)
+    (ledger_dir / "checkpoint").write_bytes(behind)
+    result = run("prove", claim)
+    assert result.code == 1
+    assert "factledger repair --key KEY" in result.one_error_line()
+    assert run("repair", "--key", keys.owner).code == 0
+    assert run("prove", claim).code == 0
