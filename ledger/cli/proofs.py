@@ -153,7 +153,7 @@ def cmd_check_receipt(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_merge(ctx: Context, args: argparse.Namespace) -> int:
     from ledger.merge import merge_file
 
-    done = merge_file(ctx.ledger(), Path(args.other), ctx.key())
+    done = merge_file(ctx.ledger(), Path(args.other), ctx.key)  # a key only if needed
     if not done:
         ctx.info("nothing to merge: the other file has no entries ours lacks")
     print_appended(ctx, done)

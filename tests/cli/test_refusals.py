@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -411,3 +412,72 @@ def test_proving_against_a_checkpoint_a_crash_left_behind_points_at_repair(
     assert "factledger repair --key KEY" in result.one_error_line()
     assert run("repair", "--key", keys.owner).code == 0
     assert run("prove", claim).code == 0
+
+
+# --- merge: say which file and line, and what the other file is -----------------------
+
+
+@pytest.fixture
+def theirs(run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path) -> Path:
+    """Their branch: a copy of ours with two claims of their own; ours adds one too."""
+    other = tmp_path / "theirs"
+    shutil.copytree(ledger_dir, other)
+    for text in ("Their first.", "Their second."):
+        assert run("claim", "add", text, "--key", keys.reviewer, "--ledger", other).code == 0
+    add_claim(run, keys, "Our own.")
+    return other / "events.jsonl"
+
+
+def test_merging_another_ledgers_log_says_so(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    demo = tmp_path / "demo"
+    assert run("demo", demo, "--no-open").code == 0
+    before = files(ledger_dir)
+    result = run("merge", demo / "events.jsonl", "--key", keys.owner, "--ledger", ledger_dir)
+    assert result.code == 2  # not a fork of "ledger": another ledger altogether
+    assert "is the log of another ledger" in result.one_error_line()
+    assert files(ledger_dir) == before
+
+
+def test_an_altered_entry_of_theirs_is_named_at_its_line_not_called_a_fork(
+    run: Run, keys: Keys, ledger_dir: Path, theirs: Path
+) -> None:
+    lines = theirs.read_bytes().split(b"\n")
+    lines[-2] = lines[-2].replace(b"Their second.", b"Their third.")
+    theirs.write_bytes(b"\n".join(lines))
+    before = files(ledger_dir)
+    result = run("merge", theirs, "--key", keys.reviewer)
+    assert result.code == 1
+    line = result.one_error_line()
+    assert line.startswith(f"error: {theirs}:{len(lines) - 1}: [signature] ")
+    assert files(ledger_dir) == before
+
+
+def test_a_torn_file_of_theirs_does_not_send_the_user_to_repair_ours(
+    run: Run, keys: Keys, ledger_dir: Path, theirs: Path
+) -> None:
+    theirs.write_bytes(theirs.read_bytes()[:-20])
+    result = run("merge", theirs, "--key", keys.reviewer)
+    assert result.code == 1
+    line = result.one_error_line()
+    assert f"{theirs}:" in line
+    assert "[torn-tail]" in line
+    assert "'factledger repair'" not in line
+    assert "copy it again" in line
+
+
+def test_a_merge_with_nothing_to_merge_needs_no_key(run: Run, ledger_dir: Path) -> None:
+    result = run("merge", "/dev/null")
+    assert result.code == 0, result.err
+    assert "nothing to merge" in result.err
+
+
+def test_a_merge_of_a_clean_branch_still_lands_every_entry_once(
+    run: Run, keys: Keys, ledger_dir: Path, theirs: Path
+) -> None:
+    result = run("merge", theirs, "--key", keys.reviewer)
+    assert result.code == 0, result.err
+    assert len(result.out.split()) == 2
+    assert run("merge", theirs, "--key", keys.reviewer).out == ""  # a second time: nothing
+    assert run("verify", "--unsafe-allow-test-keys").code == 0
