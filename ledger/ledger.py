@@ -7,6 +7,7 @@ deterministic; the command line passes the real clock and ``os.urandom``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -17,7 +18,7 @@ import msgspec
 from msgspec import UNSET
 
 from ledger import checkpoint as cp
-from ledger import log, merkle, rules, statecache
+from ledger import log, merkle, prefix, rules, statecache
 from ledger.codec import decode_entry, encode_entry
 from ledger.entry import event_id, redacted, seal
 from ledger.errors import (
@@ -442,12 +443,13 @@ class Ledger:
         A write re-signs the checkpoint over the whole log. Over a log that lost its
         last entries, or had one changed, that signature would make the damage verify
         and erase the evidence of it; so the write stops first and nothing is written.
-        A checkpoint that is missing or not signed by a key of the ledger is left to
-        ``verify`` to report: the write signs a new one.
+        The checkpoint's body is compared whoever signed it: a log cut back past the
+        grant of the key that signed the checkpoint must not make it count as unsigned.
+        A checkpoint that is missing or not one (for this origin) is left to ``verify``.
         """
         snap = self.load()
         try:
-            old = self._signed_checkpoint(snap)
+            old = self._checkpoint_body()
             if old is None or (old.size == snap.size and old.root == snap.root()):
                 return snap
             what = (
@@ -474,13 +476,12 @@ class Ledger:
             raise
         return snap
 
-    def _signed_checkpoint(self, snap: Snapshot) -> cp.Checkpoint | None:
-        """The checkpoint, if it is there and signed by a key this ledger ever granted."""
+    def _checkpoint_body(self) -> cp.Checkpoint | None:
+        """The checkpoint's origin, size and root, unverified; None if there is none."""
         try:
-            note = self.checkpoint_path.read_bytes()
-            keys = [k.public for k in snap.state.keys.values()]
-            return cp.open_checkpoint(note, self.config.origin, keys)
-        except (OSError, LedgerError):
+            text = self.checkpoint_path.read_text(encoding="utf-8")
+            return cp.parse_body(text.partition("\n\n")[0] + "\n", origin=self.config.origin)
+        except (OSError, UnicodeDecodeError, LedgerError):
             return None
 
     def _root_before(self, snap: Snapshot, size: int) -> bytes:
@@ -527,7 +528,9 @@ class Ledger:
         with log.locked(self.lock_path):
             snap = self.load()
             try:
-                keys = [k.public for k in snap.state.keys.values() if k.revoked is None]
+                # The old checkpoint may be signed by a key revoked since: it was the
+                # ledger's then. The new one is signed by a current key.
+                keys = [k.public for k in snap.state.keys.values()]
                 require_current_key(snap.state, key)
                 note = self.checkpoint_path.read_bytes()
                 old = cp.open_checkpoint(note, self.config.origin, keys)
@@ -547,11 +550,15 @@ class Ledger:
                 snap.close()
 
     def _root_at(self, size: int) -> bytes:
+        """The root of the log's first ``size`` lines, hashed from their bytes (a line that
+        is not canonical hashes to another leaf, so the root differs)."""
         edge = merkle.EMPTY_EDGE
-        for _, entry in self.entries():
-            if edge.size == size:
-                break
-            edge = merkle.append_leaf(edge, bytes.fromhex(event_id(entry)))
+        if size:
+            for line in log.scan(self.events_path):
+                leaf = hashlib.sha256(b"\x00" + prefix.raw_leaf(line.data)).digest()
+                edge = merkle.append_leaf(edge, leaf)
+                if edge.size == size:
+                    break
         return merkle.edge_root(edge)
 
     def repair(self) -> Path | None:

@@ -164,7 +164,8 @@ def check_receipt(
 
 def _check_dossier(claim: str, checked: Checked) -> None:
     """A dossier holds its claim's stream, unbroken from its assertion, and only the
-    streams of sources that claim cites, each entry once.
+    streams of every source that claim cites (each from its registration), each entry
+    once.
 
     Inclusion proofs cannot show that no entry after the last one listed was left out;
     this shows that none was left out before it, and that nothing foreign was put in.
@@ -190,6 +191,12 @@ def _check_dossier(claim: str, checked: Checked) -> None:
         heads[entry.subject] = event_id(entry)
     if claim not in heads:
         raise RuleViolation(f"the dossier holds no entry of its claim {claim}", rule="receipt")
+    left_out = sorted(cited - set(heads))
+    if left_out:
+        raise RuleViolation(
+            f"the dossier leaves out {left_out[0]}, which its claim {claim} cites",
+            rule="receipt",
+        )
     foreign = sorted(set(heads) - cited - {claim})
     if foreign:
         raise RuleViolation(

@@ -47,16 +47,22 @@ def write_output(ctx: Context, ledger: Ledger, target: str | Path | None, text: 
     from ledger.log import write_atomic
 
     path = Path(target)
-    resolved = path.resolve()
+    resolved = path.resolve()  # written through a symlink, as to the file it names
+    root = ledger.root.resolve()
     own = {
         ledger.events_path: "log",
         ledger.checkpoint_path: "checkpoint",
         ledger.root / "ledger.toml": "config",
-        ledger.lock_path: "lock file",
     }
     for file, name in own.items():
         if resolved == file.resolve():
             raise UsageError(f"{path} is this ledger's {name}", hint="write to another file")
+    inside = resolved.relative_to(root).parts if resolved.is_relative_to(root) else ()
+    if inside and inside[0].startswith("."):
+        raise UsageError(
+            f"{path} is one of this ledger's own files (its git settings, lock or caches)",
+            hint="write to another file",
+        )
     if path.is_dir():
         raise UsageError(f"{path} is a directory", hint=f"name a file, e.g. {path / 'out.json'}")
     data = text.encode()
@@ -67,7 +73,7 @@ def write_output(ctx: Context, ledger: Ledger, target: str | Path | None, text: 
         except OSError as exc:
             raise StorageError(f"could not write {path}: {exc.strerror}", path=str(path)) from None
         return True
-    write_atomic(path, data)
+    write_atomic(resolved, data)
     return True
 
 

@@ -114,8 +114,9 @@ def at_position(cur: Cur, as_of: int | str | None, head: int | None = None) -> i
         return head
     if isinstance(as_of, str):
         text = as_of.strip()
-        if _SEQ.fullmatch(text):  # ASCII digits: str.isdigit also takes "²" and "٣"
-            as_of = int(text)
+        digits = (text.lstrip("0") or "0") if text.isascii() else text
+        if _SEQ.fullmatch(digits):  # ASCII digits: str.isdigit also takes "²" and "٣"
+            as_of = int(digits)
         elif text.isascii() and text.isdigit():
             shown = text if len(text) <= 20 else f"{text[:20]}…"
             raise UsageError(f"position {shown} is outside the log (0 to {head})")

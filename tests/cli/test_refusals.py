@@ -481,3 +481,41 @@ def test_a_merge_of_a_clean_branch_still_lands_every_entry_once(
     assert len(result.out.split()) == 2
     assert run("merge", theirs, "--key", keys.reviewer).out == ""  # a second time: nothing
     assert run("verify", "--unsafe-allow-test-keys").code == 0
+
+
+@pytest.mark.parametrize(
+    "name", [".gitattributes", ".gitignore", ".factledger.lock", ".cache/state.sqlite"]
+)
+def test_an_output_over_the_ledgers_git_settings_lock_or_caches_is_refused(
+    run: Run, keys: Keys, ledger_dir: Path, name: str
+) -> None:
+    claim = add_claim(run, keys)
+    target = ledger_dir / name
+    before = target.read_bytes()
+    result = run("prove", claim, "-o", target)
+    assert result.code == 2
+    assert "one of this ledger's own files" in result.one_error_line()
+    assert target.read_bytes() == before
+
+
+def test_an_output_through_a_symlink_writes_the_file_it_names(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    claim = add_claim(run, keys)
+    real = tmp_path / "published" / "dossier.json"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / "latest.json"
+    link.symlink_to(real)
+    assert run("prove", claim, "-o", link).code == 0
+    assert link.is_symlink()  # the link is kept…
+    assert json.loads(real.read_text())["claim"] == claim  # …and its file replaced
+
+
+def test_an_as_of_with_leading_zeros_is_the_position_it_spells(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    claim = add_claim(run, keys)
+    assert (
+        run("show", claim, "--as-of", "0" * 30 + "3").out == run("show", claim, "--as-of", "3").out
+    )

@@ -16,8 +16,11 @@ from pathlib import Path
 import pytest
 
 from ledger.cli.main import main
-from tests.reliability.conftest import Book
-from tests.reliability.test_locking import error_lines, note_args
+from ledger.events import KeyGrantedBody
+from ledger.keys import SigningKey, save_signing_key
+from ledger.ledger import Draft, Ledger, new_salt
+from tests.reliability.conftest import Book, error_lines
+from tests.reliability.test_locking import note_args
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -90,15 +93,68 @@ def test_a_write_to_a_log_whose_last_entry_was_replaced_is_refused(
 
 
 def test_a_checkpoint_a_crash_left_behind_is_still_re_signed_by_the_next_write(
-    book: Book, cached: bool, capsys: pytest.CaptureFixture[str]
+    book: Book, tmp_path: Path, cached: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
     behind = book.checkpoint.read_bytes()
-    grow(book, 2)
-    book.checkpoint.write_bytes(behind)  # as a crash after the log's fsync leaves it
+    shutil.copytree(book.root / ".cache", tmp_path / "cache-behind")
+    grow(book, 1)
+    # As a crash after the log's fsync leaves it: the checkpoint and the state cache
+    # both at the size before, the log one entry on.
+    book.checkpoint.write_bytes(behind)
+    shutil.rmtree(book.root / ".cache")
+    shutil.copytree(tmp_path / "cache-behind", book.root / ".cache")
     drop_cache(book, cached)
     code, _, err = run(note_args(book), capsys)
     assert code == 0, err
     assert book.verify().ok
+
+
+def test_with_the_cache_where_the_checkpoint_ends_the_prefix_is_not_hashed_again(
+    book: Book, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    behind = book.checkpoint.read_bytes()
+    shutil.copytree(book.root / ".cache", tmp_path / "cache-behind")
+    grow(book, 1)
+    book.checkpoint.write_bytes(behind)
+    shutil.rmtree(book.root / ".cache")
+    shutil.copytree(tmp_path / "cache-behind", book.root / ".cache")
+    hashed: list[int] = []
+
+    def root_at(self: Ledger, size: int) -> bytes:
+        hashed.append(size)
+        return b""
+
+    monkeypatch.setattr(Ledger, "_root_at", root_at)
+    code, _, err = run(note_args(book), capsys)
+    assert code == 0, err
+    assert hashed == []  # the root at the checkpoint's size came from the cache
+    assert book.verify().ok
+
+
+def test_a_log_cut_back_past_the_grant_of_the_checkpoints_signer_is_still_refused(
+    book: Book, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The checkpoint is signed by whoever appended last: here an editor, whose grant
+    the cut removes, so the checkpoint no longer verifies against the log's keys."""
+    editor = SigningKey.generate(comment="ed@example.org")
+    editor_path = tmp_path / "keys" / "editor.key"
+    save_signing_key(editor, editor_path, None)
+    keep = len(book.lines())
+    draft = Draft(
+        "key.granted",
+        editor.public.fingerprint,
+        KeyGrantedBody(
+            salt=new_salt(os.urandom), key=editor.public.openssh_line(), name="Ed", role="editor"
+        ),
+    )
+    book.ledger().append([draft], book.key)
+    assert run(note_args(book, editor_path), capsys)[0] == 0  # the editor signs last
+    book.events.write_bytes(b"".join(line + b"\n" for line in book.lines()[:keep]))
+    before = snapshot(book)
+    code, _, err = run(note_args(book), capsys)
+    assert code == 1
+    assert "entries were removed" in err
+    assert snapshot(book) == before
 
 
 def test_an_old_checkpoint_of_another_history_is_refused(
@@ -165,6 +221,28 @@ def test_a_checkpoint_that_fails_after_the_append_says_the_entry_is_in_and_repai
     assert "No space left on device" in line
     assert "do not append them again" in line
     assert len(book.lines()) == size + 1
+    code, _, err = run(["repair", "--ledger", str(book.root), "--key", str(book.key_path)], capsys)
+    assert code == 0, err
+    assert "re-signed the checkpoint" in err
+    assert book.verify().ok
+
+
+def test_repair_re_signs_a_checkpoint_left_behind_that_a_since_revoked_key_signed(
+    book: Book, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    editor = SigningKey.generate(comment="ed@example.org")
+    editor_path = tmp_path / "keys" / "editor.key"
+    save_signing_key(editor, editor_path, None)
+    grant = KeyGrantedBody(
+        salt=new_salt(os.urandom), key=editor.public.openssh_line(), name="Ed", role="editor"
+    )
+    book.ledger().append([Draft("key.granted", editor.public.fingerprint, grant)], book.key)
+    assert run(note_args(book, editor_path), capsys)[0] == 0  # Ed signs the checkpoint
+    behind = book.checkpoint.read_bytes()
+    revoke = ["key", "revoke", "Ed", "--reason", "retired", "--key", str(book.key_path),
+              "--ledger", str(book.root)]  # fmt: skip
+    assert run(revoke, capsys)[0] == 0
+    book.checkpoint.write_bytes(behind)  # a crash after the revocation's fsync
     code, _, err = run(["repair", "--ledger", str(book.root), "--key", str(book.key_path)], capsys)
     assert code == 0, err
     assert "re-signed the checkpoint" in err
