@@ -394,7 +394,8 @@ def load_signing_key(path: Path, passphrase: bytes | None) -> SigningKey:
     private = _decrypt(path, data, passphrase or None)
     if not isinstance(private, Ed25519PrivateKey):
         raise BadKey(
-            f"key file {path} holds a {type(private).__name__.removesuffix('PrivateKey')} key;"
+            f"key file {path} holds a key of type "
+            f"{type(private).__name__.removesuffix('PrivateKey')};"
             " factledger uses Ed25519 only",
             hint=_NEW_KEY_HINT,
         )

@@ -124,6 +124,21 @@ def _toml_line(text: str, exc: ValueError) -> int:
 _PLAIN_KEYS: Final = frozenset({"format", "origin", "trust_root", "events"})
 
 
+def _add_lines(path: Path, text: str) -> None:
+    """Make ``path`` hold every line of ``text``: the file as it is, plus those it lacks."""
+    try:
+        old = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        old = ""
+    except (OSError, UnicodeDecodeError):
+        return  # a file of the user's that we cannot read is left as it is
+    have = set(old.splitlines())
+    missing = "".join(f"{line}\n" for line in text.splitlines() if line not in have)
+    if missing:
+        joined = old if not old or old.endswith("\n") else old + "\n"
+        log.write_atomic(path, (joined + missing).encode())
+
+
 def _plain_toml(text: str) -> dict[str, Any] | None:
     """The table of a config in the plain form ``to_toml`` writes, else None.
 
@@ -231,8 +246,21 @@ class Ledger:
             )
         if (root / CONFIG_NAME).exists():
             raise UsageError(f"{root} already holds a ledger", hint="choose an empty directory")
+        stated = rules.parse_time(at) if at is not None else None
+        if stated is not None and stated > now() + rules.DEFAULT_SKEW:
+            raise UsageError(
+                f"the genesis time {at} is in the future: verify refuses a time more than a "
+                "day ahead",
+                hint="give the time the ledger is created, or leave --at out for now",
+            )
         config = LedgerConfig(origin=origin, trust_root=key.public.fingerprint)
         ledger = cls(root, config)
+        for path in (ledger.events_path, ledger.checkpoint_path):
+            if path.exists():
+                raise UsageError(
+                    f"{path} already exists: init never replaces a file",
+                    hint="choose an empty directory, or move it away",
+                )
         body = LedgerCreatedBody(
             salt=new_salt(rng),
             origin=origin,
@@ -251,11 +279,7 @@ class Ledger:
         )
         try:
             root.mkdir(parents=True, exist_ok=True)
-            if ledger.events_path.exists():
-                raise UsageError(
-                    f"{ledger.events_path} already exists", hint="choose an empty directory"
-                )
-            ledger.events_path.touch()
+            ledger.events_path.touch(exist_ok=False)
         except OSError as exc:
             raise StorageError(f"could not create {root}: {exc.strerror}", path=str(root)) from None
         with log.locked(ledger.lock_path):
@@ -264,8 +288,7 @@ class Ledger:
             ledger.write_checkpoint(1, merkle.root([leaf]), key)
             log.write_atomic(root / CONFIG_NAME, config.to_toml().encode())
             for name, text in ((".gitignore", GITIGNORE), (".gitattributes", GITATTRIBUTES)):
-                if not (root / name).exists():
-                    log.write_atomic(root / name, text.encode())
+                _add_lines(root / name, text)
         return ledger
 
     # --- reading ------------------------------------------------------------------

@@ -195,8 +195,11 @@ def violations(
     if state.size == 0 or kind == "ledger.created":
         yield from _genesis(state, entry)
         if state.size == 0:
-            if parse_time(entry.at) is None:
+            when = parse_time(entry.at)
+            if when is None:
                 yield _violation("time", f"'at' {entry.at} is not a real UTC time")
+            elif now is not None and when > now + skew:
+                yield _violation("time", f"'at' {entry.at} is in the future (allowed skew {skew})")
             return
     else:
         yield from _authority(state, entry)
@@ -254,7 +257,8 @@ def _authority(state: LedgerState, entry: Entry) -> Iterator[RuleViolation]:
     if entry.kind not in ROLE_KINDS[key.role]:
         yield _violation(
             "role",
-            f"{key.name} is a {key.role} and may not sign {entry.kind}",
+            f"{key.name} is {'an' if key.role[0] in 'aeiou' else 'a'} {key.role} and may not "
+            f"sign {entry.kind}",
             hint=f"ask {_WHO_MAY.get(entry.kind, 'the owner')} to sign it, or grant the key a "
             "wider role",
         )
@@ -381,7 +385,7 @@ def _references(state: LedgerState, entry: Entry) -> Iterator[RuleViolation]:
         elif target.subject != subject:
             yield _violation("redaction", "a redaction belongs to its target's subject stream")
         elif target.kind in UNREDACTABLE:
-            yield _violation("redaction", f"a {target.kind} entry cannot be redacted")
+            yield _violation("redaction", f"an entry of kind {target.kind} cannot be redacted")
         elif body.target in state.redacted:
             yield _violation("redaction", f"{body.target[:12]} is already redacted")
 

@@ -43,8 +43,13 @@ def utc_now() -> datetime:
 
 
 def format_time(when: datetime) -> str:
-    """RFC 3339 UTC with whole seconds, as every ``at`` is written."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 UTC with whole seconds, as every ``at`` is written.
+
+    ``isoformat``, not ``strftime``: the C library's ``%Y`` does not pad a year before
+    1000 to four digits, and the schema requires them.
+    """
+    utc = when.astimezone(UTC).replace(microsecond=0, tzinfo=None)
+    return utc.isoformat() + "Z"
 
 
 def new_salt(rng: Rng) -> str:

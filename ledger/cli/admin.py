@@ -168,19 +168,40 @@ def _public_key_arg(text: str) -> str:
 
 def cmd_key_grant(ctx: Context, args: argparse.Namespace) -> int:
     public = parse_public_key(_public_key_arg(args.pubkey))
-    body = KeyGrantedBody(
-        salt=new_salt(os.urandom), key=public.openssh_line(), name=args.name, role=args.role
-    )
-    draft = Draft("key.granted", public.fingerprint, body)
-    done = ctx.ledger().append([draft], ctx.key(), at=args.at, on_wait=ctx.waiting)
-    print_appended(ctx, done)
+
+    def build(snap: Snapshot) -> list[Draft]:
+        if args.role != "admin":
+            _keep_an_admin(snap, public.fingerprint, f"giving it the role {args.role}")
+        body = KeyGrantedBody(
+            salt=new_salt(os.urandom), key=public.openssh_line(), name=args.name, role=args.role
+        )
+        return [Draft("key.granted", public.fingerprint, body)]
+
+    print_appended(ctx, ctx.ledger().append(build, ctx.key(), at=args.at, on_wait=ctx.waiting))
     return 0
 
 
+def _keep_an_admin(snap: Snapshot, fingerprint: str, change: str) -> None:
+    """Refuse a change that leaves no current admin key: no key could be granted again."""
+    current = [fp for fp, k in snap.state.keys.items() if k.role == "admin" and k.revoked is None]
+    if current == [fingerprint]:
+        raise UsageError(
+            f"{change} would leave the ledger with no admin key: no key could ever be granted "
+            "again",
+            hint="grant another admin key first ('factledger key grant --role admin'), "
+            "then change this one with it",
+        )
+
+
 def _key_fingerprint(snap: Snapshot, text: str) -> str:
-    by_name = [fp for fp, k in snap.state.keys.items() if k.name == text]
+    by_name = sorted(fp for fp, k in snap.state.keys.items() if k.name == text)
     if len(by_name) == 1:
         return by_name[0]
+    if by_name:
+        raise UsageError(
+            f"{text!r} names {len(by_name)} keys ({', '.join(by_name)})",
+            hint="give the fingerprint (or a unique prefix of it) instead",
+        )
     prefix = text if text.startswith("SHA256:") else f"SHA256:{text}"
     return resolve(prefix, snap.state.keys, "key")
 
@@ -188,18 +209,7 @@ def _key_fingerprint(snap: Snapshot, text: str) -> str:
 def cmd_key_revoke(ctx: Context, args: argparse.Namespace) -> int:
     def build(snap: Snapshot) -> list[Draft]:
         fingerprint = _key_fingerprint(snap, args.fingerprint)
-        admins = [
-            fp
-            for fp, k in snap.state.keys.items()
-            if k.role == "admin" and k.revoked is None and fp != fingerprint
-        ]
-        if not admins:
-            raise UsageError(
-                f"revoking {snap.state.keys[fingerprint].name}'s key would leave the ledger "
-                "with no admin key: no key could ever be granted again",
-                hint="grant another admin key first ('factledger key grant --role admin'), "
-                "then revoke this one with it",
-            )
+        _keep_an_admin(snap, fingerprint, f"revoking {snap.state.keys[fingerprint].name}'s key")
         void_after = None
         if args.void_after is not None:  # an empty one is refused, not read as 'all'
             void_after = resolve(args.void_after, snap.state.events, "event")

@@ -94,7 +94,7 @@ def timestamp(text: str) -> str:
 def date(text: str) -> str:
     """A calendar date ``YYYY-MM-DD``."""
     try:
-        return datetime.strptime(text, "%Y-%m-%d").strftime("%Y-%m-%d")
+        return datetime.strptime(text, "%Y-%m-%d").date().isoformat()  # 4-digit years
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-04-02") from None
 

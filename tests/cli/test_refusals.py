@@ -519,3 +519,93 @@ def test_an_as_of_with_leading_zeros_is_the_position_it_spells(
     assert (
         run("show", claim, "--as-of", "0" * 30 + "3").out == run("show", claim, "--as-of", "3").out
     )
+
+
+# --- keys and init: found by the second sweep -------------------------------------------
+
+
+def test_re_granting_the_only_admin_a_lesser_role_is_refused_like_revoking_it(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    before = files(ledger_dir)
+    result = run("key", "grant", f"{keys.owner}.pub", "--name", "Me", "--role", "editor",
+                 "--key", keys.owner)  # fmt: skip
+    assert result.code == 2
+    assert "would leave the ledger with no admin key" in result.one_error_line()
+    assert files(ledger_dir) == before
+    assert run("key", "grant", f"{keys.owner}.pub", "--name", "Me", "--role", "admin",
+               "--key", keys.owner).code == 0  # fmt: skip
+
+
+def test_revoking_by_a_name_two_keys_share_lists_them(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    twin = tmp_path / "keys" / "twin.key"
+    save_signing_key(SigningKey.from_seed(b"\x08" * 32, "twin@example.org"), twin, None)
+    assert run("key", "grant", f"{twin}.pub", "--name", "Edna", "--role", "editor",
+               "--key", keys.owner).code == 0  # fmt: skip
+    result = run("key", "revoke", "Edna", "--reason", "retired", "--key", keys.owner)
+    assert result.code == 2
+    line = result.one_error_line()
+    assert "'Edna' names 2 keys" in line
+    assert SigningKey.from_seed(b"\x08" * 32).public.fingerprint in line
+
+
+def test_a_role_refusal_reads_as_english(run: Run, keys: Keys, ledger_dir: Path) -> None:
+    claim = add_claim(run, keys)
+    result = run("key", "grant", f"{keys.owner}.pub", "--name", "X", "--role", "admin",
+                 "--key", keys.editor)  # fmt: skip
+    assert "Edna is an editor and may not sign key.granted" in result.one_error_line()
+    result = run("claim", "verdict", claim, "false", "--rationale", "r", "--key", keys.reviewer)
+    assert "Rui is a reviewer and may not sign verdict.issued" in result.one_error_line()
+
+
+def test_init_never_replaces_a_checkpoint_and_adds_its_lines_to_an_existing_gitignore(
+    run: Run, keys: Keys, tmp_path: Path
+) -> None:
+    target = tmp_path / "d"
+    target.mkdir()
+    (target / "checkpoint").write_text("my notes\n")
+    (target / ".gitignore").write_text("*.log")
+    result = run("init", target, "--origin", "example.org/d", "--key", keys.owner)
+    assert result.code == 2
+    assert "checkpoint already exists: init never replaces a file" in result.one_error_line()
+    assert (target / "checkpoint").read_text() == "my notes\n"
+    (target / "checkpoint").unlink()
+    assert run("init", target, "--origin", "example.org/d", "--key", keys.owner).code == 0
+    ignored = (target / ".gitignore").read_text().splitlines()
+    assert ignored[0] == "*.log"  # the user's line kept…
+    assert ".cache/" in ignored  # …and the ledger's added
+    assert "events.jsonl -text merge=binary" in (target / ".gitattributes").read_text()
+
+
+def test_a_genesis_in_the_future_is_refused_by_init(run: Run, keys: Keys, tmp_path: Path) -> None:
+    result = run("init", tmp_path / "f", "--origin", "example.org/f", "--key", keys.owner,
+                 "--at", "2099-01-01T00:00:00Z")  # fmt: skip
+    assert result.code == 2
+    assert "is in the future" in result.one_error_line()
+    assert not (tmp_path / "f" / "events.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("claim", "note", "{claim}", "n", "--at", "0999-01-01T00:00:00Z"),
+        ("source", "add", "--title", "T", "--kind", "report", "--published", "0999-01-01"),
+    ],
+    ids=["at", "published"],
+)
+def test_a_year_before_1000_is_written_with_four_digits(
+    run: Run, keys: Keys, ledger_dir: Path, argv: tuple[str, ...]
+) -> None:
+    claim = add_claim(run, keys)
+    result = run(*(a.format(claim=claim) for a in argv), "--key", keys.reviewer)
+    # Before, "999-01-01" reached the schema: exit 1 with a regex in the message. Now
+    # the year is written as 0999; a note dated before its claim is refused by the rules.
+    assert "schema" not in result.err
+    if argv[0] == "source":
+        assert result.code == 0, result.err
+        assert '"published":"0999-01-01"' in (ledger_dir / "events.jsonl").read_text()
+    else:
+        assert result.code == 1
+        assert "'at' 0999-01-01T00:00:00Z is before the previous" in result.one_error_line()

@@ -637,3 +637,18 @@ def test_append_refuses_text_that_is_not_unicode_scalar_values(book: Book) -> No
         book.add([broken], REVIEWER)
     assert caught.value.rule == "unicode"
     assert book.files() == before
+
+
+def test_a_genesis_more_than_a_day_ahead_is_a_time_finding_like_any_entry(tmp_path: Path) -> None:
+    """The genesis took another path through the rules, which skipped the future check."""
+    from ledger.verify import verify
+
+    owner = SigningKey.from_seed(b"\x44" * 32)
+    ahead = datetime(2099, 1, 1, tzinfo=UTC)
+    made = Ledger.init(tmp_path / "l", origin="example.org/f", key=owner, owner_name="o",
+                       at="2099-01-01T00:00:00Z", now=lambda: ahead)  # fmt: skip
+    report = verify(made.root, config=made.config, now=datetime(2024, 6, 1, tzinfo=UTC))
+    assert [f.rule for f in report.errors] == ["time"]
+    assert "in the future" in report.errors[0].message
+    later = verify(made.root, config=made.config, now=ahead)
+    assert later.ok, later.errors
