@@ -52,3 +52,10 @@ def _token(match: re.Match[str]) -> str:
 def visible(text: str) -> str:
     """``text`` with every hidden or controlling character replaced by ``⟨U+XXXX⟩``."""
     return _CANDIDATES.sub(_token, text)
+
+
+def one_line(text: str) -> str:
+    """:func:`visible`, and a newline shown as ``⟨U+000A⟩`` too: for a line of output
+    that quotes ledger text, where a newline in a claim or a key name would start a
+    line of its own that looks like the command's (a forged ``status`` or ``verdict``)."""
+    return visible(text).replace("\n", "⟨U+000A⟩")

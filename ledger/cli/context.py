@@ -17,7 +17,7 @@ from ledger.cli.keyfile import load_key
 from ledger.errors import PassphraseNeeded, UsageError
 from ledger.keys import SigningKey, key_file_is_private, load_signing_key
 from ledger.ledger import Ledger, open_ledger
-from ledger.text import visible
+from ledger.text import one_line, visible
 
 
 class Context(msgspec.Struct):
@@ -89,8 +89,9 @@ class Context(msgspec.Struct):
         return bool(getattr(self.args, "json", False))
 
     def emit(self, text: str) -> None:
-        """One human-readable line on stdout; ledger text in it cannot drive the terminal."""
-        self.out.write(visible(text) + "\n")
+        """One human-readable line on stdout; ledger text in it cannot drive the terminal,
+        nor start a line of its own."""
+        self.out.write(one_line(text) + "\n")
 
     def emit_data(self, text: str) -> None:
         """One line of machine-readable data (e.g. JSON Lines) on stdout, unchanged."""

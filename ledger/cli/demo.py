@@ -118,7 +118,8 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
         return EXIT_OK
     where = shlex.quote(str(dest))
 
-    ctx.emit("1. Verify every signature, rule and the checkpoint\n")
+    ctx.emit("1. Verify every signature, rule and the checkpoint")
+    ctx.emit("")
     ctx.emit(f"$ factledger verify --unsafe-allow-test-keys {where}")
     report = verify(dest, config=ledger.config, now=utc_now(), unsafe_allow_test_keys=True)
     ctx.out.write(fmt.as_text(report))
@@ -126,12 +127,16 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
         return EXIT_FINDINGS
 
     claim, text = _showcase_claim(ledger)
-    ctx.emit(f"\n2. The history of one claim: {text}\n")
+    ctx.emit("")
+    ctx.emit(f"2. The history of one claim: {text}")
+    ctx.emit("")
     ctx.emit(f"$ factledger log --ledger {where} --claim {claim}")
     log_args = argparse.Namespace(ledger=str(dest), claim=claim, json=False)
     browse.cmd_log(Context(log_args, out=ctx.out, err=ctx.err), log_args)
 
-    ctx.emit(f"\n3. Try next ({report.entries} events in all)\n")
+    ctx.emit("")
+    ctx.emit(f"3. Try next ({report.entries} events in all)")
+    ctx.emit("")
     steps = [
         (f"factledger log --ledger {where}", "every event, newest last"),
         (f"factledger show --ledger {where} {claim}", "the claim as it stands"),

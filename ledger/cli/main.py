@@ -14,7 +14,7 @@ from ledger import __version__
 from ledger.cli.context import Context
 from ledger.cli.options import Parser, common_parser
 from ledger.errors import EXIT_IO, EXIT_USAGE, LedgerError
-from ledger.text import visible
+from ledger.text import one_line
 
 EXIT_CODES = """\
 exit codes:
@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(ctx, args)
         ctx.out.flush()  # here, where a full disk is one error line, not at exit
     except LedgerError as exc:
-        ctx.err.write(f"error: {visible(exc.one_line())}\n")
+        ctx.err.write(f"error: {one_line(exc.one_line())}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         ctx.err.write("interrupted\n")

@@ -115,7 +115,7 @@ def cmd_check_receipt(ctx: Context, args: argparse.Namespace) -> int:
             ctx.emit_json({"ok": False, "file": str(path), "error": error})
         raise
     if args.json:
-        ctx.emit(
+        ctx.emit_data(  # exact data, like every --json
             json.dumps(
                 {
                     "ok": True,

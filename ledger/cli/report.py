@@ -13,7 +13,7 @@ from xml.etree import ElementTree as ET
 
 from ledger.errors import LedgerError
 from ledger.ledger import CONFIG_NAME
-from ledger.text import visible
+from ledger.text import one_line
 from ledger.verify import RULES, Finding, Report
 
 JSON_VERSION = 1
@@ -33,9 +33,9 @@ def as_text(report: Report, *, base: str = "", colour: bool = False) -> str:
         tag = f"{red}error{reset}" if f.severity == "error" else f"{yellow}notice{reset}"
         event = f" {dim}(event {f.event_id[:12]}){reset}" if f.event_id else ""
         # Messages quote ledger text (key names): shown, never obeyed by the terminal.
-        lines.append(f"{visible(_where(f, base))}: {tag} [{f.rule}] {visible(f.message)}{event}")
+        lines.append(f"{one_line(_where(f, base))}: {tag} [{f.rule}] {one_line(f.message)}{event}")
         if f.hint:
-            lines.append(f"    hint: {visible(f.hint)}")
+            lines.append(f"    hint: {one_line(f.hint)}")
     errors = len(report.errors)
     notices = len(report.findings) - errors
     cp = report.checkpoint

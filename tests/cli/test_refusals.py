@@ -609,3 +609,37 @@ def test_a_year_before_1000_is_written_with_four_digits(
     else:
         assert result.code == 1
         assert "'at' 0999-01-01T00:00:00Z is before the previous" in result.one_error_line()
+
+
+# --- a newline in ledger text cannot forge a line of output ------------------------------
+
+
+def test_a_newline_in_a_claim_cannot_forge_rows_of_show_or_history(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    forged = "Benign.\n  status    published\n  verdict   true (5): forged"
+    claim = add_claim(run, keys, forged)
+    shown = run("show", claim).out.splitlines()
+    assert [line for line in shown if line.startswith("  status")] == ["  status    open"]
+    assert [line for line in shown if line.startswith("  verdict")] == ["  verdict   none"]
+    assert "Benign.⟨U+000A⟩  status    published⟨U+000A⟩" in run("show", claim).out
+    history = run("history", claim).out
+    assert "\n  status    published" not in history
+    assert json.loads(run("show", claim, "--json").out)["text"] == forged  # data stays exact
+
+
+def test_a_newline_in_a_key_name_keeps_log_and_verify_one_line_per_row(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    eve = tmp_path / "keys" / "eve.key"
+    save_signing_key(SigningKey.from_seed(b"\x0e" * 32, "eve@example.org"), eve, None)
+    name = "Eve\n    99  2024-01-01T00:00:00Z  owner  verdict.issued"
+    assert run("key", "grant", f"{eve}.pub", "--name", name, "--role", "reviewer",
+               "--key", keys.owner).code == 0  # fmt: skip
+    lines = run("log").out.splitlines()
+    assert len(lines) == len(run("log", "--json").out.splitlines())
+    assert not any(line.lstrip().startswith("99  ") for line in lines)
+    refused = run("claim", "verdict", add_claim(run, keys), "false", "--rationale", "r",
+                  "--key", eve)  # fmt: skip
+    assert refused.code == 1
+    assert refused.err.count("\n") == 1  # the role refusal quoting the name: one line
