@@ -25,7 +25,7 @@ Rules (DESIGN §2, §4, §7, §8), each with a stable name used in reports:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, MutableMapping, MutableSet
+from collections.abc import Iterable, Iterator, MutableMapping, MutableSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
@@ -134,6 +134,17 @@ class VoidRange:
     author: str
     after_seq: int
     revoked_seq: int
+
+
+def is_void(void: Iterable[VoidRange], seq: int, author: str, as_of: int | None = None) -> bool:
+    """Whether the entry at ``seq`` by ``author`` is void (as of position ``as_of``: a
+    revocation after it had not voided anything yet)."""
+    return any(
+        r.author == author
+        and r.after_seq < seq < r.revoked_seq
+        and (as_of is None or r.revoked_seq <= as_of)
+        for r in void
+    )
 
 
 @dataclass

@@ -18,9 +18,10 @@ from ledger.cli.context import Context
 from ledger.cli.options import nonempty, utf8_text
 from ledger.cli.output import write_output
 from ledger.errors import UsageError
+from ledger.rules import VoidRange, is_void
 
 if TYPE_CHECKING:
-    from ledger.projections import ClaimState, HistoryStep, Projection, Signed
+    from ledger.projections import ClaimState, HistoryStep, Projection, ReviewRow, Signed
 
 Handler = Callable[[Context, argparse.Namespace], int]
 _READ_ONLY_KINDS = ("SELECT", "EXPLAIN")
@@ -98,6 +99,23 @@ def _open(ctx: Context, *, read_only: bool = False) -> Projection:
     return projection
 
 
+def _void_ranges(ctx: Context, projection: Projection) -> list[VoidRange]:
+    """The entries a ``compromised`` revocation voided, from the rules' fold (which
+    follows the revocation into the keys it granted and revoked); none is the usual case,
+    told by the projection without a fold."""
+    with projection.cursor() as cur:
+        row = cur.execute("SELECT count(*) FROM keys WHERE revoked = 'compromised'").fetchone()
+    if not row or not row[0]:
+        return []
+    ledger = ctx.ledger()
+    with ledger.reading():
+        snap = ledger.load()
+    try:
+        return list(snap.state.void)
+    finally:
+        snap.close()
+
+
 def _as_json(value: Any) -> Any:
     import msgspec
 
@@ -113,10 +131,11 @@ def show(ctx: Context, args: argparse.Namespace) -> int:
     with _open(ctx) as projection:
         state = queries.claim_state(projection, args.claim, as_of=args.as_of)
         head = queries.size(projection) - 1
+        void = _void_ranges(ctx, projection)
     if ctx.json:
         ctx.emit_json(_as_json(state))
         return 0
-    for line in _show_lines(state, head):
+    for line in _show_lines(state, head, void):
         ctx.emit(line)
     return 0
 
@@ -126,7 +145,7 @@ def _who(signed: Signed) -> str:
     return f"#{signed.seq} {signed.at} {name} ({signed.kind}, {signed.id[:12]})"
 
 
-def _show_lines(state: ClaimState, head: int) -> list[str]:
+def _show_lines(state: ClaimState, head: int, void: list[VoidRange] | None = None) -> list[str]:
     when = "now" if state.as_of == head else f"as of #{state.as_of}"
     lines = [f"{state.claim_id}  {when}  (version #{state.version_seq})"]
     unknown = "[redacted]"
@@ -163,9 +182,18 @@ def _show_lines(state: ClaimState, head: int) -> list[str]:
         if a.withdrawn_by is not None:
             lines.append(f"              withdrawn {_who(a.withdrawn_by)}: {a.withdraw_reason}")
     lines.append("  signed")
+    voided = 0
     for blame in state.blame:
         mark = " [redacted]" if blame.redacted else ""
+        if void and is_void(void, blame.event.seq, blame.event.author, state.as_of):
+            mark += " [VOID: its key was revoked as compromised]"
+            voided += 1
         lines.append(f"    {blame.field:<11}{_who(blame.event)}{mark}")
+    if voided:
+        lines.append(
+            f"  warning   {voided} field(s) above were set by entries a compromised key's "
+            "revocation voided: do not rely on them; sign them again with a current key"
+        )
     return lines
 
 
@@ -294,6 +322,13 @@ def _table(columns: list[str], rows: list[tuple[Any, ...]]) -> list[str]:
 # --- export ----------------------------------------------------------------------
 
 
+def _void_review(void: list[VoidRange], row: ReviewRow) -> bool:
+    if not void:
+        return False
+    text_void = row.text_seq is not None and is_void(void, row.text_seq, row.text_author or "")
+    return text_void or is_void(void, row.verdict_seq, row.verdict_author)
+
+
 def export(ctx: Context, args: argparse.Namespace) -> int:
     from ledger.projections import claimreview, queries
 
@@ -301,6 +336,14 @@ def export(ctx: Context, args: argparse.Namespace) -> int:
         rows = queries.reviews(projection)
         scale = queries.scale(projection)
         organisation = queries.origin(projection)
+        void = _void_ranges(ctx, projection)
+    dropped = {r.claim_id for r in rows if _void_review(void, r)}
+    if dropped:
+        ctx.warn(
+            f"left out {len(dropped)} review(s) whose verdict or text a compromised key "
+            f"signed (void): {', '.join(sorted(dropped))}; sign them again with a current key"
+        )
+        rows = [r for r in rows if r.claim_id not in dropped]
     doc = claimreview.document(rows, scale, organisation=organisation, url_template=args.url)
     text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
     if write_output(ctx, ctx.ledger(), args.output, text):

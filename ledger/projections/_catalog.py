@@ -135,9 +135,10 @@ def reviews(src: Cursors) -> list[ReviewRow]:
         rows = fetch_all(
             cur,
             'SELECT c.claim_id, c.text, c.claimant, v.rating, s.value, v.rationale, e."at", e.id, '
-            "so.url, so.title FROM claims_now AS c "
+            "so.url, so.title, e.seq, e.author, te.seq, te.author FROM claims_now AS c "
             "JOIN verdicts_now AS v ON v.claim_id = c.claim_id "
             "JOIN events AS e ON e.seq = v.seq_from "
+            "LEFT JOIN events AS te ON te.seq = c.text_seq "
             "LEFT JOIN scale AS s ON s.name = v.rating "
             "LEFT JOIN sources_now AS so ON so.source_id = c.appearance_source "
             "WHERE v.rating IS NOT NULL ORDER BY c.asserted_seq NULLS LAST, c.claim_id",

@@ -208,6 +208,10 @@ class ReviewRow(msgspec.Struct, frozen=True, kw_only=True):
     verdict_id: str
     appearance_url: str | None
     appearance_title: str | None
+    verdict_seq: int = -1
+    verdict_author: str = ""
+    text_seq: int | None = None
+    text_author: str | None = None
 
 
 class ScaleStep(msgspec.Struct, frozen=True, kw_only=True):

@@ -643,3 +643,34 @@ def test_a_newline_in_a_key_name_keeps_log_and_verify_one_line_per_row(
                   "--key", eve)  # fmt: skip
     assert refused.code == 1
     assert refused.err.count("\n") == 1  # the role refusal quoting the name: one line
+
+
+# --- entries a compromised key's revocation voided are not shown or exported as current --
+
+
+def test_a_verdict_by_a_key_revoked_as_compromised_is_marked_in_show_and_left_out_of_export(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    honest = add_claim(run, keys, "The honest one.")
+    assert run("claim", "verdict", honest, "false", "--rationale", "checked",
+               "--key", keys.owner).code == 0  # fmt: skip
+    claim = add_claim(run, keys)
+    assert run("claim", "verdict", claim, "true", "--rationale", "planted",
+               "--key", keys.editor).code == 0  # fmt: skip
+    last = len(run("log").out.splitlines()) - 1  # the verdict's position
+    before = run("show", claim).out.replace("now", f"as of #{last}", 1)
+    assert run("key", "revoke", "Edna", "--reason", "compromised", "--key", keys.owner).code == 0
+    shown = run("show", claim)
+    verdict_blame = [line for line in shown.out.splitlines() if line.startswith("    verdict")]
+    assert len(verdict_blame) == 1
+    assert verdict_blame[0].endswith("[VOID: its key was revoked as compromised]")
+    assert "do not rely on them" in shown.out
+    assert run("show", claim, "--as-of", str(last)).out == before  # as it stood then: unmarked
+    exported = run("export", "claimreview")
+    assert exported.code == 0
+    reviewed = [r["claimReviewed"] for r in json.loads(exported.out)["@graph"]]
+    assert reviewed == ["The honest one."]
+    assert (
+        f"left out 1 review(s) whose verdict or text a compromised key signed (void): {claim}"
+        in (exported.err)
+    )
