@@ -221,7 +221,8 @@ class Ledger:
                 hint="create one with 'factledger init DIR --origin ORIGIN --key KEYFILE'",
             ) from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise StorageError(f"could not read {path}: {exc}", path=str(path)) from None
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise StorageError(f"could not read it: {reason}", path=str(path)) from None
         return cls(root, LedgerConfig.parse(text, path=str(path)))
 
     @classmethod

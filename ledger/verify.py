@@ -432,7 +432,12 @@ def _check_voids(run: _Run, report: Report) -> None:
             Finding(
                 "key-compromised",
                 f"{name}'s key was revoked as compromised on line {void.revoked_seq + 1}: its "
-                f"entries after line {void.after_seq + 1} and before the revocation are void",
+                + (
+                    f"entries after line {void.after_seq + 1}"
+                    if void.after_seq >= 0
+                    else "entries (all of them, no void_after was given)"
+                )
+                + " before the revocation are void",
                 void.revoked_seq + 1,
                 severity="notice",
                 file=run.file,

@@ -99,6 +99,16 @@ def date(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-04-02") from None
 
 
+def web_url(text: str) -> str:
+    """An absolute http(s) URL: the export publishes it, so no ``javascript:`` or ``file:``."""
+    scheme, sep, rest = text.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest.strip("/"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
+    if any(c.isspace() or ord(c) < 0x20 for c in text):
+        raise argparse.ArgumentTypeError(f"{text!r}: a URL has no spaces or control characters")
+    return text
+
+
 def utf8_text(text: str) -> str:
     """Text a search or query can take: the command line's bytes must be UTF-8."""
     try:

@@ -20,6 +20,7 @@ from ledger.cli.options import (
     nonempty,
     sha256_hex,
     signing_parser,
+    web_url,
 )
 from ledger.cli.output import print_appended
 from ledger.errors import UsageError
@@ -67,7 +68,7 @@ def _source_add(verbs: Sub, sign: Parents, sign_expect: Parents) -> None:
     p.add_argument("--title", required=True, type=nonempty)
     p.add_argument("--kind", required=True, choices=SOURCE_KINDS)
     p.add_argument("--publisher")
-    p.add_argument("--url")
+    p.add_argument("--url", type=web_url, help="where the source is published (http or https)")
     p.add_argument("--published", type=date, metavar="DATE")
     p.add_argument(
         "--reliability",
@@ -75,7 +76,7 @@ def _source_add(verbs: Sub, sign: Parents, sign_expect: Parents) -> None:
         choices=list("ABCDEF"),
         help="Admiralty grade: A reliable … E unreliable, F cannot be judged (default F)",
     )
-    p.add_argument("--archive-url")
+    p.add_argument("--archive-url", type=web_url, help="an archived copy (http or https)")
     p.add_argument(
         "--content-sha256", metavar="HEX", type=sha256_hex, help="SHA-256 of the archived copy"
     )
@@ -338,7 +339,8 @@ def _verdict_body(args: argparse.Namespace) -> Callable[[Snapshot, str], AnyBody
             )
         if state.verdicts and args.revision is None:
             raise UsageError(
-                f"{claim} already has a verdict; say whether this one is a correction or an update",
+                f"{claim} {'has' if state.rating is not None else 'had'} a verdict already; "
+                "say whether this one is a correction or an update",
                 hint="pass --revision correction|update",
             )
         if not state.verdicts and args.revision is not None:

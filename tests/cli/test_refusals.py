@@ -674,3 +674,36 @@ def test_a_verdict_by_a_key_revoked_as_compromised_is_marked_in_show_and_left_ou
         f"left out 1 review(s) whose verdict or text a compromised key signed (void): {claim}"
         in (exported.err)
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["javascript:alert(1)", "file:///etc/passwd", "example.org/page", "https://", "http://a b"],
+)
+def test_a_source_url_that_is_no_web_address_is_refused_before_the_export_publishes_it(
+    run: Run, keys: Keys, ledger_dir: Path, url: str
+) -> None:
+    result = run("source", "add", "--title", "T", "--kind", "report", "--url", url,
+                 "--key", keys.reviewer)  # fmt: skip
+    assert result.code == 2
+    assert "argument --url" in result.one_error_line()
+
+
+def test_the_small_wordings_the_sweep_found(
+    run: Run, keys: Keys, ledger_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claim = add_claim(run, keys)
+    for argv in (("verdict", claim, "true", "--rationale", "r"), ("void-verdict", claim,
+                 "--reason", "wrong")):  # fmt: skip
+        assert run("claim", *argv, "--key", keys.owner).code == 0
+    again = run("claim", "verdict", claim, "false", "--rationale", "r2", "--key", keys.owner)
+    assert f"{claim} had a verdict already" in again.one_error_line()  # it has none now
+    assert run("key", "revoke", "Edna", "--reason", "compromised", "--key", keys.owner).code == 0
+    notice = run("verify", "--unsafe-allow-test-keys").out
+    assert "its entries (all of them, no void_after was given) before the revocation" in notice
+    monkeypatch.setenv("FACTLEDGER_DIR", str(ledger_dir / "events.jsonl"))
+    result = run("log")
+    assert result.code == 3
+    line = result.one_error_line()
+    assert line.endswith("ledger.toml: could not read it: Not a directory")
+    assert "Errno" not in line
