@@ -12,10 +12,10 @@ from typing import Any
 from ledger.cli.context import Context
 from ledger.cli.options import nonempty, path, signing_parser, timestamp
 from ledger.cli.output import print_appended
-from ledger.errors import StorageError, UsageError
+from ledger.errors import BadKey, StorageError, UsageError
 from ledger.events import KeyGrantedBody, KeyRevokedBody
 from ledger.ids import resolve
-from ledger.keys import SigningKey, parse_public_key, save_signing_key
+from ledger.keys import PublicKey, SigningKey, parse_public_key, save_signing_key
 from ledger.ledger import Draft, Ledger, Snapshot, new_salt
 
 Sub = Any  # argparse's _SubParsersAction is private; typed loosely on purpose
@@ -58,10 +58,21 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_key_new)
 
     p = keys.add_parser(
+        "pub",
+        help="print a private key's public key, as the line 'key grant' takes",
+        description="Print the OpenSSH public key line (ssh-ed25519 AAAA… comment) of KEYFILE, "
+        "an OpenSSH or PKCS#8 Ed25519 private key, encrypted or not. Send it to an admin, "
+        "who grants it with 'factledger key grant'.",
+    )
+    p.add_argument("keyfile", metavar="KEYFILE", type=path)
+    p.set_defaults(func=cmd_key_pub)
+
+    p = keys.add_parser(
         "grant",
         parents=sign,
         help="admit a public key with a role (admin only)",
-        description="Admit PUBKEY (an OpenSSH public key line, or a .pub file) to sign "
+        description="Admit PUBKEY (an OpenSSH public key line, a .pub file, or a PEM public "
+        "key file from 'openssl pkey -pubout') to sign "
         "entries with ROLE: reviewer (claims, sources, attributions, notes), editor (also "
         "verdicts and status) or admin (also keys and redactions).",
     )
@@ -155,7 +166,7 @@ def _public_key_arg(text: str) -> str:
     if not file.is_file() and (text.lstrip().startswith("ssh-") or " " in text.strip()):
         return text.strip()  # a key line (parse_public_key names what is wrong with it)
     try:
-        return file.read_text(encoding="utf-8").strip()
+        return _openssh_line(file.read_text(encoding="utf-8").strip(), file)
     except FileNotFoundError:
         raise StorageError(
             f"{file}: no such file",
@@ -164,6 +175,35 @@ def _public_key_arg(text: str) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise StorageError(f"could not read {file}: {reason}", path=str(file)) from None
+
+
+def _openssh_line(text: str, file: Path) -> str:
+    """A PEM public key (``openssl pkey -pubout``) as its OpenSSH line; other text as it is."""
+    if text.startswith("-----BEGIN PUBLIC KEY-----"):
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+        try:
+            loaded = load_pem_public_key(text.encode())
+        except ValueError:
+            raise BadKey(f"{file} is not a readable PEM public key") from None
+        if not isinstance(loaded, Ed25519PublicKey):
+            raise BadKey(f"{file} holds a public key of another type; factledger uses Ed25519")
+        return PublicKey(loaded.public_bytes_raw()).openssh_line()
+    if text.startswith("-----BEGIN") and "PRIVATE KEY-----" in text.partition("\n")[0]:
+        raise BadKey(
+            f"{file} is a private key: grant its public key, which the key's holder gets with "
+            f"'factledger key pub {file.name}'",
+            hint="never hand a private key to an admin",
+        )
+    return text
+
+
+def cmd_key_pub(ctx: Context, args: argparse.Namespace) -> int:
+    """Print the OpenSSH public key line of a private key, whatever its format."""
+    ctx.args.key = str(args.keyfile)
+    ctx.emit(ctx.key().public.openssh_line())
+    return 0
 
 
 def cmd_key_grant(ctx: Context, args: argparse.Namespace) -> int:

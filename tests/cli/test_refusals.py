@@ -707,3 +707,39 @@ def test_the_small_wordings_the_sweep_found(
     line = result.one_error_line()
     assert line.endswith("ledger.toml: could not read it: Not a directory")
     assert "Errno" not in line
+
+
+# --- a PKCS#8 key can be granted: key pub prints its line, grant reads a PEM public key ---
+
+
+def test_a_pkcs8_key_is_granted_by_its_pem_public_key_or_the_line_key_pub_prints(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        PublicFormat,
+    )
+
+    private = Ed25519PrivateKey.from_private_bytes(b"\x0b" * 32)
+    pem = tmp_path / "p8.pem"
+    pem.write_bytes(private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    pem.chmod(0o600)
+    public_pem = tmp_path / "p8.pub.pem"
+    public_pem.write_bytes(
+        private.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    )
+    expected = SigningKey.from_seed(b"\x0b" * 32).public.openssh_line()
+    printed = run("key", "pub", pem)
+    assert printed.code == 0, printed.err
+    assert printed.out == expected + "\n"
+    refused = run("key", "grant", pem, "--name", "P", "--role", "reviewer", "--key", keys.owner)
+    assert refused.code == 2
+    assert "is a private key: grant its public key" in refused.one_error_line()
+    granted = run("key", "grant", public_pem, "--name", "P", "--role", "reviewer",
+                  "--key", keys.owner)  # fmt: skip
+    assert granted.code == 0, granted.err
+    assert run("claim", "add", "Signed with PKCS#8.", "--key", pem).code == 0
+    assert run("verify", "--unsafe-allow-test-keys").code == 0
