@@ -10,11 +10,14 @@ off-scale rating (value ``null``, e.g. ``unproven``) has no ``ratingValue``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from ledger.projections.views import ReviewRow, ScaleStep
 
 CONTEXT = "https://schema.org"
+
+UNKNOWN_CLAIMANT: Final = "unknown"
+"""What `claim add` records when no --claimant is given: no author is exported for it."""
 
 
 def review(
@@ -35,7 +38,7 @@ def review(
     if row.rationale:
         rating["ratingExplanation"] = row.rationale
     claim: dict[str, Any] = {"@type": "Claim"}
-    if row.claimant:
+    if row.claimant and row.claimant != UNKNOWN_CLAIMANT:
         claim["author"] = {"@type": "Person", "name": row.claimant}
     if row.appearance_url or row.appearance_title:
         work: dict[str, Any] = {"@type": "CreativeWork"}

@@ -743,3 +743,17 @@ def test_a_pkcs8_key_is_granted_by_its_pem_public_key_or_the_line_key_pub_prints
     assert granted.code == 0, granted.err
     assert run("claim", "add", "Signed with PKCS#8.", "--key", pem).code == 0
     assert run("verify", "--unsafe-allow-test-keys").code == 0
+
+
+def test_a_claim_without_a_claimant_is_exported_without_an_author_named_unknown(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    anonymous = add_claim(run, keys, "Nobody said it.")
+    named = run("claim", "add", "She said it.", "--claimant", "A minister",
+                "--key", keys.reviewer).out.strip()  # fmt: skip
+    for claim in (anonymous, named):
+        assert run("claim", "verdict", claim, "false", "--rationale", "r",
+                   "--key", keys.owner).code == 0  # fmt: skip
+    graph = json.loads(run("export", "claimreview").out)["@graph"]
+    authors = {r["identifier"]: r["itemReviewed"].get("author") for r in graph}
+    assert authors == {anonymous: None, named: {"@type": "Person", "name": "A minister"}}
