@@ -564,21 +564,46 @@ def _void(state: LedgerState, fingerprint: str, after: int, revoked_seq: int) ->
     """Void a compromised key's entries after ``after``, and undo its key management there.
 
     Keys it granted in that window were granted by the attacker: they are revoked as
-    compromised too (and so, in turn, what they granted). Keys it revoked in that
-    window have their authority back.
+    compromised too, all their entries void (and so, in turn, what they granted),
+    also when they were revoked already, as retired or from a later ``void_after``.
+    Keys it revoked in that window have their authority back, and what that
+    revocation voided is no longer void.
     """
     state.void.append(VoidRange(fingerprint, after, revoked_seq))
-    for other in state.keys.values():
-        if other.revoked_by == fingerprint and after < (other.revoked_seq or -1) < revoked_seq:
-            other.revoked = other.revoked_seq = other.void_after = other.revoked_by = None
     for other in list(state.keys.values()):
-        if other.granted_by == fingerprint and after < other.granted_seq and other.revoked is None:
+        if other.revoked_by == fingerprint and after < (other.revoked_seq or -1) < revoked_seq:
+            _undo_revocation(state, other)
+    for other in list(state.keys.values()):
+        if other.granted_by != fingerprint or not after < other.granted_seq:
+            continue
+        if other.revoked is None:
             other.revoked, other.revoked_seq, other.revoked_by = (
                 "compromised",
                 revoked_seq,
                 fingerprint,
             )
             _void(state, other.fingerprint, -1, revoked_seq)
+        elif not any(r.author == other.fingerprint and r.after_seq < 0 for r in state.void):
+            # Revoked already, but its grant was the attacker's: every entry it signed
+            # before its own revocation is void, not just those after its void_after.
+            ended = other.revoked_seq if other.revoked_seq is not None else revoked_seq
+            state.void[:] = [r for r in state.void if r.author != other.fingerprint]
+            other.revoked, other.void_after = "compromised", None
+            _void(state, other.fingerprint, -1, ended)
+
+
+def _undo_revocation(state: LedgerState, key: KeyState) -> None:
+    """Give ``key`` its authority back, and undo what its revocation voided."""
+    seq = key.revoked_seq
+    if key.revoked == "compromised":
+        state.void[:] = [
+            r for r in state.void if not (r.author == key.fingerprint and r.revoked_seq == seq)
+        ]
+        for other in list(state.keys.values()):  # compromised in turn, as keys it granted
+            cascaded = other.revoked_by == key.fingerprint and other.revoked_seq == seq
+            if cascaded and other is not key:
+                _undo_revocation(state, other)
+    key.revoked = key.revoked_seq = key.void_after = key.revoked_by = None
 
 
 def _apply_claim(claim: ClaimState, body: object) -> None:

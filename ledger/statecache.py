@@ -28,7 +28,7 @@ import msgspec
 
 from ledger import merkle, rules
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 FILE_NAME: Final = "state.sqlite"
 
 V = TypeVar("V")

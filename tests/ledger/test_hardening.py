@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import merkle
+from ledger import merkle, rules
 from ledger.checkpoint import Checkpoint, sign_checkpoint
 from ledger.cli.main import main
 from ledger.codec import decode_entry, encode_entry
@@ -112,6 +112,53 @@ def test_a_key_revoked_by_a_compromised_key_gets_its_authority_back(book: Book) 
     revoke = KeyRevokedBody(salt=book.salt(), reason="compromised", void_after=None, note="stolen")
     book.add("key.revoked", THIEF.public.fingerprint, revoke, OWNER)
     book.claim(EDITOR)  # the editor's key is current again
+    assert book.verify().ok
+
+
+def void_authors(book: Book) -> dict[str, str]:
+    """Each key a compromised revocation voided, and the notice verify gives for it."""
+    return {
+        f.message.split("'s key")[0]: f.message
+        for f in book.verify().findings
+        if f.rule == "key-compromised"
+    }
+
+
+def compromised(book: Book, key: SigningKey, void_after: str | None = None) -> None:
+    body = KeyRevokedBody(salt=book.salt(), reason="compromised", void_after=void_after, note="x")
+    book.add("key.revoked", key.public.fingerprint, body, OWNER)
+
+
+def test_a_key_the_thief_granted_is_void_whole_even_if_it_was_revoked_first(book: Book) -> None:
+    """Incident response revokes the planted key first (from its first bad entry), then
+    the stolen admin key that granted it: the planted key's grant was the thief's, so
+    every entry it signed is void, not only those after its own void_after."""
+    book.grant(THIEF, "admin")
+    book.grant(ACCOMPLICE, "editor", by=THIEF)
+    first = book.claim(ACCOMPLICE)
+    compromised(book, ACCOMPLICE, void_after=first)
+    compromised(book, THIEF)
+    notices = void_authors(book)
+    assert set(notices) == {"stolen admin key", "accomplice"}
+    assert "entries (all of them" in notices["accomplice"]
+    state = book.ledger.load(use_cache=False).state
+    seq = state.events[first].seq
+    assert rules.is_void(state.void, seq, ACCOMPLICE.public.fingerprint)
+
+
+def test_a_revocation_the_thief_made_voids_nothing_once_it_is_undone(book: Book) -> None:
+    """The thief revoked an honest key as compromised; revoking the thief gives that key
+    its authority back, and its entries are no longer void."""
+    book.grant(THIEF, "admin")
+    book.grant(EDITOR, "editor")
+    honest = book.claim(EDITOR)
+    body = KeyRevokedBody(salt=book.salt(), reason="compromised", void_after=None, note="lie")
+    book.add("key.revoked", EDITOR.public.fingerprint, body, THIEF)
+    compromised(book, THIEF)
+    book.claim(EDITOR, subject="clm_cccccccccccc")  # current again
+    assert set(void_authors(book)) == {"stolen admin key"}
+    state = book.ledger.load(use_cache=False).state
+    assert not rules.is_void(state.void, state.events[honest].seq, EDITOR.public.fingerprint)
     assert book.verify().ok
 
 
