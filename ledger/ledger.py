@@ -125,18 +125,25 @@ _PLAIN_KEYS: Final = frozenset({"format", "origin", "trust_root", "events"})
 
 
 def _add_lines(path: Path, text: str) -> None:
-    """Make ``path`` hold every line of ``text``: the file as it is, plus those it lacks."""
+    """Make ``path`` hold every line of ``text``: the file as it is (its line endings,
+    mode, and the file a symlink names), plus the lines it lacks."""
+    target = path.resolve()
     try:
-        old = path.read_text(encoding="utf-8")
+        raw = target.read_bytes()
+        old = raw.decode("utf-8")
+        mode = target.stat().st_mode & 0o7777
     except FileNotFoundError:
-        old = ""
+        raw, old, mode = b"", "", 0o644
     except (OSError, UnicodeDecodeError):
         return  # a file of the user's that we cannot read is left as it is
-    have = set(old.splitlines())
-    missing = "".join(f"{line}\n" for line in text.splitlines() if line not in have)
+    have = {line.strip() for line in old.splitlines()}
+    eol = "\r\n" if "\r\n" in old else "\n"
+    missing = "".join(f"{line}{eol}" for line in text.splitlines() if line not in have)
     if missing:
-        joined = old if not old or old.endswith("\n") else old + "\n"
-        log.write_atomic(path, (joined + missing).encode())
+        joined = old if not old or old.endswith("\n") else old + eol
+        log.write_atomic(target, (joined + missing).encode(), mode=mode)
+        with contextlib.suppress(OSError):
+            os.chmod(target, mode)  # as it was, whatever the umask
 
 
 def _plain_toml(text: str) -> dict[str, Any] | None:

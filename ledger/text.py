@@ -59,3 +59,20 @@ def one_line(text: str) -> str:
     that quotes ledger text, where a newline in a claim or a key name would start a
     line of its own that looks like the command's (a forged ``status`` or ``verdict``)."""
     return visible(text).replace("\n", "⟨U+000A⟩")
+
+
+def is_web_url(text: str | None) -> bool:
+    """An absolute http(s) URL with a host, and nothing hidden in it: what the export
+    publishes (a source written by another tool or merged from a branch may hold a
+    ``javascript:`` URL; the command line refuses one when it is recorded)."""
+    if not text:
+        return False
+    scheme, sep, rest = text.partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    return (
+        bool(sep)
+        and scheme.lower() in ("http", "https")
+        and bool(host)
+        and not any(c.isspace() or not c.isprintable() for c in text)
+        and visible(text) == text
+    )

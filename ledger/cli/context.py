@@ -17,7 +17,7 @@ from ledger.cli.keyfile import load_key
 from ledger.errors import PassphraseNeeded, UsageError
 from ledger.keys import SigningKey, key_file_is_private, load_signing_key
 from ledger.ledger import Ledger, open_ledger
-from ledger.text import one_line, visible
+from ledger.text import one_line
 
 
 class Context(msgspec.Struct):
@@ -108,7 +108,7 @@ class Context(msgspec.Struct):
         self.err.flush()
 
     def warn(self, text: str) -> None:
-        self.err.write(f"warning: {text}\n")
+        self.err.write(f"warning: {one_line(text)}\n")
 
     def info(self, text: str) -> None:
-        self.err.write(visible(text) + "\n")
+        self.err.write(one_line(text) + "\n")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ledger.ledger import format_time
+from ledger.text import is_web_url
 
 
 class Parser(argparse.ArgumentParser):
@@ -101,11 +102,11 @@ def date(text: str) -> str:
 
 def web_url(text: str) -> str:
     """An absolute http(s) URL: the export publishes it, so no ``javascript:`` or ``file:``."""
-    scheme, sep, rest = text.partition("://")
-    if not sep or scheme.lower() not in ("http", "https") or not rest.strip("/"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
-    if any(c.isspace() or ord(c) < 0x20 for c in text):
-        raise argparse.ArgumentTypeError(f"{text!r}: a URL has no spaces or control characters")
+    if not is_web_url(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an http:// or https:// URL with a host (and no spaces, "
+            "controls or invisible characters)"
+        )
     return text
 
 

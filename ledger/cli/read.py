@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ledger.cli.context import Context
 from ledger.cli.options import nonempty, utf8_text
 from ledger.cli.output import write_output
-from ledger.errors import UsageError
+from ledger.errors import LedgerError, UsageError
 from ledger.rules import VoidRange, is_void
 
 if TYPE_CHECKING:
@@ -108,8 +108,15 @@ def _void_ranges(ctx: Context, projection: Projection) -> list[VoidRange]:
     if not row or not row[0]:
         return []
     ledger = ctx.ledger()
-    with ledger.reading():
-        snap = ledger.load()
+    try:
+        with ledger.reading():
+            snap = ledger.load()
+    except LedgerError as exc:  # said as what it stops, keeping the file, line and rule
+        exc.message = (
+            f"cannot tell which entries a compromised key's revocation voided: {exc.message}"
+        )
+        exc.hint = "run 'factledger verify': the log must fold before they are known"
+        raise
     try:
         return list(snap.state.void)
     finally:
@@ -339,9 +346,11 @@ def export(ctx: Context, args: argparse.Namespace) -> int:
         void = _void_ranges(ctx, projection)
     dropped = {r.claim_id for r in rows if _void_review(void, r)}
     if dropped:
+        named = sorted(dropped)
+        more = f" and {len(named) - 10} more" if len(named) > 10 else ""
         ctx.warn(
             f"left out {len(dropped)} review(s) whose verdict or text a compromised key "
-            f"signed (void): {', '.join(sorted(dropped))}; sign them again with a current key"
+            f"signed (void): {', '.join(named[:10])}{more}; sign them again with a current key"
         )
         rows = [r for r in rows if r.claim_id not in dropped]
     doc = claimreview.document(rows, scale, organisation=organisation, url_template=args.url)

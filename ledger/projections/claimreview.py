@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from ledger.projections.views import ReviewRow, ScaleStep
+from ledger.text import is_web_url
 
 CONTEXT = "https://schema.org"
 
@@ -40,10 +41,11 @@ def review(
     claim: dict[str, Any] = {"@type": "Claim"}
     if row.claimant and row.claimant != UNKNOWN_CLAIMANT:
         claim["author"] = {"@type": "Person", "name": row.claimant}
-    if row.appearance_url or row.appearance_title:
+    url = row.appearance_url if is_web_url(row.appearance_url) else None
+    if url or row.appearance_title:
         work: dict[str, Any] = {"@type": "CreativeWork"}
-        if row.appearance_url:
-            work["url"] = row.appearance_url
+        if url:
+            work["url"] = url
         if row.appearance_title:
             work["name"] = row.appearance_title
         claim["appearance"] = [work]

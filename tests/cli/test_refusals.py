@@ -757,3 +757,48 @@ def test_a_claim_without_a_claimant_is_exported_without_an_author_named_unknown(
     graph = json.loads(run("export", "claimreview").out)["@graph"]
     authors = {r["identifier"]: r["itemReviewed"].get("author") for r in graph}
     assert authors == {anonymous: None, named: {"@type": "Person", "name": "A minister"}}
+
+
+def test_the_export_leaves_out_a_source_url_that_is_no_web_address_whoever_wrote_it(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    """The command line refuses such a URL; a source written another way (the API, a
+    merged branch) reaches the export, which publishes only http(s) URLs."""
+    from ledger.events import SourceRegisteredBody
+    from ledger.keys import load_signing_key
+    from ledger.ledger import Draft, Ledger, new_salt
+
+    body = SourceRegisteredBody(
+        salt=new_salt(os.urandom), title="Planted", kind="report", publisher=None,
+        url="javascript:alert(1)", published=None, reliability="F", archive_url=None,
+        content_sha256=None,
+    )  # fmt: skip
+    reviewer = load_signing_key(keys.reviewer, None)
+    (done,) = Ledger.open(ledger_dir).append([Draft("source.registered", "src_" + "q" * 12,
+                                                    body)], reviewer)  # fmt: skip
+    claim = run("claim", "add", "It was said.", "--appears-in", done.entry.subject,
+                "--key", keys.reviewer).out.strip()  # fmt: skip
+    assert (
+        run("claim", "verdict", claim, "false", "--rationale", "r", "--key", keys.owner).code == 0
+    )
+    exported = run("export", "claimreview").out
+    assert "javascript:" not in exported
+    (review,) = json.loads(exported)["@graph"]
+    assert review["itemReviewed"]["appearance"] == [{"@type": "CreativeWork", "name": "Planted"}]
+
+
+def test_init_adds_its_lines_to_a_crlf_gitignore_through_its_symlink_keeping_its_mode(
+    run: Run, keys: Keys, tmp_path: Path
+) -> None:
+    target = tmp_path / "d"
+    target.mkdir()
+    shared = tmp_path / "shared.gitignore"
+    shared.write_bytes(b"*.log\r\n")
+    shared.chmod(0o664)
+    (target / ".gitignore").symlink_to(shared)
+    assert run("init", target, "--origin", "example.org/d", "--key", keys.owner).code == 0
+    assert (target / ".gitignore").is_symlink()
+    data = shared.read_bytes()
+    assert data.startswith(b"*.log\r\n.cache/\r\n")
+    assert b"\n" not in data.replace(b"\r\n", b"")  # every line still ends in CRLF
+    assert shared.stat().st_mode & 0o777 == 0o664
