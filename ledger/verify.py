@@ -160,8 +160,8 @@ def verify(
     if total < PARALLEL_MIN_BYTES:
         count = 1
 
-    def new_run(workers: int, scratch: Path | None = None) -> _Run:
-        skip = old.size if old else None
+    def new_run(workers: int, scratch: Path | None = None, *, vouched: bool = True) -> _Run:
+        skip = old.size if old and vouched else None
         return _Run(policy.origin, pinned, events_file, now, skew, skip, workers, scratch)
 
     # Writers hold the lock exclusively: under a shared lock the log and the checkpoint
@@ -170,7 +170,10 @@ def verify(
         run = _since_fast(path, old, new_run(1), total, progress) if old else None
         if run is None:
             with statecache.scratch_path(total >= SPILL_MIN_BYTES) as scratch:
-                run = new_run(count, scratch)
+                # The old checkpoint vouched for no line here: the prefix did not prove
+                # itself (or was too large to try), so every signature is checked, and
+                # an edited old line is reported as plain verify reports it.
+                run = new_run(count, scratch, vouched=False)
                 if old is not None:
                     run.remember_root_at(old.size)
                 try:

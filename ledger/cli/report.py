@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+import re
+from typing import Any, Final
 from xml.etree import ElementTree as ET
 
 from ledger.errors import LedgerError
@@ -110,6 +111,16 @@ def refusal_json(exc: LedgerError) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
+_NOT_XML: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""Characters XML 1.0 cannot hold at all, escaped or not."""
+
+
+def _xml(text: str) -> str:
+    """Ledger text for a JUnit document: visible, one line, and only XML's characters, so
+    that a line added in a pull request cannot make the CI's JUnit reader fail."""
+    return _NOT_XML.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", one_line(text))
+
+
 def _escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
@@ -144,7 +155,7 @@ def as_junit(report: Report, *, base: str = "") -> str:
     suite = ET.SubElement(
         suites,
         "testsuite",
-        name=f"factledger verify {report.origin}",
+        name=_xml(f"factledger verify {report.origin}"),
         tests=str(len(by_rule)),
         failures=str(failures),
         errors="0",
@@ -155,7 +166,7 @@ def as_junit(report: Report, *, base: str = "") -> str:
         if found:
             failure = ET.SubElement(case, "failure", message=f"{len(found)} finding(s)", type=rule)
             failure.text = "\n".join(
-                f"{_where(f, base)}: {f.message}" + (f" ({f.hint})" if f.hint else "")
+                _xml(f"{_where(f, base)}: {f.message}" + (f" ({f.hint})" if f.hint else ""))
                 for f in found
             )
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

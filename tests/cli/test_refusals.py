@@ -802,3 +802,21 @@ def test_init_adds_its_lines_to_a_crlf_gitignore_through_its_symlink_keeping_its
     assert data.startswith(b"*.log\r\n.cache/\r\n")
     assert b"\n" not in data.replace(b"\r\n", b"")  # every line still ends in CRLF
     assert shared.stat().st_mode & 0o777 == 0o664
+
+
+def test_junit_stays_well_formed_xml_whatever_control_characters_the_ledger_holds(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    from xml.etree import ElementTree
+
+    config = ledger_dir / "ledger.toml"
+    config.write_text(config.read_text().replace('origin = "example.org/claims"',
+                                                 'origin = "x\\u001b[31m\\u0007"'))  # fmt: skip
+    with (ledger_dir / "events.jsonl").open("ab") as log:
+        log.write(b'{"kind":"note.\\u001b]8;;x\\u0007added\\u0000","v":1}\n')
+    result = run("verify", "--format", "junit", "--unsafe-allow-test-keys")
+    assert result.code == 1
+    suites = ElementTree.fromstring(result.out.encode())  # raised "not well-formed" before
+    failures = [f.text or "" for f in suites.iter("failure")]
+    assert failures
+    assert "⟨U+001B⟩" in " ".join(failures) + suites[0].get("name", "")

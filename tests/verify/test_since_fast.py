@@ -282,3 +282,19 @@ def test_an_old_erasure_undone_falls_back_and_is_reported(
     report, answered = compare(ledger, old, monkeypatch)
     assert "redaction" in error_rules(report)
     assert not answered
+
+
+@pytest.mark.parametrize("change", [_edited_old_line, _unexplained_header_form])
+def test_an_old_line_changed_gets_every_finding_plain_verify_gives_it(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, change: Change
+) -> None:
+    """The old checkpoint vouches for its lines only while they prove themselves: after a
+    fall back, an edited old line is reported at its line as plain verify reports it (its
+    signature finding was missing, found by a sweep)."""
+    old = ledger.checkpoint_path.read_bytes()
+    change(ledger)
+    since, _ = compare(ledger, old, monkeypatch)
+    plain = verify(ledger.root, config=ledger.config, unsafe_allow_test_keys=True)
+    found = {(f.rule, f.line) for f in since.findings}
+    assert {(f.rule, f.line) for f in plain.findings} <= found
+    assert {f.rule for f in since.findings} - {f.rule for f in plain.findings} <= {"since"}
