@@ -17,6 +17,14 @@ def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
         ) from None
 
 
+def _fetch_hint(rev: str) -> str:
+    """How to bring ``rev`` into a shallow clone: a branch by name, else more history."""
+    if "~" in rev or "^" in rev:
+        return "fetch more history first, e.g. 'git fetch --deepen=50' or 'git fetch --unshallow'"
+    branch = rev.removeprefix("origin/")
+    return f"fetch it first, e.g. 'git fetch --no-tags --depth=1 origin {branch}'"
+
+
 def show_file(ledger_dir: Path, rev: str, name: str) -> bytes | None:
     """The bytes of ``<ledger_dir>/<name>`` at ``rev``; None if the file did not exist there.
 
@@ -33,9 +41,11 @@ def show_file(ledger_dir: Path, rev: str, name: str) -> bytes | None:
         )
     root = Path(top.stdout.decode().strip())
     if _git(root, "cat-file", "-e", f"{rev}^{{commit}}").returncode != 0:
+        if rev == "HEAD" and not _git(root, "rev-list", "-n", "1", "--all").stdout.strip():
+            return None  # no commit yet (the first one, as a pre-commit hook sees it)
         raise StorageError(
             f"git revision {rev!r} is not in this clone (a shallow checkout?)",
-            hint=f"fetch it first, e.g. 'git fetch --no-tags --depth=1 origin {rev}'",
+            hint=_fetch_hint(rev),
         )
     relative = ledger_dir.resolve().relative_to(root.resolve()).as_posix()
     path = f"{relative}/{name}" if relative != "." else name

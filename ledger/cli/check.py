@@ -70,18 +70,24 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_verify)
 
 
-def _since(ledger: Ledger, ref: str) -> Since:
+def _since(ctx: Context, ledger: Ledger, ref: str) -> Since | None:
+    """The earlier state to prove appends against; None for a ledger new at ``git:REV``."""
     from ledger.verify import Since
 
     if ref.startswith("git:"):
         rev = ref[4:]
         note = gitrev.show_file(ledger.root, rev, CHECKPOINT_NAME)
+        config_bytes = gitrev.show_file(ledger.root, rev, CONFIG_NAME)
+        if note is None and config_bytes is None:
+            # The change creates the ledger (the pull request, or the first commit, that
+            # adds it): there is nothing to append to, so all of it is checked.
+            ctx.warn(f"the ledger is new at {rev}: nothing to append to; verifying all of it")
+            return None
         if note is None:
             raise StorageError(
-                f"there is no checkpoint at {rev} for this ledger",
-                hint="a new ledger has nothing to append to; verify it without --since",
+                f"there is no checkpoint at {rev} for this ledger, though its ledger.toml is there",
+                hint="restore the checkpoint on that revision, or verify without --since",
             )
-        config_bytes = gitrev.show_file(ledger.root, rev, CONFIG_NAME)
         config = None
         if config_bytes is not None:
             config = LedgerConfig.parse(
@@ -115,7 +121,7 @@ def _verify(ctx: Context, args: argparse.Namespace) -> int:
             "--since is empty, so there is no earlier checkpoint to prove appends against",
             hint="pass a checkpoint file or git:REV (an unset CI variable gives an empty value)",
         )
-    since = _since(ledger, args.since) if args.since else None
+    since = _since(ctx, ledger, args.since) if args.since else None
     if args.unsafe_allow_test_keys:
         ctx.warn("--unsafe-allow-test-keys: a published demo/test key is accepted as trust root")
     progress = _progress(ctx) if sys.stderr.isatty() and args.fmt == "text" else None

@@ -353,3 +353,65 @@ def test_old_checkpoint_signed_by_a_foreign_key_fails_since(
     assert code == 1
     assert error_rules(doc) == ["since"]
     assert "not signed by a key of the ledger" in doc["findings"][0]["message"]
+
+
+# --- a ledger new at the base: the pull request or first commit that adds it ----------
+
+
+def test_a_ledger_the_base_does_not_have_yet_is_verified_in_full_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / "README").write_text("a newsroom's repository\n")
+    commit(repo, "before the ledger")
+    git(repo, "checkout", "-q", "-b", "add-ledger")
+    generate(SIZE, repo / "claims", seed=12)
+    commit(repo, "the ledger")
+    code, doc = verify_json(repo, capsys, "--since", "git:main")
+    assert code == 0, doc
+    assert doc["since"] is None
+    assert doc["entries"] == SIZE
+    main(["verify", str(repo / "claims"), "--unsafe-allow-test-keys", "--since", "git:main"])
+    assert "the ledger is new at main: nothing to append to" in capsys.readouterr().err
+    lines = lines_of(repo)
+    (repo / "claims" / "events.jsonl").write_bytes(b"".join(x + b"\n" for x in lines[:-1]))
+    code, doc = verify_json(repo, capsys, "--since", "git:main")
+    assert code == 1  # new, but still checked: here, a log shorter than its checkpoint
+    assert "checkpoint" in error_rules(doc)
+
+
+def test_the_first_commit_of_a_repository_is_verified_in_full_as_a_pre_commit_hook_sees_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    generate(SIZE, repo / "claims", seed=13)
+    git(repo, "add", "-A")  # staged, not committed: there is no HEAD yet
+    code, doc = verify_json(repo, capsys, "--since", "git:HEAD")
+    assert code == 0, doc
+    assert doc["entries"] == SIZE
+
+
+def test_a_base_with_the_config_but_no_checkpoint_is_still_an_error(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "claims" / "checkpoint").unlink()
+    commit(repo, "lost the checkpoint")
+    git(repo, "checkout", "-q", "-b", "next")
+    code = main(["verify", str(repo / "claims"), "--unsafe-allow-test-keys", "--since",
+                 "git:change"])  # fmt: skip
+    assert code == 3
+    assert "though its ledger.toml is there" in capsys.readouterr().err
+
+
+def test_the_fetch_hint_for_a_shallow_clone_is_a_command_that_works(tmp_path: Path) -> None:
+    from ledger.gitrev import _fetch_hint
+
+    assert _fetch_hint("origin/main") == (
+        "fetch it first, e.g. 'git fetch --no-tags --depth=1 origin main'"
+    )
+    assert "--deepen" in _fetch_hint("HEAD~1")
+    assert _fetch_hint("main").endswith("origin main'")
