@@ -104,10 +104,17 @@ class LedgerConfig(msgspec.Struct, frozen=True):
             )
         except KeyError as exc:
             raise DecodeError(f"missing key {exc}", path=path, rule="config") from None
-        if config.format != FORMAT:
+        if type(config.format) is not int or config.format != FORMAT:  # not True, not 1.0
             raise DecodeError(f"format {config.format} is not supported", path=path, rule="config")
-        if not all(isinstance(v, str) for v in (config.origin, config.trust_root, config.events)):
+        values = (config.origin, config.trust_root, config.events)
+        if not all(isinstance(v, str) for v in values):
             raise DecodeError("origin, trust_root and events are strings", path=path, rule="config")
+        if any(not v or any(ord(c) < 0x20 or c == "\x7f" for c in v) for v in values):
+            raise DecodeError(
+                "origin, trust_root and events are non-empty and hold no control characters",
+                path=path,
+                rule="config",
+            )
         if "/" in config.events or config.events.startswith("."):
             raise DecodeError("events names a file beside ledger.toml", path=path, rule="config")
         return config

@@ -820,3 +820,18 @@ def test_junit_stays_well_formed_xml_whatever_control_characters_the_ledger_hold
     failures = [f.text or "" for f in suites.iter("failure")]
     assert failures
     assert "⟨U+001B⟩" in " ".join(failures) + suites[0].get("name", "")
+
+
+@pytest.mark.parametrize(
+    "line", ['events = "x\\u0000y"', 'origin = "a\\u001bb"', "format = true", "format = 1.0"]
+)
+def test_a_config_value_no_ledger_could_have_is_a_config_finding_not_a_traceback(
+    run: Run, ledger_dir: Path, line: str
+) -> None:
+    config = ledger_dir / "ledger.toml"
+    kept = [x for x in config.read_text().splitlines() if x.split(" = ")[0] != line.split(" = ")[0]]
+    config.write_text("\n".join([*kept, line]) + "\n")
+    for argv in (("verify", "--format", "json"), ("log",)):
+        result = run(*argv)
+        assert result.code == 1
+        assert "[config]" in result.one_error_line()
