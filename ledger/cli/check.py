@@ -105,10 +105,17 @@ def cmd_verify(ctx: Context, args: argparse.Namespace) -> int:
     try:
         return _verify(ctx, args)
     except LedgerError as exc:
-        if args.fmt == "json":  # a script parses stdout; the one error line stays on stderr
-            from ledger.cli.report import refusal_json
+        # A script or a CI system reads stdout in the format it asked for, also when the
+        # check could not run; the one error line stays on stderr.
+        if args.fmt != "text":
+            from ledger.cli import report
 
-            ctx.out.write(refusal_json(exc))
+            refusal = {
+                "json": report.refusal_json,
+                "github": report.refusal_github,
+                "junit": report.refusal_junit,
+            }[args.fmt]
+            ctx.out.write(refusal(exc))
         raise
 
 

@@ -121,6 +121,34 @@ def _xml(text: str) -> str:
     return _NOT_XML.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", one_line(text))
 
 
+def refusal_github(exc: LedgerError) -> str:
+    """One error annotation for a run that could not verify (on ledger.toml for a config
+    finding), then the summary line."""
+    props = []
+    if exc.rule == "config":
+        on_disk = exc.path is not None and os.path.isfile(exc.path)
+        file = os.path.relpath(exc.path) if on_disk and exc.path else "ledger.toml"
+        props.append(f"file={_escape_property(file)}")
+        if exc.line is not None:
+            props.append(f"line={exc.line}")
+    props.append(f"title={_escape_property('factledger ' + (exc.rule or 'verify'))}")
+    message = exc.message + (f" — {exc.hint}" if exc.hint else "")
+    annotation = f"::error {','.join(props)}::{_escape_data(one_line(message))}"
+    return f"{annotation}\nverification failed: could not verify\n"
+
+
+def refusal_junit(exc: LedgerError) -> str:
+    """A JUnit document whose one test case errored: the check could not run."""
+    suites = ET.Element("testsuites", name="factledger verify")
+    suite = ET.SubElement(
+        suites, "testsuite", name="factledger verify", tests="1", failures="0", errors="1"
+    )
+    case = ET.SubElement(suite, "testcase", classname="factledger.verify", name=exc.rule or "run")
+    error = ET.SubElement(case, "error", message=_xml(exc.message), type=exc.rule or "error")
+    error.text = _xml(exc.one_line())
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
 def _escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 

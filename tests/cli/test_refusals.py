@@ -835,3 +835,25 @@ def test_a_config_value_no_ledger_could_have_is_a_config_finding_not_a_traceback
         result = run(*argv)
         assert result.code == 1
         assert "[config]" in result.one_error_line()
+
+
+def test_github_and_junit_still_answer_on_stdout_when_the_check_cannot_run(
+    run: Run, ledger_dir: Path, tmp_path: Path
+) -> None:
+    from xml.etree import ElementTree
+
+    config = ledger_dir / "ledger.toml"
+    config.write_text(config.read_text() + "[[broken\n")
+    os.chdir(tmp_path)  # as CI runs it, from the repository above the ledger
+    github = run("verify", ledger_dir, "--format", "github")
+    assert github.code == 1
+    annotation = github.out.splitlines()[0]
+    line = len(config.read_text().splitlines())
+    assert annotation.startswith(f"::error file=claims/ledger.toml,line={line},title=factledger")
+    junit = run("verify", ledger_dir, "--format", "junit")
+    assert junit.code == 1
+    (error,) = ElementTree.fromstring(junit.out.encode()).iter("error")
+    assert error.get("type") == "config"
+    missing = run("verify", tmp_path / "nowhere", "--format", "github")
+    assert missing.code == 3
+    assert missing.out.startswith("::error title=factledger verify::")
