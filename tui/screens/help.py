@@ -72,7 +72,8 @@ def help_text(sections: list[Section]) -> Text:
                 continue
             seen.add(b.id or "")
             out.append(f"  {key_label(b):<12}", style="bold")
-            out.append(f"{b.tooltip or b.description:<40}")
+            what = b.tooltip or b.description
+            out.append(f"{what:<40}" if len(what) < 40 else f"{what}  ")  # never run into the id
             out.append(f"{b.id or ''}\n", style=DIM)
     out.append(
         "\nEvery pane shows the ledger as of the time cursor; ◆ and reverse video mark what "
