@@ -135,12 +135,12 @@ def _add_lines(path: Path, text: str) -> None:
     """Make ``path`` hold every line of ``text``: the file as it is (its line endings,
     mode, and the file a symlink names), plus the lines it lacks."""
     target = path.resolve()
+    mode: int | None = None  # a new file: as the umask makes it
     try:
-        raw = target.read_bytes()
-        old = raw.decode("utf-8")
+        old = target.read_bytes().decode("utf-8")
         mode = target.stat().st_mode & 0o7777
     except FileNotFoundError:
-        raw, old, mode = b"", "", 0o644
+        old = ""
     except (OSError, UnicodeDecodeError):
         return  # a file of the user's that we cannot read is left as it is
     have = {line.strip() for line in old.splitlines()}
@@ -148,9 +148,10 @@ def _add_lines(path: Path, text: str) -> None:
     missing = "".join(f"{line}{eol}" for line in text.splitlines() if line not in have)
     if missing:
         joined = old if not old or old.endswith("\n") else old + eol
-        log.write_atomic(target, (joined + missing).encode(), mode=mode)
-        with contextlib.suppress(OSError):
-            os.chmod(target, mode)  # as it was, whatever the umask
+        log.write_atomic(target, (joined + missing).encode())
+        if mode is not None:
+            with contextlib.suppress(OSError):
+                os.chmod(target, mode)  # an existing file keeps its mode, whatever the umask
 
 
 def _plain_toml(text: str) -> dict[str, Any] | None:
