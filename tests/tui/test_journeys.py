@@ -296,3 +296,26 @@ async def test_r_reads_entries_appended_while_open(demo: Path) -> None:
     assert "211 entries" in screen.splitlines()[0]
     assert "unverified" in screen.splitlines()[0]
     assert "#210 of 210  2024-07-25T09:00:00Z  note.added  clm_adltccitm776" in screen
+
+
+async def test_a_filter_by_a_source_that_matches_nothing_is_not_left_half_applied(
+    demo: Path,
+) -> None:
+    """The list kept the old rows and title while the filter (and its dialog) held the
+    new one (found by a sweep): the filter now reverts to what is listed."""
+    from dataclasses import replace
+
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        told: list[tuple[str, str]] = []
+        main.notify = lambda text, *, title="", **kw: told.append((title, text))  # type: ignore[method-assign,assignment]
+        before = screen_text(app)
+        main.set_filters(replace(main.filters, source="zzz"))
+        await settle(pilot)
+        assert main.filters.source is None
+        assert told == [("filter not applied", "no source matches 'zzz'")]
+        assert "source=zzz" not in screen_text(app)
+        assert "Claims (55 as of #209)" in before
+        assert "Claims (55 as of #209)" in screen_text(app)

@@ -117,6 +117,8 @@ class MainScreen(Screen[None]):
         self.position = 0
         self.claim_id: str | None = None
         self.filters = Filters()
+        self._listed = Filters()
+        """The filters of the rows on screen: what a filter that cannot be read reverts to."""
         self.event: EventView | None = None
         self.claim_view: ClaimView | None = None
         self._follow_subject = False
@@ -203,6 +205,11 @@ class MainScreen(Screen[None]):
             self.verifying = None
             self.query_one(FindingsPanel).fail(message.error)
             self._header()
+        elif message.what == "page" and self.filters != self._listed:
+            # A filter that names nothing (a source 'zzz'): the rows, the title and the
+            # filter dialog go on showing the filter that was last listed.
+            self.set_filters(self._listed)
+            self.notify(message.error, title="filter not applied", severity="error", markup=False)
         else:
             self.notify(
                 message.error, title=f"{message.what} failed", severity="error", markup=False
@@ -239,6 +246,7 @@ class MainScreen(Screen[None]):
             self.session.request_page(self.position, self.filters, message.offset, message.limit)
 
     def on_page_loaded(self, message: msg.PageLoaded) -> None:
+        self._listed = message.filters
         self.table.apply_page(message.page, message.filters)
         self._claims_title(message.page.total, message.page.as_of, message.filters)
 
