@@ -8,7 +8,7 @@ screen indexed. Every ledger string is shown through :func:`tui.widgets.safe.saf
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
@@ -34,6 +34,18 @@ def _display(kind: str, label: object, detail: object = "") -> Text:
         out.append("  ")
         out.append_text(safe_text(shorten(detail, 40), "dim"))
     return out
+
+
+def reviewers(keys: Iterable[Any]) -> list[tuple[str, str]]:
+    """One (name, detail) per reviewer name: the filter is by name, so a person who
+    changed keys is one row, not two rows that look the same and do the same."""
+    roles: dict[str, list[str]] = {}
+    for key in keys:
+        roles.setdefault(key.name, []).append(key.role)
+    return [
+        (name, ", ".join(dict.fromkeys(held)) + (f" · {len(held)} keys" if len(held) > 1 else ""))
+        for name, held in sorted(roles.items())
+    ]
 
 
 class LedgerCommands(Provider):
@@ -66,12 +78,12 @@ class LedgerCommands(Provider):
             yield DiscoveryHit(Text(name), command, text=name, help=help_text or None)
         catalog = self.main.catalog
         if catalog is not None:
-            for key in sorted(catalog.keys.values(), key=lambda k: k.name):
+            for name, detail in reviewers(catalog.keys.values()):
                 yield DiscoveryHit(
-                    _display("reviewer", key.name, key.role),
-                    partial(self.main.set_filters, Filters(author=key.name)),
-                    text=f"reviewer {visible(key.name)}",
-                    help="show the claims this key signed events on",
+                    _display("reviewer", name, detail),
+                    partial(self.main.set_filters, Filters(author=name)),
+                    text=f"reviewer {visible(name)}",
+                    help="show the claims this reviewer signed events on",
                 )
 
     async def search(self, query: str) -> Hits:
@@ -105,15 +117,15 @@ class LedgerCommands(Provider):
                     text=f"source {visible(source.title)}",
                     help="show the claims that cite it",
                 )
-        for key in catalog.keys.values():
-            score = matcher.match(visible(key.name))
+        for name, detail in reviewers(catalog.keys.values()):
+            score = matcher.match(visible(name))
             if score > 0:
                 yield Hit(
                     score,
-                    _display("reviewer", key.name, key.role),
-                    partial(self.main.set_filters, Filters(author=key.name)),
-                    text=f"reviewer {visible(key.name)}",
-                    help="show the claims this key signed events on",
+                    _display("reviewer", name, detail),
+                    partial(self.main.set_filters, Filters(author=name)),
+                    text=f"reviewer {visible(name)}",
+                    help="show the claims this reviewer signed events on",
                 )
 
     async def _claims(self, query: str) -> list[ClaimRow]:

@@ -319,3 +319,22 @@ async def test_a_filter_by_a_source_that_matches_nothing_is_not_left_half_applie
         assert "source=zzz" not in screen_text(app)
         assert "Claims (55 as of #209)" in before
         assert "Claims (55 as of #209)" in screen_text(app)
+
+
+async def test_the_palette_lists_a_reviewer_who_changed_keys_once(demo: Path) -> None:
+    """Ravi's two keys gave two identical rows that filtered alike (found by a sweep)."""
+    from tui.commands import reviewers
+
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        catalog = main_of(app).catalog
+        assert catalog is not None
+        keys = list(catalog.keys.values())
+        listed = reviewers(keys)
+    names = [name for name, _ in listed]
+    assert len(names) == len(set(names)) == len({k.name for k in keys})
+    assert len(names) < len(keys)  # someone in the demo has two keys
+    twice = [detail for _, detail in listed if "keys" in detail]
+    assert twice
+    assert all(detail.endswith(" · 2 keys") for detail in twice)
