@@ -25,7 +25,7 @@ Rules (DESIGN §2, §4, §7, §8), each with a stable name used in reports:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, MutableMapping, MutableSet
+from collections.abc import Iterator, MutableMapping, MutableSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
@@ -49,6 +49,7 @@ from ledger.events import (
     VerdictVoidedBody,
 )
 from ledger.keys import PublicKey, parse_public_key
+from ledger.voids import VoidRange, void_key
 
 REVIEWER_KINDS: Final = frozenset(
     {
@@ -125,26 +126,6 @@ class EventInfo(msgspec.Struct, frozen=True, array_like=True):
     kind: str
     subject: str
     author: str
-
-
-@dataclass(frozen=True)
-class VoidRange:
-    """Entries by ``author`` after ``after_seq`` and before ``revoked_seq`` are void."""
-
-    author: str
-    after_seq: int
-    revoked_seq: int
-
-
-def is_void(void: Iterable[VoidRange], seq: int, author: str, as_of: int | None = None) -> bool:
-    """Whether the entry at ``seq`` by ``author`` is void (as of position ``as_of``: a
-    revocation after it had not voided anything yet)."""
-    return any(
-        r.author == author
-        and r.after_seq < seq < r.revoked_seq
-        and (as_of is None or r.revoked_seq <= as_of)
-        for r in void
-    )
 
 
 @dataclass
@@ -557,53 +538,7 @@ def _apply_revoke(state: LedgerState, entry: Entry, body: KeyRevokedBody, seq: i
     key.revoked_by = entry.author
     if body.reason == "compromised":
         after = state.events.get(body.void_after) if body.void_after else None
-        _void(state, key.fingerprint, after.seq if after else -1, seq)
-
-
-def _void(state: LedgerState, fingerprint: str, after: int, revoked_seq: int) -> None:
-    """Void a compromised key's entries after ``after``, and undo its key management there.
-
-    Keys it granted in that window were granted by the attacker: they are revoked as
-    compromised too, all their entries void (and so, in turn, what they granted),
-    also when they were revoked already, as retired or from a later ``void_after``.
-    Keys it revoked in that window have their authority back, and what that
-    revocation voided is no longer void.
-    """
-    state.void.append(VoidRange(fingerprint, after, revoked_seq))
-    for other in list(state.keys.values()):
-        if other.revoked_by == fingerprint and after < (other.revoked_seq or -1) < revoked_seq:
-            _undo_revocation(state, other)
-    for other in list(state.keys.values()):
-        if other.granted_by != fingerprint or not after < other.granted_seq:
-            continue
-        if other.revoked is None:
-            other.revoked, other.revoked_seq, other.revoked_by = (
-                "compromised",
-                revoked_seq,
-                fingerprint,
-            )
-            _void(state, other.fingerprint, -1, revoked_seq)
-        elif not any(r.author == other.fingerprint and r.after_seq < 0 for r in state.void):
-            # Revoked already, but its grant was the attacker's: every entry it signed
-            # before its own revocation is void, not just those after its void_after.
-            ended = other.revoked_seq if other.revoked_seq is not None else revoked_seq
-            state.void[:] = [r for r in state.void if r.author != other.fingerprint]
-            other.revoked, other.void_after = "compromised", None
-            _void(state, other.fingerprint, -1, ended)
-
-
-def _undo_revocation(state: LedgerState, key: KeyState) -> None:
-    """Give ``key`` its authority back, and undo what its revocation voided."""
-    seq = key.revoked_seq
-    if key.revoked == "compromised":
-        state.void[:] = [
-            r for r in state.void if not (r.author == key.fingerprint and r.revoked_seq == seq)
-        ]
-        for other in list(state.keys.values()):  # compromised in turn, as keys it granted
-            cascaded = other.revoked_by == key.fingerprint and other.revoked_seq == seq
-            if cascaded and other is not key:
-                _undo_revocation(state, other)
-    key.revoked = key.revoked_seq = key.void_after = key.revoked_by = None
+        void_key(state, key.fingerprint, after.seq if after else -1, seq)
 
 
 def _apply_claim(claim: ClaimState, body: object) -> None:

@@ -27,6 +27,7 @@ from typing import Any, Final, Generic, TypeVar
 import msgspec
 
 from ledger import merkle, rules
+from ledger.voids import VoidRange
 
 SCHEMA_VERSION: Final = 5
 FILE_NAME: Final = "state.sqlite"
@@ -69,7 +70,7 @@ class Meta(msgspec.Struct, frozen=True):
     keys: dict[str, rules.KeyState]
     unexplained_redactions: dict[str, int]
     unerased: dict[str, int]
-    void: list[rules.VoidRange]
+    void: list[VoidRange]
     tainted: list[str]
     tail: Tail
 

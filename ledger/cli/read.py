@@ -18,7 +18,7 @@ from ledger.cli.context import Context
 from ledger.cli.options import nonempty, utf8_text
 from ledger.cli.output import write_output
 from ledger.errors import LedgerError, UsageError
-from ledger.rules import VoidRange, is_void
+from ledger.voids import VoidRange, is_void
 
 if TYPE_CHECKING:
     from ledger.projections import ClaimState, HistoryStep, Projection, ReviewRow, Signed

@@ -19,9 +19,9 @@ import pytest
 
 from ledger.cli import keyfile
 from ledger.cli.main import build_parser
+from ledger.config import LedgerConfig, _plain_toml
 from ledger.errors import LedgerError
 from ledger.keys import SigningKey, load_signing_key, save_signing_key
-from ledger.ledger import LedgerConfig, _plain_toml
 
 _PEM = (b"-----BEGIN OPENSSH PRIVATE KEY-----\n", b"-----END OPENSSH PRIVATE KEY-----\n")
 

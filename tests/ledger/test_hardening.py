@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import merkle, rules
+from ledger import merkle
 from ledger.checkpoint import Checkpoint, sign_checkpoint
 from ledger.cli.main import main
 from ledger.codec import decode_entry, encode_entry
@@ -29,6 +29,7 @@ from ledger.ledger import Draft, Ledger, new_salt
 from ledger.merge import merge_file
 from ledger.proofs import ProvenLine, check_receipt, make_receipt, proven
 from ledger.verify import Report, Since, verify
+from ledger.voids import is_void
 
 OWNER = SigningKey.from_seed(b"\x31" * 32, comment="owner")
 THIEF = SigningKey.from_seed(b"\x32" * 32, comment="stolen admin key")
@@ -143,7 +144,7 @@ def test_a_key_the_thief_granted_is_void_whole_even_if_it_was_revoked_first(book
     assert "entries (all of them" in notices["accomplice"]
     state = book.ledger.load(use_cache=False).state
     seq = state.events[first].seq
-    assert rules.is_void(state.void, seq, ACCOMPLICE.public.fingerprint)
+    assert is_void(state.void, seq, ACCOMPLICE.public.fingerprint)
 
 
 def test_a_revocation_the_thief_made_voids_nothing_once_it_is_undone(book: Book) -> None:
@@ -158,7 +159,7 @@ def test_a_revocation_the_thief_made_voids_nothing_once_it_is_undone(book: Book)
     book.claim(EDITOR, subject="clm_cccccccccccc")  # current again
     assert set(void_authors(book)) == {"stolen admin key"}
     state = book.ledger.load(use_cache=False).state
-    assert not rules.is_void(state.void, state.events[honest].seq, EDITOR.public.fingerprint)
+    assert not is_void(state.void, state.events[honest].seq, EDITOR.public.fingerprint)
     assert book.verify().ok
 
 
