@@ -73,6 +73,5 @@ def is_web_url(text: str | None) -> bool:
         bool(sep)
         and scheme.lower() in ("http", "https")
         and bool(host)
-        and not any(c.isspace() or not c.isprintable() for c in text)
-        and visible(text) == text
+        and all(c.isprintable() and not c.isspace() for c in text)  # also bidi, zero-width
     )

@@ -44,6 +44,17 @@ def grow(book: Book, n: int) -> None:
         book.add_claim(f"Claim number {i}.")
 
 
+def crash_after_fsync(book: Book, tmp_path: Path) -> None:
+    """Append one entry, then leave what a crash after the log's fsync leaves: the
+    checkpoint and the state cache both at the size before, the log one entry on."""
+    behind = book.checkpoint.read_bytes()
+    shutil.copytree(book.root / ".cache", tmp_path / "cache-behind")
+    grow(book, 1)
+    book.checkpoint.write_bytes(behind)
+    shutil.rmtree(book.root / ".cache")
+    shutil.copytree(tmp_path / "cache-behind", book.root / ".cache")
+
+
 @pytest.fixture(params=["cache", "no-cache"])
 def cached(request: pytest.FixtureRequest) -> bool:
     """Whether the state cache is there when the damaged log is written to."""
@@ -95,14 +106,7 @@ def test_a_write_to_a_log_whose_last_entry_was_replaced_is_refused(
 def test_a_checkpoint_a_crash_left_behind_is_still_re_signed_by_the_next_write(
     book: Book, tmp_path: Path, cached: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    behind = book.checkpoint.read_bytes()
-    shutil.copytree(book.root / ".cache", tmp_path / "cache-behind")
-    grow(book, 1)
-    # As a crash after the log's fsync leaves it: the checkpoint and the state cache
-    # both at the size before, the log one entry on.
-    book.checkpoint.write_bytes(behind)
-    shutil.rmtree(book.root / ".cache")
-    shutil.copytree(tmp_path / "cache-behind", book.root / ".cache")
+    crash_after_fsync(book, tmp_path)
     drop_cache(book, cached)
     code, _, err = run(note_args(book), capsys)
     assert code == 0, err
@@ -112,12 +116,7 @@ def test_a_checkpoint_a_crash_left_behind_is_still_re_signed_by_the_next_write(
 def test_with_the_cache_where_the_checkpoint_ends_the_prefix_is_not_hashed_again(
     book: Book, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    behind = book.checkpoint.read_bytes()
-    shutil.copytree(book.root / ".cache", tmp_path / "cache-behind")
-    grow(book, 1)
-    book.checkpoint.write_bytes(behind)
-    shutil.rmtree(book.root / ".cache")
-    shutil.copytree(tmp_path / "cache-behind", book.root / ".cache")
+    crash_after_fsync(book, tmp_path)
     hashed: list[int] = []
 
     def root_at(self: Ledger, size: int) -> bytes:
