@@ -34,6 +34,7 @@ from ledger.keys import PublicKey
 from ledger.ledger import CHECKPOINT_NAME, LOCK_NAME, LedgerConfig, paused_gc
 from ledger.sigcheck import Signatures
 from ledger.trust import is_test_key
+from ledger.voids import VoidRange
 
 Severity = Literal["error", "notice"]
 
@@ -100,6 +101,8 @@ class Report:
     checkpoint: Checkpoint | None = None
     since: Checkpoint | None = None
     seconds: float = 0.0
+    void: list[VoidRange] = field(default_factory=list)
+    """The entries a ``compromised`` revocation voided, as of the last entry checked."""
 
     @property
     def ok(self) -> bool:
@@ -428,6 +431,7 @@ def _check_erasures(run: _Run, report: Report) -> None:
 
 
 def _check_voids(run: _Run, report: Report) -> None:
+    report.void = list(run.state.void)
     for void in run.state.void:
         key = run.state.keys.get(void.author)
         name = key.name if key else void.author

@@ -21,9 +21,10 @@ from ledger.projections import (
     ScaleStep,
 )
 from ledger.verify import Finding, Report
+from ledger.voids import is_void
 from tui.catalog import Proof
 
-Badge = Literal["verified", "finding", "unchecked"]
+Badge = Literal["verified", "void", "finding", "unchecked"]
 STATUSES: Final = ("open", "in_review", "published", "retracted")
 CLAIM_KINDS: Final = frozenset(
     {
@@ -151,14 +152,22 @@ class Verification:
     def findings(self) -> list[Finding]:
         return self.report.findings
 
-    def badge(self, seq: int) -> Badge:
-        """``finding`` if an error names the entry's line, ``verified`` if it was checked
-        and nothing did, ``unchecked`` for entries the run did not cover."""
+    def badge(self, seq: int, author: str | None = None) -> Badge:
+        """``finding`` if an error names the entry's line; ``void`` if it checked but a
+        ``compromised`` revocation of its ``author``'s key voided it; ``verified`` if it
+        was checked and neither; ``unchecked`` for entries the run did not cover."""
         if seq + 1 in self.bad_lines:
             return "finding"
-        if 0 <= seq < self.report.entries:
-            return "verified"
-        return "unchecked"
+        if not 0 <= seq < self.report.entries:
+            return "unchecked"
+        if author is not None and is_void(self.report.void, seq, author):
+            return "void"
+        return "verified"
+
+    def voided(self, seq: int, author: str, as_of: int | None = None) -> bool:
+        """Whether a ``compromised`` revocation the run saw voids entry ``seq`` (one at
+        or before position ``as_of``, when given)."""
+        return seq + 1 not in self.bad_lines and is_void(self.report.void, seq, author, as_of)
 
 
 @dataclass(frozen=True)
@@ -176,9 +185,10 @@ class Inspection:
     """Why there is no proof, when there is none."""
 
 
-def badge_for(verification: Verification | None, seq: int) -> Badge:
-    """The signature badge of entry ``seq``: never assumed, only from a verifier run."""
-    return "unchecked" if verification is None else verification.badge(seq)
+def badge_for(verification: Verification | None, seq: int, author: str | None = None) -> Badge:
+    """The badge of entry ``seq`` signed by ``author``: never assumed, only from a
+    verifier run."""
+    return "unchecked" if verification is None else verification.badge(seq, author)
 
 
 def claim_view(

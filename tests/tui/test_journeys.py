@@ -219,6 +219,21 @@ async def test_verification_finds_the_flipped_byte_and_enter_lands_on_it(tampere
     assert "#23    2024-06-03 13:35  claim.asserted        ✔" in landed
 
 
+async def test_the_history_keeps_the_claims_latest_event_in_view_at_the_head(
+    demo: Path,
+) -> None:
+    """At the head the history highlights the claim's last event, the end of its list:
+    it must show it, not scroll it under the bottom edge to keep a row above it."""
+    projection = open_projection(Ledger.open(demo))
+    last = queries.claim_history(projection, SHOWCASE)[-1].event
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, SHOWCASE)
+        screen = screen_text(app)
+    assert f"#{last.seq:<6}2024-06-26 10:00  {last.kind}" in screen
+
+
 async def test_badges_are_not_checked_until_the_verifier_ran(demo: Path) -> None:
     app = make_app(demo)
     async with app.run_test(size=SIZE) as pilot:
@@ -232,6 +247,60 @@ async def test_badges_are_not_checked_until_the_verifier_ran(demo: Path) -> None
     assert "✔ verified 210" in after.splitlines()[0]
     assert "✔ 210 entries verified" in after
     assert "verdict.issued        ✔" in after
+
+
+async def test_entries_of_a_key_revoked_as_compromised_are_marked_void_once_verified(
+    demo: Path,
+) -> None:
+    """Kofi's key is revoked as compromised (all its entries): his verdict on the
+    showcase must not look verified, in the history, the claim pane or the inspector."""
+    from ledger.events import KeyRevokedBody
+    from ledger.keys import load_signing_key
+    from ledger.ledger import Draft, new_salt
+    from tui.widgets.claim_pane import ClaimPane
+
+    keys = Path(__file__).parents[2] / "fixtures" / "keys"
+    kofi = load_signing_key(keys / "demo-kofi.key", None).public.fingerprint
+    body = KeyRevokedBody(
+        salt=new_salt(lambda n: b"\x02" * n), reason="compromised", void_after=None, note="stolen"
+    )
+    Ledger.open(demo).append(
+        [Draft("key.revoked", kofi, body)],
+        load_signing_key(keys / "demo-ines.key", None),
+        at="2024-07-25T09:00:00Z",
+    )
+    projection = open_projection(Ledger.open(demo))
+    verdict = queries.claim_state(projection, SHOWCASE).verdict
+    assert verdict is not None
+    verdict_seq = verdict.signed.seq
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, SHOWCASE)
+        main = main_of(app)
+        pane = app.screen.query_one(ClaimPane)
+        assert "VOID" not in str(pane._shown)  # nothing is said before the verifier ran
+        await press(pilot, "v")
+        verified = screen_text(app)
+        claim_now = str(pane._shown)
+        await press(pilot, "left_square_bracket")  # #209: before the revocation
+        assert main.position == 209
+        claim_before = str(pane._shown)
+        while main.position != verdict_seq:
+            await press(pilot, "left_curly_bracket")
+        at_verdict = screen_text(app)
+        await press(pilot, "i")
+        await settle(pilot)
+        inspected = screen_text(app)
+    assert main.verification is not None
+    assert main.verification.report.void
+    assert "⊘ void  ✘ finding" in verified  # the legend says what the glyph means
+    assert "⚠ line 211   key-compromised Kofi Asante (demo)'s key was revoked" in verified
+    assert f"#{verdict_seq:<6}2024-06-26 10:00  verdict.issued        ⊘" in at_verdict
+    assert "note.added            ✔" in at_verdict  # Ravi's note, on the same claim
+    assert "Kofi Asante (demo) · editor  ⊘ VOID: its key was revoked as compromised" in claim_now
+    assert "VOID" not in claim_before  # as it stood then, like `show --as-of`
+    assert "verdict.issued  ⊘ void: its key was revoked as compromised" in inspected
 
 
 async def test_the_inspector_shows_the_line_signature_and_a_proof_that_checks(

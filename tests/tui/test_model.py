@@ -86,6 +86,31 @@ def test_badges_come_only_from_a_verifier_run() -> None:
     ]
 
 
+def test_an_entry_a_compromised_revocation_voided_is_badged_void_not_verified() -> None:
+    from ledger.voids import VoidRange
+
+    report = Report(origin="o", trust_root="t", entries=8)
+    report.void.append(VoidRange("SHA256:thief", after_seq=2, revoked_seq=6))
+    report.findings.append(Finding("signature", "bad", line=5))
+    verification = Verification.of(report)
+    badges = [badge_for(verification, seq, "SHA256:thief") for seq in range(9)]
+    assert badges == [
+        "verified",  # up to and including void_after's entry: still good
+        "verified",
+        "verified",
+        "void",
+        "finding",  # a finding against the entry says more than void
+        "void",
+        "verified",  # the revocation itself
+        "verified",
+        "unchecked",
+    ]
+    assert [badge_for(verification, seq, "SHA256:honest") for seq in (3, 5)] == ["verified"] * 2
+    assert verification.voided(5, "SHA256:thief")
+    assert not verification.voided(5, "SHA256:thief", as_of=5)  # not revoked yet at #5
+    assert verification.voided(5, "SHA256:thief", as_of=6)
+
+
 def test_a_finding_points_at_its_entry_but_not_at_another_file() -> None:
     assert finding_position(Finding("signature", "x", line=122), 209, "events.jsonl") == 121
     assert (

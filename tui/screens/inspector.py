@@ -85,7 +85,8 @@ class InspectorScreen(ModalScreen[None]):
         inspection = message.inspection
         if inspection.event.seq != self.position:
             return
-        status = badge_for(self.verification, inspection.event.seq)
+        event = inspection.event
+        status = badge_for(self.verification, event.seq, event.author)
         body = inspection_text(inspection, self.info.head, status)
         self.query_one("#inspector-body", Static).update(body)
 

@@ -418,8 +418,8 @@ class MainScreen(Screen[None]):
         view = self.claim_view
         if view is None or self.info is None:
             return
-        self.query_one(ClaimPane).show(view, self.info.scale, self.roles)
-        self.query_one(AttributionsPane).show(view, self.roles)
+        self.query_one(ClaimPane).show(view, self.info.scale, self.roles, self.verification)
+        self.query_one(AttributionsPane).show(view, self.roles, self.verification)
         self.query_one(HistoryList).show(view, self.roles, self.verification)
 
     # --- actions ---------------------------------------------------------------------------

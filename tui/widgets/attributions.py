@@ -15,10 +15,10 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ledger.projections import AttributionView
-from tui.model import ClaimView
+from tui.model import ClaimView, Verification
 from tui.widgets.keys import scroll_bindings
 from tui.widgets.safe import safe_text
-from tui.widgets.styles import CHANGED, DIM, signer, when
+from tui.widgets.styles import CHANGED, DIM, signer, void_mark, when
 
 RELIABILITY: Final = {
     "A": "completely reliable",
@@ -39,8 +39,14 @@ CREDIBILITY: Final = {
 STANCE: Final = {"supports": "green", "disputes": "red", "context": "cyan"}
 
 
-def attribution_text(a: AttributionView, position: int, roles: dict[str, str]) -> Text:
-    """One attribution, four or five lines (pure)."""
+def attribution_text(
+    a: AttributionView,
+    position: int,
+    roles: dict[str, str],
+    verification: Verification | None = None,
+) -> Text:
+    """One attribution, four or five lines (pure); its signer marked when the last
+    verifier run found the attribution void."""
     changed = (a.signed is not None and a.signed.seq == position) or (
         a.withdrawn_by is not None and a.withdrawn_by.seq == position
     )
@@ -79,6 +85,7 @@ def attribution_text(a: AttributionView, position: int, roles: dict[str, str]) -
     if a.signed is not None:
         out.append(f"\n  #{a.signed.seq} {when(a.signed.at)} ", style=DIM)
         out.append_text(signer(a.signed, roles.get(a.signed.author)))
+        out.append_text(void_mark(verification, a.signed, position))
     if a.withdrawn:
         out.append("\n  withdrawn: ", style="red")
         out.append_text(safe_text(a.withdraw_reason or ""))
@@ -87,13 +94,15 @@ def attribution_text(a: AttributionView, position: int, roles: dict[str, str]) -
     return out
 
 
-def attributions_text(view: ClaimView | None, roles: dict[str, str]) -> Text:
+def attributions_text(
+    view: ClaimView | None, roles: dict[str, str], verification: Verification | None = None
+) -> Text:
     if view is None or view.state is None:
         return Text("")
     items = view.state.attributions
     if not items:
         return Text("No sources attributed yet.", style=DIM)
-    return Text("\n").join(attribution_text(a, view.position, roles) for a in items)
+    return Text("\n").join(attribution_text(a, view.position, roles, verification) for a in items)
 
 
 class AttributionsPane(VerticalScroll, inherit_bindings=False):
@@ -125,10 +134,15 @@ class AttributionsPane(VerticalScroll, inherit_bindings=False):
     def on_mount(self) -> None:
         self.border_title = "Sources"
 
-    def show(self, view: ClaimView | None, roles: dict[str, str]) -> None:
+    def show(
+        self,
+        view: ClaimView | None,
+        roles: dict[str, str],
+        verification: Verification | None = None,
+    ) -> None:
         count = len(view.state.attributions) if view and view.state else 0
         self.border_title = f"Sources ({count})" if count else "Sources"
-        text = attributions_text(view, roles)
+        text = attributions_text(view, roles, verification)
         if text != self._shown:
             self._shown = text
             body = self.query_one("#attributions-body", Static)

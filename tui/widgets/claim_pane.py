@@ -18,7 +18,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ledger.projections import HistoryStep, ScaleStep
-from tui.model import ClaimView
+from tui.model import ClaimView, Verification
 from tui.widgets.keys import scroll_bindings
 from tui.widgets.safe import safe_text
 from tui.widgets.styles import (
@@ -30,6 +30,7 @@ from tui.widgets.styles import (
     STATUS,
     signer,
     verdict_style,
+    void_mark,
     when,
 )
 
@@ -95,8 +96,10 @@ def claim_text(
     scale: Sequence[ScaleStep],
     roles: dict[str, str],
     width: int = 56,
+    verification: Verification | None = None,
 ) -> Text:
-    """The whole pane as one Text (pure)."""
+    """The whole pane as one Text (pure). A signer whose entry the last verifier run
+    found void (its key revoked as compromised, by the cursor's position) is marked."""
     if view is None:
         return Text("No claim selected. Move in the claims list, or search with /.", style=DIM)
     out = Text()
@@ -127,6 +130,7 @@ def claim_text(
         out.append(f"text v{view.versions}", style=LABEL)
         out.append(f" · #{ts.event.seq} · ", style=DIM)
         out.append_text(signer(ts.event, roles.get(ts.event.author)))
+        out.append_text(void_mark(verification, ts.event, view.position))
     out.append("\n")
     out.append_text(diff_text(view, highlight=kind == "claim.corrected"))
     out.append("\n")
@@ -149,7 +153,8 @@ def claim_text(
             _field(out, "", safe_text(f"“{a.quote}”", "italic"))
     if state.topics:
         _field(out, "topics", safe_text(", ".join(state.topics)))
-    _verdict(out, view, scale, roles, changed=kind in ("verdict.issued", "verdict.voided"))
+    changed = kind in ("verdict.issued", "verdict.voided")
+    _verdict(out, view, scale, roles, verification, changed=changed)
     status = safe_text(state.status)
     if state.status_reason:
         status.append(" — ")
@@ -163,6 +168,7 @@ def _verdict(
     view: ClaimView,
     scale: Sequence[ScaleStep],
     roles: dict[str, str],
+    verification: Verification | None,
     *,
     changed: bool,
 ) -> None:
@@ -181,6 +187,7 @@ def _verdict(
     _field(out, "verdict", value, style=CHANGED if changed else "")
     who = Text(f"#{verdict.signed.seq} {when(verdict.signed.at)} ", style=DIM)
     who.append_text(signer(verdict.signed, roles.get(verdict.signed.author)))
+    who.append_text(void_mark(verification, verdict.signed, view.position))
     _field(out, "", who)
     if verdict.rationale:
         _field(out, "", safe_text(verdict.rationale, multiline=True))
@@ -221,10 +228,14 @@ class ClaimPane(VerticalScroll, inherit_bindings=False):
         self.border_title = "Claim"
 
     def show(
-        self, view: ClaimView | None, scale: Sequence[ScaleStep], roles: dict[str, str]
+        self,
+        view: ClaimView | None,
+        scale: Sequence[ScaleStep],
+        roles: dict[str, str],
+        verification: Verification | None = None,
     ) -> None:
         width = max(self.scrollable_content_region.width, 20)
-        text = claim_text(view, scale, roles, width)
+        text = claim_text(view, scale, roles, width, verification)
         if text == self._shown:
             return  # the step did not change this claim: no re-layout
         self._shown = text

@@ -2,7 +2,8 @@
 
 Events after the cursor are dimmed (they have not happened yet at that position); the
 event at the cursor is marked ``▶``. The badge comes from the last verifier run:
-``✔`` verified, ``✘`` a finding names the entry, ``○`` not yet checked. Enter moves
+``✔`` verified, ``⊘`` void (its key was revoked as compromised), ``✘`` a finding
+names the entry, ``○`` not yet checked. Enter moves
 the time cursor to the highlighted event.
 """
 
@@ -40,7 +41,7 @@ def step_text(
     top.append(f"#{seq:<6}", style="bold" if here else "")
     top.append(f"{when(step.event.at)}  ")
     top.append(f"{step.event.kind:<22}", style="bold" if here else "")
-    top.append_text(badge(badge_for(verification, seq)))
+    top.append_text(badge(badge_for(verification, seq, step.event.author)))
     who = Text("        ")
     who.append_text(signer(step.event, role))
     what = Text("        ")
@@ -112,9 +113,12 @@ class HistoryList(OptionList, inherit_bindings=False):
 
     def _scroll_to_cursor(self) -> None:
         """Show the cursor's event near the top, after the one before it (the same view
-        whatever path led here, unlike the minimal scroll of a moved highlight)."""
+        whatever path led here, unlike the minimal scroll of a moved highlight). Near the
+        end of the list, where the top is out of reach, the end is shown instead: going
+        back a row there would hide the cursor's event under the bottom edge."""
         self.scroll_to_highlight(top=True)
-        self.scroll_relative(y=-3, animate=False, immediate=True)
+        if self.scroll_y < self.max_scroll_y:
+            self.scroll_relative(y=-3, animate=False, immediate=True)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

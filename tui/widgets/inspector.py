@@ -6,7 +6,7 @@ from rich.text import Text
 
 from tui.model import Badge, Inspection
 from tui.widgets.safe import safe_text
-from tui.widgets.styles import DIM, LABEL, badge
+from tui.widgets.styles import BADGE, DIM, LABEL, VOID_WHY, badge
 
 WIDTH = 11
 
@@ -24,6 +24,8 @@ def inspection_text(inspection: Inspection, head: int, status: Badge) -> Text:
     out.append(e.kind, style="bold")
     out.append("  ")
     out.append_text(badge(status, words=True))
+    if status == "void":
+        out.append(f": {VOID_WHY}", style=BADGE["void"][1])
     _row(out, "id", e.id)
     _row(out, "subject", safe_text(e.subject))
     _row(out, "parent", e.parent or Text("none (first of its stream)", style=DIM))

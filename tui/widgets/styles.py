@@ -9,7 +9,7 @@ from rich.style import Style
 from rich.text import Text
 
 from ledger.projections import EventView, ScaleStep, Signed
-from tui.model import Badge
+from tui.model import Badge, Verification
 from tui.widgets.safe import safe_text
 
 STATUS: Final[dict[str, Style]] = {
@@ -28,11 +28,13 @@ _RATING: Final[dict[int, Style]] = {
 OFF_SCALE: Final = Style(color="magenta")
 BADGE: Final[dict[Badge, tuple[str, Style]]] = {
     "verified": ("✔", Style(color="green", bold=True)),
+    "void": ("⊘", Style(color="dark_orange", bold=True)),
     "finding": ("✘", Style(color="red", bold=True)),
     "unchecked": ("○", Style(color="bright_black")),
 }
 BADGE_WORDS: Final[dict[Badge, str]] = {
     "verified": "verified",
+    "void": "void",
     "finding": "finding",
     "unchecked": "not yet checked",
 }
@@ -77,6 +79,18 @@ def signer(signed: Signed | EventView, role: str | None) -> Text:
     return out
 
 
+VOID_WHY: Final = "its key was revoked as compromised"
+VOID_MARK: Final = f"  ⊘ VOID: {VOID_WHY}"
+
+
+def void_mark(verification: Verification | None, signed: Signed | EventView, as_of: int) -> Text:
+    """The warning after a signer whose entry the last verifier run found void (as of
+    position ``as_of``: a revocation after it had voided nothing yet); empty otherwise."""
+    if verification is None or not verification.voided(signed.seq, signed.author, as_of):
+        return Text()
+    return Text(VOID_MARK, style=BADGE["void"][1])
+
+
 def when(at: str) -> str:
     """``2024-06-12 14:00`` from ``2024-06-12T14:00:00Z`` (author-stated UTC)."""
     return at[:16].replace("T", " ")
@@ -92,9 +106,12 @@ __all__ = [
     "LABEL",
     "OFF_SCALE",
     "STATUS",
+    "VOID_MARK",
+    "VOID_WHY",
     "badge",
     "badge_legend",
     "signer",
     "verdict_style",
+    "void_mark",
     "when",
 ]
