@@ -212,21 +212,28 @@ def history(ctx: Context, args: argparse.Namespace) -> int:
 
     with _open(ctx) as projection:
         steps = queries.claim_history(projection, args.claim)
+        void = _void_ranges(ctx, projection)
+    voided = [is_void(void, step.event.seq, step.event.author) for step in steps]
     if ctx.json:
-        ctx.emit_json(_as_json(steps))
+        rows = _as_json(steps)
+        for row, is_voided in zip(rows, voided, strict=True):
+            row["void"] = is_voided
+        ctx.emit_json(rows)
         return 0
-    for step in steps:
-        for line in _history_lines(step):
+    for step, is_voided in zip(steps, voided, strict=True):
+        for line in _history_lines(step, void=is_voided):
             ctx.emit(line)
     return 0
 
 
-def _history_lines(step: HistoryStep) -> list[str]:
+def _history_lines(step: HistoryStep, *, void: bool = False) -> list[str]:
     from ledger.projections import render_diff
 
     event = step.event
     lines = [f"#{event.seq}  {event.at}  {event.kind}  {event.author_name or event.author}"]
     lines.append(f"    signed by {event.author}, event {event.id}")
+    if void:
+        lines.append("    [VOID: its key was revoked as compromised; do not rely on this entry]")
     if step.redacted:
         lines.append(f"    [body redacted: {step.redaction_reason or 'no reason recorded'}]")
     if step.diff:

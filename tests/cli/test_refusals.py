@@ -666,6 +666,15 @@ def test_a_verdict_by_a_key_revoked_as_compromised_is_marked_in_show_and_left_ou
     assert verdict_blame[0].endswith("[VOID: its key was revoked as compromised]")
     assert "do not rely on them" in shown.out
     assert run("show", claim, "--as-of", str(last)).out == before  # as it stood then: unmarked
+    history = run("history", claim).out.splitlines()
+    marked = [i for i, line in enumerate(history) if "[VOID: its key was revoked" in line]
+    assert len(marked) == 1  # the verdict, not the reviewer's assertion
+    assert "verdict.issued" in history[marked[0] - 2]
+    steps = json.loads(run("history", claim, "--json").out)
+    assert [(s["event"]["kind"], s["void"]) for s in steps] == [
+        ("claim.asserted", False),
+        ("verdict.issued", True),
+    ]
     exported = run("export", "claimreview")
     assert exported.code == 0
     reviewed = [r["claimReviewed"] for r in json.loads(exported.out)["@graph"]]
