@@ -120,6 +120,9 @@ class Since:
     note: bytes
     config: LedgerConfig | None = None
     label: str = "the earlier checkpoint"
+    file: str = CHECKPOINT_NAME
+    """Where the note came from, for a finding that it is no checkpoint: the ledger's
+    own checkpoint path (at a git revision), or the file given."""
 
 
 def verify(
@@ -550,7 +553,7 @@ def _open_since(since: Since, policy: LedgerConfig, report: Report) -> Checkpoin
     except (UnicodeDecodeError, NoteError, DecodeError) as exc:
         message = getattr(exc, "message", str(exc))
         report.findings.append(
-            Finding("since", f"{since.label} is not a checkpoint: {message}", file=CHECKPOINT_NAME)
+            Finding("since", f"{since.label} is not a checkpoint: {message}", file=since.file)
         )
         return None
     report.since = old

@@ -96,7 +96,7 @@ def _since(ctx: Context, ledger: Ledger, ref: str) -> Since | None:
         return Since(note, config, label=f"the checkpoint at {rev}")
     path = Path(ref)
     try:
-        return Since(path.read_bytes(), None, label=f"checkpoint {path}")
+        return Since(path.read_bytes(), None, label=f"checkpoint {path}", file=str(path.absolute()))
     except OSError as exc:
         raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
 

@@ -355,6 +355,19 @@ def test_old_checkpoint_signed_by_a_foreign_key_fails_since(
     assert "not signed by a key of the ledger" in doc["findings"][0]["message"]
 
 
+def test_a_since_file_that_is_no_checkpoint_is_the_file_the_finding_names(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The ledger's own checkpoint is fine; the finding points at the file given."""
+    given = tmp_path / "not-a-checkpoint"
+    given.write_text("hello\n", encoding="utf-8")
+    code, doc = verify_json(repo, capsys, "--since", str(given))
+    assert code == 1
+    assert error_rules(doc) == ["since"]
+    assert doc["findings"][0]["file"] == str(given)
+    assert doc["findings"][0]["message"].startswith(f"checkpoint {given} is not a checkpoint")
+
+
 # --- a ledger new at the base: the pull request or first commit that adds it ----------
 
 
