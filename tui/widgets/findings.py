@@ -30,7 +30,8 @@ def finding_text(finding: Finding) -> Text:
     out.append("✘ " if error else "⚠ ", style="bold red" if error else "bold yellow")
     where = f"line {finding.line}" if finding.line is not None else finding.file
     out.append(f"{where:<11}", style="bold")
-    rule = finding.rule if len(finding.rule) < 13 else f"{finding.rule} "  # never run on
+    # a rule as long as the column (key-compromised) keeps a space before the message
+    rule = finding.rule if len(finding.rule) < 13 else f"{finding.rule} "
     out.append(f"{rule:<13}", style="red" if error else "yellow")
     out.append_text(safe_text(finding.message))
     if finding.event_id:

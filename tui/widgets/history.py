@@ -3,8 +3,8 @@
 Events after the cursor are dimmed (they have not happened yet at that position); the
 event at the cursor is marked ``▶``. The badge comes from the last verifier run:
 ``✔`` verified, ``⊘`` void (its key was revoked as compromised), ``✘`` a finding
-names the entry, ``○`` not yet checked. Enter moves
-the time cursor to the highlighted event.
+names the entry, ``○`` not yet checked. Enter moves the time cursor to the
+highlighted event.
 """
 
 from __future__ import annotations
