@@ -295,6 +295,7 @@ async def test_entries_of_a_key_revoked_as_compromised_are_marked_void_once_veri
     assert main.verification is not None
     assert main.verification.report.void
     assert "⊘ void  ✘ finding" in verified  # the legend says what the glyph means
+    assert "✔ verified 211  ⊘ 1 compromised key" in verified.splitlines()[0]
     assert "⚠ line 211   key-compromised Kofi Asante (demo)'s key was revoked" in verified
     assert f"#{verdict_seq:<6}2024-06-26 10:00  verdict.issued        ⊘" in at_verdict
     assert "note.added            ✔" in at_verdict  # Ravi's note, on the same claim

@@ -57,7 +57,12 @@ def verification_badge(verification: Verification | None, progress: float | None
     if errors:
         noun = "finding" if errors == 1 else "findings"
         return Text(f" ✘ {errors} {noun} ", style="bold white on red")
-    return Text(f" ✔ verified {verification.report.entries:,} ", style="bold black on green")
+    out = Text(f" ✔ verified {verification.report.entries:,} ", style="bold black on green")
+    compromised = len({r.author for r in verification.report.void})
+    if compromised:  # their entries are void: the findings panel lists them as notices
+        keys = "key" if compromised == 1 else "keys"
+        out.append(f" ⊘ {compromised} compromised {keys} ", style="bold black on dark_orange")
+    return out
 
 
 class LedgerHeader(Widget):
