@@ -9,6 +9,7 @@ the cursor changed, which badge an entry gets — be tested without a terminal.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
@@ -136,13 +137,20 @@ class Verification:
 
     report: Report
     bad_lines: frozenset[int] = field(default_factory=frozenset)
+    void_verdicts: Mapping[str, tuple[tuple[int, int | None], ...]] = field(default_factory=dict)
+    """Per claim, the positions ``[from, to)`` at which its current verdict is one a
+    ``compromised`` revocation voided (``to`` ``None``: from then on)."""
 
     @classmethod
-    def of(cls, report: Report) -> Verification:
+    def of(
+        cls,
+        report: Report,
+        void_verdicts: Mapping[str, tuple[tuple[int, int | None], ...]] | None = None,
+    ) -> Verification:
         bad = frozenset(
             f.line for f in report.findings if f.severity == "error" and f.line is not None
         )
-        return cls(report, bad)
+        return cls(report, bad, dict(void_verdicts or {}))
 
     @property
     def ok(self) -> bool:
@@ -163,6 +171,13 @@ class Verification:
         if author is not None and is_void(self.report.void, seq, author):
             return "void"
         return "verified"
+
+    def verdict_void(self, claim_id: str, position: int) -> bool:
+        """Whether the claim's current verdict at ``position`` is void."""
+        return any(
+            start <= position and (end is None or position < end)
+            for start, end in self.void_verdicts.get(claim_id, ())
+        )
 
     def voided(self, seq: int, author: str, as_of: int | None = None) -> bool:
         """Whether a ``compromised`` revocation the run saw voids entry ``seq`` (one at

@@ -10,6 +10,7 @@ cursor, so workers in different threads never share one — and through
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 
 import msgspec
 
@@ -25,6 +26,7 @@ from ledger.projections import (
     queries,
 )
 from ledger.trust import is_test_key
+from ledger.voids import VoidRange
 from tui.catalog import Catalog
 from tui.model import (
     Checkpoint,
@@ -118,6 +120,21 @@ class Reader:
             limit=limit,
             offset=offset,
         )
+
+    def void_verdicts(
+        self, void: Iterable[VoidRange]
+    ) -> dict[str, tuple[tuple[int, int | None], ...]]:
+        """For :attr:`tui.model.Verification.void_verdicts`: per claim, the positions
+        at which its current verdict was signed inside a void range, from the
+        revocation on (before it, nothing was void yet)."""
+        spans: dict[str, list[tuple[int, int | None]]] = {}
+        for r in void:
+            for claim, _, end in queries.verdict_spans(
+                self.projection, r.author, r.after_seq, r.revoked_seq
+            ):
+                if end is None or end > r.revoked_seq:
+                    spans.setdefault(claim, []).append((r.revoked_seq, end))
+        return {claim: tuple(found) for claim, found in spans.items()}
 
     def history(self, claim_id: str) -> tuple[HistoryStep, ...]:
         """Every step of the claim's stream (cached: it does not depend on the cursor)."""

@@ -137,7 +137,8 @@ class LedgerSession(Widget):
             cancelled=lambda: worker.is_cancelled,
         )
         if report is not None:
-            self.post_message(msg.VerifyFinished(Verification.of(report)))
+            void = self.reader.void_verdicts(report.void) if report.void and self.reader else {}
+            self.post_message(msg.VerifyFinished(Verification.of(report, void)))
 
     def _log_size(self) -> int:
         try:

@@ -129,6 +129,23 @@ def origin(src: Cursors) -> str | None:
     return row[0] if row else None
 
 
+def verdict_spans(
+    src: Cursors, author: str, after_seq: int, before_seq: int
+) -> list[tuple[str, int, int | None]]:
+    """``(claim, from, to)`` for each verdict ``author`` issued after position
+    ``after_seq`` and before ``before_seq``: it was the claim's current verdict from
+    ``from`` until the claim's next verdict event at ``to`` (``None``: still is)."""
+    with src.cursor() as cur:
+        rows = fetch_all(
+            cur,
+            "SELECT v.claim_id, v.seq_from, v.seq_to FROM verdicts AS v "
+            "JOIN events AS e ON e.seq = v.seq_from "
+            "WHERE e.author = $a AND v.seq_from > $lo AND v.seq_from < $hi ORDER BY v.seq_from",
+            {"a": author, "lo": after_seq, "hi": before_seq},
+        )
+    return [(str(r[0]), int(r[1]), None if r[2] is None else int(r[2])) for r in rows]
+
+
 def reviews(src: Cursors) -> list[ReviewRow]:
     """Claims with a current verdict, for the ClaimReview export (oldest claim first)."""
     with src.cursor() as cur:

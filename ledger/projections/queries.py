@@ -22,6 +22,7 @@ from ledger.projections._catalog import (
     source_attributions,
     source_view,
     timeline,
+    verdict_spans,
 )
 from ledger.projections._common import (
     AS_OF,
@@ -198,4 +199,5 @@ __all__ = [
     "source_attributions",
     "source_view",
     "timeline",
+    "verdict_spans",
 ]

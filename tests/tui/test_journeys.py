@@ -286,6 +286,7 @@ async def test_entries_of_a_key_revoked_as_compromised_are_marked_void_once_veri
         await press(pilot, "left_square_bracket")  # #209: before the revocation
         assert main.position == 209
         claim_before = str(pane._shown)
+        listed_before = screen_text(app)
         while main.position != verdict_seq:
             await press(pilot, "left_curly_bracket")
         at_verdict = screen_text(app)
@@ -301,6 +302,10 @@ async def test_entries_of_a_key_revoked_as_compromised_are_marked_void_once_veri
     assert "note.added            ✔" in at_verdict  # Ravi's note, on the same claim
     assert "Kofi Asante (demo) · editor  ⊘ VOID: its key was revoked as compromised" in claim_now
     assert "VOID" not in claim_before  # as it stood then, like `show --as-of`
+    assert f"{SHOWCASE} published ⊘ mostly-tr…" in verified  # the claims list's verdict
+    assert f"{SHOWCASE} published mostly-true " in listed_before
+    claims_list = listed_before.split("╭─ Claims")[1].split("╭─ Claim ─")[0]
+    assert "⊘" not in claims_list  # nor any other claim's verdict
     assert "verdict.issued  ⊘ void: its key was revoked as compromised" in inspected
 
 

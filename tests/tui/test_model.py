@@ -106,6 +106,10 @@ def test_an_entry_a_compromised_revocation_voided_is_badged_void_not_verified() 
         "unchecked",
     ]
     assert [badge_for(verification, seq, "SHA256:honest") for seq in (3, 5)] == ["verified"] * 2
+    spans = {"clm_a": ((6, 9), (12, None))}
+    with_verdicts = Verification.of(report, spans)
+    assert [n for n in range(15) if with_verdicts.verdict_void("clm_a", n)] == [6, 7, 8, 12, 13, 14]
+    assert not with_verdicts.verdict_void("clm_b", 7)
     assert verification.voided(5, "SHA256:thief")
     assert not verification.voided(5, "SHA256:thief", as_of=5)  # not revoked yet at #5
     assert verification.voided(5, "SHA256:thief", as_of=6)

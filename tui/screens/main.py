@@ -224,6 +224,7 @@ class MainScreen(Screen[None]):
             self.verification = None
             self.claim_view = None
             self.table.reset()
+            self.table.set_verification(None)
             self.query_one(FindingsPanel).hide()
             self._panel_open = False
         if not message.reloaded or at_head or self.position > message.info.head:
@@ -301,6 +302,7 @@ class MainScreen(Screen[None]):
     def on_verify_finished(self, message: msg.VerifyFinished) -> None:
         self.verifying = None
         self.verification = message.verification
+        self.table.set_verification(message.verification)
         self.query_one(FindingsPanel).finish(message.verification)
         if message.verification.findings:
             self.query_one("#findings-list").focus()

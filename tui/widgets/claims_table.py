@@ -25,9 +25,9 @@ from textual.strip import Strip
 
 from ledger.projections import ClaimPage, ClaimRow, ScaleStep
 from tui.messages import ClaimHighlighted, PageWanted
-from tui.model import Filters
+from tui.model import Filters, Verification
 from tui.widgets.safe import shorten
-from tui.widgets.styles import STATUS, verdict_style
+from tui.widgets.styles import BADGE, STATUS, verdict_style
 
 MARGIN: Final = 20
 """Rows fetched beyond the viewport on each side."""
@@ -89,10 +89,12 @@ class ClaimsTable(ScrollView, can_focus=True):
         self.selected: str | None = None
         self.touched: str | None = None
         self.scale: tuple[ScaleStep, ...] = ()
+        self.verification: Verification | None = None
+        """The last verifier run, for the verdicts it found void (see set_verification)."""
         self._asked: tuple[Query, int, int] | None = None
         self._reselect = True
         self._moving = False
-        self._strips: dict[tuple[ClaimRow, int, bool, bool, bool, str], Strip] = {}
+        self._strips: dict[tuple[ClaimRow, int, bool, bool, bool, str, bool], Strip] = {}
         """Rendered rows: a row drawn once is not laid out again while it is unchanged."""
 
     # --- data -----------------------------------------------------------------------
@@ -179,6 +181,12 @@ class ClaimsTable(ScrollView, can_focus=True):
         self._reselect = False
         self.refresh()
         self._want_rows()
+
+    def set_verification(self, verification: Verification | None) -> None:
+        """A verifier run finished (or what it verified went stale): mark the verdicts
+        it found void, as of the listed position."""
+        self.verification = verification
+        self.refresh()
 
     def select(self, claim_id: str | None) -> None:
         """Show ``claim_id`` as selected (if it is on a loaded row)."""
@@ -287,25 +295,36 @@ class ClaimsTable(ScrollView, can_focus=True):
             return self._strip(Text(_cell("  …", width), style="dim"), width, base)
         cursor = index == self.cursor_row and row.claim_id == self.selected
         touched = row.claim_id == self.touched
-        key = (row, width, cursor, touched, self.has_focus, self.app.theme)
+        void = self._verdict_void(row)
+        key = (row, width, cursor, touched, self.has_focus, self.app.theme, void)
         strip = self._strips.get(key)
         if strip is None:
             style = base
             if cursor:
                 style = base + self.get_component_rich_style("claims-table--cursor")
-            strip = self._strip(self._row_text(row, widths), width, style)
+            strip = self._strip(self._row_text(row, widths, void=void), width, style)
             if len(self._strips) > 2048:
                 self._strips.clear()
             self._strips[key] = strip
         return strip
 
-    def _row_text(self, row: ClaimRow, widths: list[int]) -> Text:
+    def _verdict_void(self, row: ClaimRow) -> bool:
+        if self.verification is None or self.wanted is None or row.verdict is None:
+            return False
+        return self.verification.verdict_void(row.claim_id, self.wanted[0])
+
+    def _row_text(self, row: ClaimRow, widths: list[int], *, void: bool = False) -> Text:
         touched = row.claim_id == self.touched
+        verdict: tuple[str, Style | str] = (
+            (f"⊘ {row.verdict}", BADGE["void"][1])  # signed by a compromised key
+            if void
+            else (row.verdict or "—", verdict_style(row.verdict, self.scale))
+        )
         cells: list[tuple[str, Style | str]] = [
             ("◆" if touched else "", "bold"),
             (row.claim_id, ""),
             (row.status or "", STATUS.get(row.status or "", "")),
-            (row.verdict or "—", verdict_style(row.verdict, self.scale)),
+            verdict,
             (str(row.sources).rjust(widths[4]), ""),
             (row.last_at[:10], ""),
             (row.claimant or "", ""),
