@@ -25,6 +25,7 @@ from ledger import log, merkle
 from ledger.codec import decode_entry
 from ledger.entry import event_id
 from ledger.errors import StorageError, TornWrite
+from ledger.events import EntryRedactedBody
 
 PIECE: Final = 8 << 20
 """The prefix digest hashes the file in pieces of this many bytes (the last one shorter)."""
@@ -118,6 +119,8 @@ class Scan:
         """Raw 32-byte ids, in order."""
         self.offsets = array("q")
         self.lines: list[str] = []
+        self.redacted: list[str] = []
+        """The targets of the ``entry.redacted`` entries scanned, in order."""
         self.end = start_offset
         """Byte offset just past the last complete line."""
         self.last_id: str | None = last[0] if last else None
@@ -147,6 +150,8 @@ class Scan:
                 data = line.data
                 entry = decode_entry(data, lineno=line.index + 1, path=name)
                 ids += bytes.fromhex(event_id(entry))
+                if isinstance(entry.body, EntryRedactedBody):
+                    self.redacted.append(entry.body.target)
                 offsets.append(line.offset)
                 whole = data + b"\n"
                 if size + len(whole) < PIECE:
@@ -178,6 +183,13 @@ class Scan:
             for i in range(0, len(ids), 32):
                 edge = merkle.append_leaf(edge, bytes(ids[i : i + 32]))
             self.edge = edge
+
+    def redacts_earlier(self) -> bool:
+        """Whether an ``entry.redacted`` of this pass names an entry before it."""
+        if not self.redacted:
+            return False
+        ours = {bytes(self.ids[i : i + 32]).hex() for i in range(0, len(self.ids), 32)}
+        return any(target not in ours for target in self.redacted)
 
     def batch(self, first: int, size: int) -> tuple[str, str, int]:
         """Ids (64 hex each) and offsets (16 hex each) of entries ``first`` to ``first+size``."""

@@ -264,6 +264,11 @@ class Projection:
         scan.run()
         if not scan.count and (stat[1] == -1 or stat == meta.file_stat):
             return Refresh("unchanged", 0, meta.tree_size)  # nothing worth writing down
+        if scan.redacts_earlier():
+            # A redaction rewrote a line already projected: a body of 71 bytes is
+            # replaced by a body_hash of as many, so no offset moved and the cheap check
+            # above passed. The projected body (and all that rests on it) must go.
+            return self._rebuild("a new redaction rewrote an entry already projected")
         con = self._con
         con.begin()
         try:

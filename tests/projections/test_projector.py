@@ -149,6 +149,37 @@ def test_a_redaction_after_projection_is_seen(
     assert event.redaction_reason == "private data"
 
 
+def test_a_redaction_that_moves_no_offset_is_seen_by_the_quick_catch_up(
+    builder: Builder, open_proj: list[Projection]
+) -> None:
+    """A body of 71 bytes becomes a body_hash of as many: no line moves, the last
+    entry is where it was, and the TUI's catch-up (no re-hash of the prefix) must still
+    drop the body, and not record the rewritten prefix as projected."""
+    from ledger import events as ev
+    from ledger.codec import canonical, encode_entry
+
+    clm = builder.claim("Turnout rose in every district")
+    salt = builder.salt()
+
+    def body_bytes(reason: str) -> int:
+        return len(canonical(ev.ClaimStatusBody(salt=salt, status="published", reason=reason)))
+
+    reason = next("x" * k for k in range(1, 60) if body_bytes("x" * k) == 71)
+    status = builder.status(clm, "published", reason)
+    builder.note(clm)  # the status is not the last entry
+    projection = project(builder.ledger, open_proj)
+    assert queries.claim_state(projection, clm).status_reason == reason
+    size = builder.ledger.events_path.stat().st_size
+    redaction = builder.redact(status.id, "erasure request")
+    rewritten = builder.ledger.events_path.read_bytes()
+    assert len(rewritten) - len(encode_entry(redaction.entry)) - 1 == size  # nothing moved
+    assert projection.refresh(full_check=False).action == "rebuilt"
+    state = queries.claim_state(projection, clm)
+    assert (state.status, state.status_reason, state.redacted) == (None, None, ["status"])
+    assert queries.event(projection, status.id).body is None
+    assert dump(projection) == dump(project(builder.ledger, open_proj, in_memory=True))
+
+
 def test_a_corrupt_cache_file_is_rebuilt(builder: Builder, open_proj: list[Projection]) -> None:
     ids = small(builder)
     open_projection(builder.ledger).close()
