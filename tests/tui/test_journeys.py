@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
+
 from ledger.ledger import Ledger
 from ledger.projections import open_projection, queries
 from tests.tui.conftest import (
@@ -217,6 +219,39 @@ async def test_verification_finds_the_flipped_byte_and_enter_lands_on_it(tampere
     assert "▶ #121   2024-06-12 14:00  claim.corrected       ✘" in landed
     assert "Pledged" in landed  # the altered word, as it now reads in the log
     assert "#23    2024-06-03 13:35  claim.asserted        ✔" in landed
+
+
+async def test_two_steps_faster_than_the_claim_is_read_still_show_the_claim_at_the_cursor(
+    demo: Path,
+) -> None:
+    """Each step crosses an entry already seen that does not touch the claim, but the
+    claim read for the first step has not landed when the second is taken: the pane
+    must not carry the state from before the first step over the claim's own change
+    (its status changes at #155)."""
+    claim = "clm_gkniu5we5cwo"
+    projection = open_projection(Ledger.open(demo))
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        main.select_claim(claim)
+        for start in (154, 150, 160):
+            for position in (start + 1, start + 2):  # the entries crossed are known now
+                main.go(position, force=True)
+                await settle(pilot)
+            main.go(start, force=True)
+            await settle(pilot)
+            main.action_step(1)
+            main.action_step(1)  # in the same tick: the first step's read is in flight
+            await settle(pilot)
+            assert main.position == start + 2
+            view = main.claim_view
+            assert view is not None
+            assert view.position == main.position
+            assert view.state is not None
+            fresh = queries.claim_state(projection, claim, as_of=main.position)
+            # a step that changes nothing keeps the state read earlier, as_of and all
+            assert msgspec.structs.replace(view.state, as_of=main.position) == fresh
 
 
 async def test_the_history_keeps_the_claims_latest_event_in_view_at_the_head(

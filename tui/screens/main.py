@@ -388,7 +388,13 @@ class MainScreen(Screen[None]):
             self.table.set_query(wanted)
         self._synced = self.position
         view = self.claim_view
-        if view is None or view.claim_id != self.claim_id or affects(crossing, view):
+        previous = self.position - 1 if forward else self.position + 1
+        if (
+            view is None
+            or view.claim_id != self.claim_id
+            or view.position != previous  # its read for the last step has not landed yet
+            or affects(crossing, view)
+        ):
             self._load_claim()
         else:
             self.claim_view = claim_view(view.claim_id, self.position, view.state, view.history)
