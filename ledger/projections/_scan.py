@@ -27,6 +27,9 @@ from ledger.entry import event_id
 from ledger.errors import StorageError, TornWrite
 from ledger.events import EntryRedactedBody
 
+_REDACTION: Final = '"kind":"entry.redacted"'
+"""In every canonical ``entry.redacted`` line (a string holding it would escape its quotes)."""
+
 PIECE: Final = 8 << 20
 """The prefix digest hashes the file in pieces of this many bytes (the last one shorter)."""
 
@@ -119,8 +122,6 @@ class Scan:
         """Raw 32-byte ids, in order."""
         self.offsets = array("q")
         self.lines: list[str] = []
-        self.redacted: list[str] = []
-        """The targets of the ``entry.redacted`` entries scanned, in order."""
         self.end = start_offset
         """Byte offset just past the last complete line."""
         self.last_id: str | None = last[0] if last else None
@@ -150,8 +151,6 @@ class Scan:
                 data = line.data
                 entry = decode_entry(data, lineno=line.index + 1, path=name)
                 ids += bytes.fromhex(event_id(entry))
-                if isinstance(entry.body, EntryRedactedBody):
-                    self.redacted.append(entry.body.target)
                 offsets.append(line.offset)
                 whole = data + b"\n"
                 if size + len(whole) < PIECE:
@@ -185,11 +184,18 @@ class Scan:
             self.edge = edge
 
     def redacts_earlier(self) -> bool:
-        """Whether an ``entry.redacted`` of this pass names an entry before it."""
-        if not self.redacted:
+        """Whether an ``entry.redacted`` of this pass names an entry before it (a pass
+        that kept its lines: a catch-up's; the rebuild's pass pays nothing for this)."""
+        assert self.keep_lines
+        targets = [
+            entry.body.target
+            for entry in (decode_entry(line.encode()) for line in self.lines if _REDACTION in line)
+            if isinstance(entry.body, EntryRedactedBody)
+        ]
+        if not targets:
             return False
         ours = {bytes(self.ids[i : i + 32]).hex() for i in range(0, len(self.ids), 32)}
-        return any(target not in ours for target in self.redacted)
+        return any(target not in ours for target in targets)
 
     def batch(self, first: int, size: int) -> tuple[str, str, int]:
         """Ids (64 hex each) and offsets (16 hex each) of entries ``first`` to ``first+size``."""
