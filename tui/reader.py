@@ -97,8 +97,12 @@ class Reader:
         return Checkpoint(cp.size, cp.root)
 
     def refresh(self) -> None:
-        """Catch the projection up with the log (entries appended since it was opened)."""
-        self.projection.refresh(full_check=False)
+        """Catch the projection up with the log (entries appended since it was opened).
+
+        With the full check, as every command-line read: the cheap one (the last entry
+        still in its place) misses a line edited in place at the same length, and the
+        panes and the inspector would then show the old text beside the new bytes."""
+        self.projection.refresh(full_check=True)
         with self._lock:
             self._histories.clear()
 

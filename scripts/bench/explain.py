@@ -113,7 +113,7 @@ def rebuild(rebuild: Sample, read_json: Sample, strict: float) -> str:
 
 
 def catch_up(catch: Sample, size: int) -> str:
-    """Why one entry's catch-up (the TUI's refresh) is over a hundredth of a rebuild."""
+    """Why one entry's catch-up (the cheap check alone) is over a hundredth of a rebuild."""
     return (
         f"one entry still costs {catch.median * 1000:.0f} ms: staging it, the SQL steps its "
         f"kind needs over tables of {size:,} rows, the meta row and the commit, while a "
@@ -122,13 +122,13 @@ def catch_up(catch: Sample, size: int) -> str:
 
 
 def full_catch_up(proj: ProjectionFigures, size: int, nbytes: int) -> str:
-    """Why the CLI's catch-up, which re-hashes the applied prefix, is over the target."""
+    """Why a read's catch-up, which re-hashes the applied prefix, is over the target."""
     hashing = proj.catch_up_full.median - proj.catch_up.median
     if hashing <= 0:
         return catch_up(proj.catch_up_full, size)
     return (
         f"{hashing * 1000:.0f} ms of it is reading and hashing the {nbytes / 1e6:,.0f} MB "
-        "prefix again, to prove no projected line changed in place; the TUI's refresh (row "
+        "prefix again, to prove no projected line changed in place; the cheap check (row "
         "above) skips it. Would meet it: trusting the stored piece digests unless the "
         "file's identity changed, which would miss an equal-length edit in place (verify "
         "still finds one)"

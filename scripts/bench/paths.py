@@ -335,9 +335,10 @@ def claim_add(ledger: Ledger, key: SigningKey, runs: int) -> tuple[Sample, Sampl
 class ProjectionFigures:
     rebuild: Sample
     catch_up: Sample
-    """Refresh after one new entry, as the TUI's reload does (``full_check=False``)."""
+    """Refresh after one new entry with the cheap check only (``full_check=False``)."""
     catch_up_full: Sample
-    """The same, also checking the BLAKE3 of the whole applied prefix (CLI reads)."""
+    """The same, also checking the BLAKE3 of the whole applied prefix: what every read
+    does (the command line's, and the TUI's reload)."""
     as_of: Sample
     page: Sample
 

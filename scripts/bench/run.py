@@ -358,10 +358,10 @@ def projection_rows(
         )
     )
     catch_ups = (
-        (proj.catch_up, "as the TUI refreshes: size, last entry and its id",
+        (proj.catch_up, "the cheap check alone: size, last entry and its id",
          explain.catch_up(proj.catch_up, size)),
-        (proj.catch_up_full, "as CLI reads refresh: also the BLAKE3 of the whole projected prefix",
-         explain.full_catch_up(proj, size, nbytes)),
+        (proj.catch_up_full, "as every read refreshes: also the BLAKE3 of the whole projected "
+         "prefix", explain.full_catch_up(proj, size, nbytes)),
     )  # fmt: skip
     for sample, how, why in catch_ups:
         ratio = sample.median / proj.rebuild.median

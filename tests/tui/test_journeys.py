@@ -378,6 +378,27 @@ async def test_the_inspector_proof_fails_on_a_tampered_log(tampered: Path) -> No
     assert "✘ inclusion proof for leaf 209 in a tree of 210 leaves leads to root" in screen
 
 
+async def test_r_notices_a_line_edited_in_place_at_the_same_length(demo: Path) -> None:
+    """The cheap check (the last entry still in its place) would miss this edit; r must
+    show the log as it now reads, not the text projected before it."""
+    from tui.widgets.claim_pane import ClaimPane
+
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, SHOWCASE)
+        pane = app.screen.query_one(ClaimPane)
+        assert "Doha Agreement" in str(pane._shown)
+        path = demo / "events.jsonl"
+        data = path.read_bytes()
+        assert data.count(b"Doha Agreement") >= 1
+        path.write_bytes(data.replace(b"Doha Agreement", b"Dpha Agreement"))
+        await press(pilot, "r")
+        shown = str(pane._shown)
+    assert "Dpha Agreement" in shown
+    assert "Doha Agreement" not in shown
+
+
 async def test_r_reads_entries_appended_while_open(demo: Path) -> None:
     from ledger.events import NoteAddedBody
     from ledger.keys import load_signing_key
