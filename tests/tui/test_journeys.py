@@ -378,6 +378,39 @@ async def test_the_inspector_proof_fails_on_a_tampered_log(tampered: Path) -> No
     assert "✘ inclusion proof for leaf 209 in a tree of 210 leaves leads to root" in screen
 
 
+async def test_verifying_a_log_that_grew_unread_says_so_and_enter_does_not_land_elsewhere(
+    demo: Path,
+) -> None:
+    """The verifier reads the file as it is now; the panes show it as it was read."""
+    from ledger.events import KeyRevokedBody
+    from ledger.keys import load_signing_key
+    from ledger.ledger import Draft, new_salt
+
+    keys = Path(__file__).parents[2] / "fixtures" / "keys"
+    hana = load_signing_key(keys / "demo-hana.key", None).public.fingerprint
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        body = KeyRevokedBody(
+            salt=new_salt(lambda n: b"\x03" * n), reason="compromised", void_after=None, note="x"
+        )
+        Ledger.open(demo).append(
+            [Draft("key.revoked", hana, body)],
+            load_signing_key(keys / "demo-ines.key", None),
+            at="2024-07-25T09:00:00Z",
+        )
+        await press(pilot, "v")
+        told = [n.message for n in app._notifications]
+        panel = app.screen.query_one(FindingsPanel)
+        assert panel.findings[0].line == 211  # the revocation's notice, past the screen's log
+        await press(pilot, "enter")
+        assert main.position == 209  # stayed: line 211 is not on screen
+        after = [n.message for n in app._notifications]
+    assert any("the verifier read 211 entries and the screen shows 210" in m for m in told)
+    assert any("line 211 was appended after the screen read the log: press r" in m for m in after)
+
+
 async def test_r_notices_a_line_edited_in_place_at_the_same_length(demo: Path) -> None:
     """The cheap check (the last entry still in its place) would miss this edit; r must
     show the log as it now reads, not the text projected before it."""

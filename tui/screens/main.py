@@ -304,6 +304,15 @@ class MainScreen(Screen[None]):
         self.verification = message.verification
         self.table.set_verification(message.verification)
         self.query_one(FindingsPanel).finish(message.verification)
+        entries = message.verification.report.entries
+        if self.info is not None and entries != self.info.size:
+            self.notify(
+                f"the verifier read {entries:,} entries and the screen shows {self.info.size:,}: "
+                "the log changed since it was read; press r to read it again, then v",
+                title="the log changed",
+                severity="warning",
+                markup=False,
+            )
         if message.verification.findings:
             self.query_one("#findings-list").focus()
         self._header()
@@ -311,6 +320,16 @@ class MainScreen(Screen[None]):
 
     def on_finding_chosen(self, message: msg.FindingChosen) -> None:
         if self.info is None:
+            return
+        line = message.finding.line
+        report = self.verification.report if self.verification is not None else None
+        if line is not None and report is not None and self.info.size < line <= report.entries:
+            self.notify(
+                f"line {line} was appended after the screen read the log: press r to read it",
+                title="not on screen yet",
+                severity="warning",
+                markup=False,
+            )
             return
         position = finding_position(message.finding, self.info.head, self.ledger.config.events)
         if position is not None:
