@@ -337,6 +337,12 @@ async def test_entries_of_a_key_revoked_as_compromised_are_marked_void_once_veri
     assert "note.added            ✔" in at_verdict  # Ravi's note, on the same claim
     assert "Kofi Asante (demo) · editor  ⊘ VOID: its key was revoked as compromised" in claim_now
     assert "VOID" not in claim_before  # as it stood then, like `show --as-of`
+    void_line = next(line for line in claim_now.splitlines() if line.startswith("VOID"))
+    assert void_line.endswith(": set by entries void, its key was revoked as compromised")
+    named = void_line.removeprefix("VOID").split(":")[0].strip(" ⊘").split(", ")
+    assert "status" in named  # Kofi published it (#153): the pane shows no signer for it
+    assert "verdict" in named
+    assert "text" not in named  # Ravi's correction
     assert f"{SHOWCASE} published ⊘ mostly-tr…" in verified  # the claims list's verdict
     assert f"{SHOWCASE} published mostly-true " in listed_before
     claims_list = listed_before.split("╭─ Claims")[1].split("╭─ Claim ─")[0]

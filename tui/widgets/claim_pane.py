@@ -22,12 +22,14 @@ from tui.model import ClaimView, Verification
 from tui.widgets.keys import scroll_bindings
 from tui.widgets.safe import safe_text
 from tui.widgets.styles import (
+    BADGE,
     CHANGED,
     DELETED,
     DIM,
     INSERTED,
     LABEL,
     STATUS,
+    VOID_WHY,
     signer,
     verdict_style,
     void_mark,
@@ -160,6 +162,15 @@ def claim_text(
         status.append(" — ")
         status.append_text(safe_text(state.status_reason))
     _field(out, "status", status, style=CHANGED if kind == "claim.status" else "")
+    if verification is not None:  # every field a void entry set, as `show` warns
+        void = [
+            b.field
+            for b in state.blame
+            if verification.voided(b.event.seq, b.event.author, view.position)
+        ]
+        if void:
+            warning = f"⊘ {', '.join(void)}: set by entries void, {VOID_WHY}"
+            _field(out, "VOID", Text(warning, style=BADGE["void"][1]))
     return out
 
 
