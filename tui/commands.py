@@ -81,7 +81,7 @@ class LedgerCommands(Provider):
             for name, detail in reviewers(catalog.keys.values()):
                 yield DiscoveryHit(
                     _display("reviewer", name, detail),
-                    partial(self.main.set_filters, Filters(author=name)),
+                    partial(self.main.narrow, author=name),
                     text=f"reviewer {visible(name)}",
                     help="show the claims this reviewer signed events on",
                 )
@@ -113,7 +113,7 @@ class LedgerCommands(Provider):
                 yield Hit(
                     score,
                     _display("source", source.title, f"{source.source_id} · {source.reliability}"),
-                    partial(self.main.set_filters, Filters(source=source.source_id)),
+                    partial(self.main.narrow, source=source.source_id),
                     text=f"source {visible(source.title)}",
                     help="show the claims that cite it",
                 )
@@ -123,7 +123,7 @@ class LedgerCommands(Provider):
                 yield Hit(
                     score,
                     _display("reviewer", name, detail),
-                    partial(self.main.set_filters, Filters(author=name)),
+                    partial(self.main.narrow, author=name),
                     text=f"reviewer {visible(name)}",
                     help="show the claims this reviewer signed events on",
                 )

@@ -201,6 +201,28 @@ async def test_the_palette_jumps_to_a_claim_and_filters_by_a_reviewer(demo: Path
         assert main.filters.author.startswith("Lena")
 
 
+async def test_a_reviewer_picked_in_the_palette_narrows_the_search_instead_of_dropping_it(
+    demo: Path,
+) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        await press(pilot, "slash")
+        await type_text(pilot, "taliban")
+        await press(pilot, "enter")
+        assert main.filters.text == "taliban"
+        await press(pilot, "ctrl+p")
+        await type_text(pilot, "Lena")
+        await press(pilot, "enter")
+        screen = screen_text(app)
+    assert main.filters.text == "taliban"  # the search box still shows it
+    assert main.filters.author is not None
+    assert main.filters.author.startswith("Lena")
+    assert '"taliban"' in screen  # the list's title names both
+    assert "author=Lena" in screen
+
+
 async def test_verification_finds_the_flipped_byte_and_enter_lands_on_it(tampered: Path) -> None:
     app = make_app(tampered)
     async with app.run_test(size=SIZE) as pilot:

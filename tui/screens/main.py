@@ -9,6 +9,7 @@ current are dropped, so the screen always ends on the latest position.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import ClassVar
 
 from textual import on
@@ -353,6 +354,12 @@ class MainScreen(Screen[None]):
         self.claim_id = claim_id
         self.table.select(claim_id)
         self._load_claim()
+
+    def narrow(self, *, author: str | None = None, source: str | None = None) -> None:
+        """List the claims of this reviewer or source (the palette's picks), keeping the
+        search text and the other filters: the search box still shows the text."""
+        changes = {"author": author} if author is not None else {"source": source}
+        self.set_filters(replace(self.filters, **changes))
 
     def set_filters(self, filters: Filters) -> None:
         if filters != self.filters:
