@@ -201,6 +201,28 @@ async def test_the_palette_jumps_to_a_claim_and_filters_by_a_reviewer(demo: Path
         assert main.filters.author.startswith("Lena")
 
 
+async def test_a_search_selects_its_first_match_wherever_the_cursor_was(demo: Path) -> None:
+    from tui.model import Filters
+
+    first = (
+        queries.list_claims(open_projection(Ledger.open(demo)), text="haqqani", limit=5)
+        .rows[0]
+        .claim_id
+    )
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        await press(pilot, "down", "down", "down")
+        assert main.claim_id != first
+        await press(pilot, "slash")
+        await type_text(pilot, "haqqani")
+        await press(pilot, "enter")
+        assert main.filters == Filters(text="haqqani")
+        assert main.claim_id == first
+        assert main.table.cursor_row == 0
+
+
 async def test_a_reviewer_picked_in_the_palette_narrows_the_search_instead_of_dropping_it(
     demo: Path,
 ) -> None:

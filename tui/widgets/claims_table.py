@@ -172,9 +172,13 @@ class ClaimsTable(ScrollView, can_focus=True):
             self._announce()
         elif index is not None:
             self.cursor_row = index
+            self.scroll_to_cursor()
         else:
             # Time travel keeps the selection even where the claim is not listed (not
-            # asserted yet); a new filter or search selects what it lists.
+            # asserted yet); a new filter or search selects the first claim it lists.
+            if self._reselect:
+                self.cursor_row = 0
+                self.scroll_to_cursor()
             self.cursor_row = min(self.cursor_row, max(self.total - 1, 0))
             if self.selected is None or self._reselect:
                 self._announce()
