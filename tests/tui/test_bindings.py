@@ -27,10 +27,17 @@ def test_every_binding_has_an_id_naming_one_action() -> None:
 
 
 def test_help_lists_every_binding_with_its_key() -> None:
+    """On the binding's own row: every key of it, "esc/i/q" for the inspector's close."""
     text = help_text(binding_sections(FactLedgerApp.BINDINGS)).plain
+    rows = [line.split() for line in text.splitlines() if line.startswith("  ")]
+    keys_of: dict[str, set[str]] = {}
+    for row in rows:
+        keys_of.setdefault(row[-1], set()).update(row[0].split("/") if row[0] != "/" else "/")
     for binding in all_bindings():
-        assert binding.id in text
-        assert key_label(binding) in text
+        assert binding.id in keys_of, binding.id
+        assert key_label(binding) in keys_of[binding.id], (binding.id, key_label(binding))
+    assert keys_of["inspector.close"] == {"esc", "i", "q"}
+    assert "⊘ void" in text  # the badges the history shows, all of them
 
 
 def test_keys_read_as_typed() -> None:
@@ -52,6 +59,21 @@ async def test_question_mark_opens_help_and_escape_closes_it(demo: Path) -> None
         assert "cursor.claim_back" in screen_text(app)
         await press(pilot, "escape")
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_a_held_down_arrow_scrolls_the_help_a_line_a_press(demo: Path) -> None:
+    from textual.containers import VerticalScroll
+
+    from tests.tui.conftest import key_event
+
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "question_mark")
+        for _ in range(10):  # as a held key repeats: no pause between the presses
+            app.post_message(key_event("down"))
+        await settle(pilot)
+        assert app.screen.query_one("#help-box", VerticalScroll).scroll_y == 10
 
 
 async def test_the_footer_shows_the_main_bindings(demo: Path) -> None:

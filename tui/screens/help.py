@@ -66,19 +66,21 @@ def help_text(sections: list[Section]) -> Text:
     out = Text()
     for title, bindings in sections:
         out.append(f"\n{title}\n", style="bold underline")
-        seen: set[str] = set()
+        # make_bindings splits "escape,i,q" into one binding a key: list them as one
+        groups: dict[object, list[Binding]] = {}
         for b in bindings:
-            if b.id in seen:
-                continue
-            seen.add(b.id or "")
-            out.append(f"  {key_label(b):<12}", style="bold")
+            groups.setdefault(b.id if b.id is not None else id(b), []).append(b)
+        for group in groups.values():
+            b = group[0]
+            keys = "/".join(dict.fromkeys(key_label(k) for k in group))
+            out.append(f"  {keys:<12}" if len(keys) < 12 else f"  {keys} ", style="bold")
             what = b.tooltip or b.description
             out.append(f"{what:<40}" if len(what) < 40 else f"{what}  ")  # never run into the id
             out.append(f"{b.id or ''}\n", style=DIM)
     out.append(
         "\nEvery pane shows the ledger as of the time cursor; ◆ and reverse video mark what "
-        "the event at the cursor changed.\nBadges: ✔ verified  ✘ a finding names the entry  "
-        "○ not yet checked (press v).",
+        "the event at the cursor changed.\nBadges: ✔ verified  ⊘ void (its key was revoked "
+        "as compromised)  ✘ a finding names the entry  ○ not yet checked (press v).",
         style=DIM,
     )
     return out
@@ -88,8 +90,10 @@ class HelpScreen(ModalScreen[None]):
     CSS_PATH = "help.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,question_mark,q", "dismiss(None)", "close help", id="help.close"),
-        Binding("up", "scroll(-1)", "scroll", id="help.scroll_up", show=False),
-        Binding("down", "scroll(1)", "scroll", id="help.scroll_down", show=False),
+        # priority: ahead of the focused box's own arrows, which defer each scroll to the
+        # next refresh, so a held key moved one line for many presses
+        Binding("up", "scroll(-1)", "scroll", id="help.scroll_up", show=False, priority=True),
+        Binding("down", "scroll(1)", "scroll", id="help.scroll_down", show=False, priority=True),
     ]
 
     def __init__(self, sections: list[Section]) -> None:
@@ -105,7 +109,8 @@ class HelpScreen(ModalScreen[None]):
         self.query_one("#help-box").border_subtitle = "esc closes"
 
     def action_scroll(self, delta: int) -> None:
-        self.query_one("#help-box", VerticalScroll).scroll_relative(y=delta, animate=False)
+        box = self.query_one("#help-box", VerticalScroll)
+        box.scroll_relative(y=delta, animate=False, immediate=True)  # a held key: every press
 
 
 __all__ = ["HelpScreen", "binding_sections", "help_text", "key_label"]

@@ -37,8 +37,11 @@ class InspectorScreen(ModalScreen[None]):
         Binding(
             "right_square_bracket", "step(1)", "next entry", id="inspector.forward", group=_STEP
         ),
-        Binding("up", "scroll(-1)", "scroll", id="inspector.scroll_up", show=False),
-        Binding("down", "scroll(1)", "scroll", id="inspector.scroll_down", show=False),
+        # priority: ahead of the box's own arrows (see tui.screens.help)
+        Binding("up", "scroll(-1)", "scroll", id="inspector.scroll_up", show=False, priority=True),
+        Binding(
+            "down", "scroll(1)", "scroll", id="inspector.scroll_down", show=False, priority=True
+        ),
         Binding("escape,i,q", "dismiss(None)", "close", id="inspector.close"),
     ]
 
@@ -108,7 +111,7 @@ class InspectorScreen(ModalScreen[None]):
 
     def action_scroll(self, delta: int) -> None:
         box = self.query_one("#inspector-box", VerticalScroll)
-        box.scroll_relative(y=delta, animate=False)
+        box.scroll_relative(y=delta, animate=False, immediate=True)  # a held key: every press
 
 
 __all__ = ["InspectorScreen"]
