@@ -12,7 +12,7 @@ from typing import Any
 
 from ledger.cli.context import Context
 from ledger.cli.options import path
-from ledger.errors import EXIT_OK, UsageError
+from ledger.errors import EXIT_OK, DecodeError, UsageError
 from ledger.ledger import Ledger
 
 Sub = Any
@@ -26,7 +26,8 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         description="Open the terminal UI: the claims list, each claim as of a time cursor "
         "with its word-level diff, sources and signed history, the event inspector, and "
         "full verification (v). Press ? inside for every key.",
-        epilog="exit codes: 0 ok, 2 usage error, 3 the ledger could not be read",
+        epilog="exit codes: 0 ok, 1 the log does not decode (factledger verify lists why), "
+        "2 usage error, 3 the ledger could not be read",
     )
     p.add_argument(
         "dir",
@@ -53,7 +54,11 @@ def cmd_tui(ctx: Context, args: argparse.Namespace) -> int:
             f"the terminal UI needs a terminal, and {missing} is not one",
             hint="in a script use 'factledger log', 'show', 'history' or 'query'",
         )
-    open_tui(ledger, unsafe_allow_test_keys=args.unsafe_allow_test_keys)
+    try:
+        open_tui(ledger, unsafe_allow_test_keys=args.unsafe_allow_test_keys)
+    except DecodeError as exc:  # the projection takes only a log that decodes
+        exc.hint = exc.hint or "run 'factledger verify' for every finding in the log"
+        raise
     return EXIT_OK
 
 

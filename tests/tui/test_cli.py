@@ -87,3 +87,32 @@ def test_factledger_verify_does_not_load_the_ui() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_tui_on_a_log_that_does_not_decode_says_where_and_what_to_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The exit code is the one --help lists for it, and the line points to verify."""
+    from ledger.cli import tui_cmd
+    from tests.tui.conftest import DEMO, copy_ledger
+
+    root = copy_ledger(DEMO, tmp_path / "demo")
+    path = root / "events.jsonl"
+    lines = path.read_bytes().split(b"\n")
+    lines[49] = b"garbage here"
+    path.write_bytes(b"\n".join(lines))
+    monkeypatch.setattr(tui_cmd, "not_a_terminal", lambda: None)
+    code = main(["tui", "--unsafe-allow-test-keys", str(root)])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert "exit codes: 0 ok, 1 the log does not decode" in " ".join(tui_cmd_help(capsys).split())
+    error = [line for line in err if line.startswith("error:")]
+    assert len(error) == 1
+    assert "events.jsonl:50" in error[0]
+    assert error[0].endswith("run 'factledger verify' for every finding in the log")
+
+
+def tui_cmd_help(capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit):
+        main(["tui", "--help"])
+    return capsys.readouterr().out
