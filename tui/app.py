@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-from typing import ClassVar
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.theme import Theme
 
 from ledger.ledger import Ledger
@@ -81,6 +83,13 @@ class FactLedgerApp(App[None]):
             unsafe_allow_test_keys=self.unsafe_allow_test_keys,
         )
         self.push_screen(main)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's own palette commands, less Screenshot: it saves to a downloads
+        folder a terminal machine rarely has, and then only says that it failed."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Screenshot":
+                yield command
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -201,6 +201,15 @@ async def test_the_palette_jumps_to_a_claim_and_filters_by_a_reviewer(demo: Path
         assert main.filters.author.startswith("Lena")
 
 
+async def test_the_palette_offers_no_screenshot_that_cannot_be_saved(demo: Path) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+    assert "Screenshot" not in titles
+    assert {"Theme", "Quit", "Keys"} <= set(titles)
+
+
 async def test_a_search_selects_its_first_match_wherever_the_cursor_was(demo: Path) -> None:
     from tui.model import Filters
 
