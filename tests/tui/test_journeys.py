@@ -424,6 +424,7 @@ async def test_the_inspector_shows_the_line_signature_and_a_proof_that_checks(
     assert squeeze(last_line) in squeeze(screen)  # wrapped at spaces inside the box
     assert "entry #209 of 209 · line 210 · note.added" in screen
     assert "✔ the proof leads to the checkpoint's root" in screen
+    assert "(the checkpoint's own signature is checked by v)" in screen  # not verified yet
     assert "entry #208 of 209" in stepped
 
 

@@ -192,3 +192,45 @@ def _plain(state: object) -> dict[str, object]:
     data = msgspec.to_builtins(state)
     assert isinstance(data, dict)
     return data
+
+
+def test_the_header_keeps_its_badges_when_narrow_and_drops_the_counts_first() -> None:
+    from tui.model import Checkpoint, LedgerInfo
+    from tui.widgets.header import header_text
+
+    def info(size: int) -> LedgerInfo:
+        return LedgerInfo(
+            origin="demo.factledger.example/firstpost-2024-al-qaeda-taliban",
+            size=size,
+            checkpoint=Checkpoint(size, bytes.fromhex("fb8e1234" * 8)),
+            timeline=(),
+            scale=(),
+            test_keys=True,
+            unsafe_allow_test_keys=True,
+        )
+
+    verified = Verification.of(Report(origin="o", trust_root="t", entries=218))
+    wide = header_text(info(218), verified, None, width=120).plain
+    assert "demo.factledger.example/firstpost" in wide
+    assert "218 entries · root fb8e1234" in wide
+    assert "✔ verified 218" in wide
+    assert "⚠ unsafe: demo keys" in wide
+    narrow = header_text(info(218), verified, None, width=60).plain
+    assert len(narrow) <= 60
+    assert "✔ verified 218" in narrow  # what a reviewer must not miss
+    assert "⚠ unsafe: demo keys" in narrow
+    assert "entries" not in narrow
+    assert narrow.startswith(" demo.factle")  # the origin, shortened
+    assert "· 1 entry ·" in header_text(info(1), None, None, width=120).plain
+
+
+def test_the_findings_summary_counts_in_words_and_offers_enter_only_where_it_goes() -> None:
+    from tui.widgets.findings import summary_text
+
+    one = Verification.of(Report(origin="o", trust_root="t", entries=1))
+    assert summary_text(one).plain.startswith("✔ 1 entry verified:")
+    no_line = Report(origin="o", trust_root="t", entries=5)
+    no_line.findings.append(Finding("checkpoint", "bad signature", file="checkpoint"))
+    assert summary_text(Verification.of(no_line)).plain == "✘ 1 finding in 5 entries"
+    no_line.findings.append(Finding("signature", "bad", line=3))
+    assert "· enter jumps to the entry" in summary_text(Verification.of(no_line)).plain

@@ -45,13 +45,16 @@ def finding_text(finding: Finding) -> Text:
 def summary_text(verification: Verification) -> Text:
     report = verification.report
     errors, notices = len(report.errors), len(report.findings) - len(report.errors)
+    entries = f"{report.entries:,} {'entry' if report.entries == 1 else 'entries'}"
     if not errors:
-        out = Text(f"✔ {report.entries:,} entries verified", style="bold green")
+        out = Text(f"✔ {entries} verified", style="bold green")
         out.append(": every signature, rule and the checkpoint")
     else:
         noun = "finding" if errors == 1 else "findings"
         out = Text(f"✘ {errors} {noun}", style="bold red")
-        out.append(f" in {report.entries:,} entries · enter jumps to the entry")
+        out.append(f" in {entries}")
+        if any(f.line is not None for f in report.errors):
+            out.append(" · enter jumps to the entry")
     if notices:
         out.append(f" · {notices} notice{'s' if notices > 1 else ''}", style="yellow")
     return out

@@ -25,26 +25,34 @@ def header_text(
     if info is None:
         out.append("opening the ledger…" if error is None else "could not open the ledger", DIM)
         return out
-    right = Text()
-    right.append(f" · {info.size:,} entries")
+    detail = Text()
+    detail.append(f" · {info.size:,} {'entry' if info.size == 1 else 'entries'}")
     if info.checkpoint is not None:
-        right.append(" · root ", style=DIM)
-        right.append(info.checkpoint.root.hex()[:8])
+        detail.append(" · root ", style=DIM)
+        detail.append(info.checkpoint.root.hex()[:8])
         if info.checkpoint.size != info.size:
-            right.append(f" (checkpoint of {info.checkpoint.size:,})", style="yellow")
+            detail.append(f" (checkpoint of {info.checkpoint.size:,})", style="yellow")
     else:
-        right.append(" · no checkpoint", style="yellow")
-    right.append("  ")
-    right.append_text(verification_badge(verification, progress))
+        detail.append(" · no checkpoint", style="yellow")
+    badges = Text("  ")
+    badges.append_text(verification_badge(verification, progress))
     if info.unsafe_allow_test_keys:
-        right.append(" ")
-        right.append(" ⚠ unsafe: demo keys ", style="bold black on yellow")
+        badges.append(" ")
+        badges.append(" ⚠ unsafe: demo keys ", style="bold black on yellow")
     elif info.test_keys:
-        right.append(" ")
-        right.append(" ⚠ public demo keys ", style="bold black on yellow")
-    room = max(width - out.cell_len - right.cell_len - 1, 12)
-    out.append_text(safe_text(shorten(info.origin, room), "bold"))
-    out.append_text(right)
+        badges.append(" ")
+        badges.append(" ⚠ public demo keys ", style="bold black on yellow")
+    # The badges always show; then the counts and root, while the origin keeps 12 cells;
+    # the origin is shortened first, and given what is left when even that is too much.
+    room = width - out.cell_len - badges.cell_len - 1
+    if room - detail.cell_len >= 12:
+        room -= detail.cell_len
+    else:
+        detail = Text()
+    if room > 0:
+        out.append_text(safe_text(shorten(info.origin, max(room, 1)), "bold"))
+    out.append_text(detail)
+    out.append_text(badges)
     return out
 
 

@@ -44,11 +44,11 @@ def inspection_text(inspection: Inspection, head: int, status: Badge) -> Text:
     out.append("\n")
     out.append_text(safe_text(inspection.line.decode("utf-8", errors="replace")))
     out.append("\n\n")
-    out.append_text(proof_text(inspection))
+    out.append_text(proof_text(inspection, verified=status != "unchecked"))
     return out
 
 
-def proof_text(inspection: Inspection) -> Text:
+def proof_text(inspection: Inspection, *, verified: bool = False) -> Text:
     out = Text("inclusion proof (RFC 9162 §2.1.3)", style=LABEL)
     proof, cp = inspection.proof, inspection.checkpoint
     if proof is None or cp is None:
@@ -66,7 +66,11 @@ def proof_text(inspection: Inspection) -> Text:
     else:
         out.append("✘ ", style="bold red")
         out.append_text(safe_text(proof.problem, "red"))
-    out.append("\n(the checkpoint's own signature is checked by verification: press v)", style=DIM)
+    out.append(
+        "\n(the checkpoint's own signature "
+        + ("was checked by the verification run)" if verified else "is checked by v)"),
+        style=DIM,
+    )
     return out
 
 
