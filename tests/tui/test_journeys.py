@@ -201,6 +201,38 @@ async def test_the_palette_jumps_to_a_claim_and_filters_by_a_reviewer(demo: Path
         assert main.filters.author.startswith("Lena")
 
 
+async def test_at_a_status_entry_the_claim_pane_shows_its_end_after_a_longer_text(
+    demo: Path,
+) -> None:
+    """The pane scrolls to the status line it highlights once the new, longer text is
+    laid out, not to where the previous claim's text ended."""
+    from ledger.events import ClaimCorrectedBody, ClaimStatusBody
+    from ledger.keys import load_signing_key
+    from ledger.ledger import Draft, new_salt
+    from tui.widgets.claim_pane import ClaimPane
+
+    keys = Path(__file__).parents[2] / "fixtures" / "keys"
+    ledger = Ledger.open(demo)
+    long_text = " ".join(f"word{i}" for i in range(400))
+    salt = new_salt(lambda n: b"\x04" * n)
+    correction = ClaimCorrectedBody(
+        salt=salt, text=long_text, correction="clarification", reason="longer"
+    )
+    lena, kofi = (load_signing_key(keys / f"demo-{n}.key", None) for n in ("lena", "kofi"))
+    ledger.append([Draft("claim.corrected", SHOWCASE, correction)], lena, at="2024-07-25T09:00:00Z")
+    status = ClaimStatusBody(salt=salt, status="in_review", reason="re-check")
+    ledger.append([Draft("claim.status", SHOWCASE, status)], kofi, at="2024-07-25T09:05:00Z")
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, SHOWCASE)
+        await settle(pilot)
+        pane = app.screen.query_one(ClaimPane)
+        assert main_of(app).claim_view is not None
+        assert pane.max_scroll_y > 10
+        assert pane.scroll_y == pane.max_scroll_y
+
+
 async def test_the_palette_offers_no_screenshot_that_cannot_be_saved(demo: Path) -> None:
     app = make_app(demo)
     async with app.run_test(size=SIZE) as pilot:

@@ -257,7 +257,8 @@ class ClaimPane(VerticalScroll, inherit_bindings=False):
             "verdict.voided",
             "claim.status",
         ):
-            self.scroll_end(animate=False, immediate=True)
+            # once the new text is laid out (deferred again): before, "the end" is the old one
+            self.call_after_refresh(self.scroll_end, animate=False)
         else:
             self.scroll_home(animate=False, immediate=True)
 
