@@ -18,11 +18,21 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class VoidRange:
-    """Entries by ``author`` after ``after_seq`` and before ``revoked_seq`` are void."""
+    """Entries by ``author`` after ``after_seq`` and before ``revoked_seq`` are void,
+    from position ``known_seq`` on: that of the ``compromised`` revocation that voided
+    them. It is ``revoked_seq`` but for a key the thief granted that was revoked
+    already (its range ends at its own, earlier, revocation)."""
 
     author: str
     after_seq: int
     revoked_seq: int
+    known_seq: int = -1
+    """-1: ``revoked_seq``."""
+
+    @property
+    def since(self) -> int:
+        """The position from which the range is void."""
+        return self.revoked_seq if self.known_seq < 0 else self.known_seq
 
 
 def is_void(void: Iterable[VoidRange], seq: int, author: str, as_of: int | None = None) -> bool:
@@ -31,12 +41,14 @@ def is_void(void: Iterable[VoidRange], seq: int, author: str, as_of: int | None 
     return any(
         r.author == author
         and r.after_seq < seq < r.revoked_seq
-        and (as_of is None or r.revoked_seq <= as_of)
+        and (as_of is None or r.since <= as_of)
         for r in void
     )
 
 
-def void_key(state: LedgerState, fingerprint: str, after: int, revoked_seq: int) -> None:
+def void_key(
+    state: LedgerState, fingerprint: str, after: int, revoked_seq: int, known: int = -1
+) -> None:
     """Void a compromised key's entries after ``after``, and undo its key management there.
 
     Keys it granted in that window were granted by the attacker: they are revoked as
@@ -45,7 +57,8 @@ def void_key(state: LedgerState, fingerprint: str, after: int, revoked_seq: int)
     Keys it revoked in that window have their authority back, and what that
     revocation voided is no longer void.
     """
-    state.void.append(VoidRange(fingerprint, after, revoked_seq))
+    known = revoked_seq if known < 0 else known
+    state.void.append(VoidRange(fingerprint, after, revoked_seq, known))
     for other in list(state.keys.values()):
         if other.revoked_by == fingerprint and after < (other.revoked_seq or -1) < revoked_seq:
             undo_revocation(state, other)
@@ -58,14 +71,14 @@ def void_key(state: LedgerState, fingerprint: str, after: int, revoked_seq: int)
                 revoked_seq,
                 fingerprint,
             )
-            void_key(state, other.fingerprint, -1, revoked_seq)
+            void_key(state, other.fingerprint, -1, revoked_seq, known)
         elif not any(r.author == other.fingerprint and r.after_seq < 0 for r in state.void):
             # Revoked already, but its grant was the attacker's: every entry it signed
             # before its own revocation is void, not just those after its void_after.
             ended = other.revoked_seq if other.revoked_seq is not None else revoked_seq
             state.void[:] = [r for r in state.void if r.author != other.fingerprint]
             other.revoked, other.void_after = "compromised", None
-            void_key(state, other.fingerprint, -1, ended)
+            void_key(state, other.fingerprint, -1, ended, known)
 
 
 def undo_revocation(state: LedgerState, key: KeyState) -> None:

@@ -136,8 +136,8 @@ class Reader:
             for claim, _, end in queries.verdict_spans(
                 self.projection, r.author, r.after_seq, r.revoked_seq
             ):
-                if end is None or end > r.revoked_seq:
-                    spans.setdefault(claim, []).append((r.revoked_seq, end))
+                if end is None or end > r.since:
+                    spans.setdefault(claim, []).append((r.since, end))
         return {claim: tuple(found) for claim, found in spans.items()}
 
     def history(self, claim_id: str) -> tuple[HistoryStep, ...]:

@@ -147,6 +147,25 @@ def test_a_key_the_thief_granted_is_void_whole_even_if_it_was_revoked_first(book
     assert is_void(state.void, seq, ACCOMPLICE.public.fingerprint)
 
 
+def test_a_cascaded_void_counts_only_from_the_revocation_that_caused_it(book: Book) -> None:
+    """The planted key was retired before the thief was found out: its entries end at
+    its retirement, but as of a position between the two nothing was void yet."""
+    book.grant(THIEF, "admin")
+    book.grant(ACCOMPLICE, "editor", by=THIEF)
+    first = book.claim(ACCOMPLICE)
+    retire = KeyRevokedBody(salt=book.salt(), reason="retired", void_after=None, note="left")
+    book.add("key.revoked", ACCOMPLICE.public.fingerprint, retire, OWNER)
+    compromised(book, THIEF)
+    state = book.ledger.load(use_cache=False).state
+    seq = state.events[first].seq
+    planted = ACCOMPLICE.public.fingerprint
+    caught = state.keys[THIEF.public.fingerprint].revoked_seq
+    assert caught is not None
+    assert is_void(state.void, seq, planted)  # now
+    assert is_void(state.void, seq, planted, as_of=caught)
+    assert not is_void(state.void, seq, planted, as_of=caught - 1)  # retired, not void yet
+
+
 def test_a_revocation_the_thief_made_voids_nothing_once_it_is_undone(book: Book) -> None:
     """The thief revoked an honest key as compromised; revoking the thief gives that key
     its authority back, and its entries are no longer void."""
