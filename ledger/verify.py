@@ -121,8 +121,9 @@ class Since:
     config: LedgerConfig | None = None
     label: str = "the earlier checkpoint"
     file: str = CHECKPOINT_NAME
-    """Where the note came from, for a finding that it is no checkpoint: the ledger's
-    own checkpoint path (at a git revision), or the file given."""
+    """Where the note came from, for a finding about the note itself, relative to the
+    ledger directory: the ledger's own checkpoint path (at a git revision), or the
+    file given."""
 
 
 def verify(
@@ -588,9 +589,13 @@ def _check_since(since: Since, old: Checkpoint, run: _Run, report: Report) -> No
     try:
         open_checkpoint(since.note, report.origin, run.keys_at.get(old.size, []))
     except (NoteError, DecodeError) as exc:
-        finding(
-            f"{since.label} is not signed by a key of the ledger: {exc.message}",
-            "compare against a checkpoint that factledger wrote",
+        report.findings.append(
+            Finding(
+                "since",
+                f"{since.label} is not signed by a key of the ledger: {exc.message}",
+                hint="compare against a checkpoint that factledger wrote",
+                file=since.file,
+            )
         )
 
 

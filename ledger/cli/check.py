@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -96,9 +97,13 @@ def _since(ctx: Context, ledger: Ledger, ref: str) -> Since | None:
         return Since(note, config, label=f"the checkpoint at {rev}")
     path = Path(ref)
     try:
-        return Since(path.read_bytes(), None, label=f"checkpoint {path}", file=str(path.absolute()))
+        note = path.read_bytes()
     except OSError as exc:
         raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
+    # Relative to the ledger, as every finding's file: joined with the ledger's path
+    # as given, it names the file as given.
+    where = os.path.relpath(path.absolute(), ledger.root.absolute())
+    return Since(note, None, label=f"checkpoint {path}", file=where)
 
 
 def cmd_verify(ctx: Context, args: argparse.Namespace) -> int:

@@ -353,6 +353,7 @@ def test_old_checkpoint_signed_by_a_foreign_key_fails_since(
     assert code == 1
     assert error_rules(doc) == ["since"]
     assert "not signed by a key of the ledger" in doc["findings"][0]["message"]
+    assert doc["findings"][0]["file"] == os.path.relpath(forged, repo / "claims")
 
 
 def test_a_since_file_that_is_no_checkpoint_is_the_file_the_finding_names(
@@ -364,7 +365,10 @@ def test_a_since_file_that_is_no_checkpoint_is_the_file_the_finding_names(
     code, doc = verify_json(repo, capsys, "--since", str(given))
     assert code == 1
     assert error_rules(doc) == ["since"]
-    assert doc["findings"][0]["file"] == str(given)
+    # relative to the ledger, as every finding's file: joined to it, the file given
+    file = doc["findings"][0]["file"]
+    assert file == os.path.relpath(given, repo / "claims")
+    assert (repo / "claims" / file).resolve() == given.resolve()
     assert doc["findings"][0]["message"].startswith(f"checkpoint {given} is not a checkpoint")
 
 
