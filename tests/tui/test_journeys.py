@@ -231,6 +231,21 @@ async def test_at_a_status_entry_the_claim_pane_shows_its_end_after_a_longer_tex
         assert main_of(app).claim_view is not None
         assert pane.max_scroll_y > 10
         assert pane.scroll_y == pane.max_scroll_y
+        # A held key: the status view, then at once the correction's, which starts at
+        # the top; the status view's deferred scroll must not land on it.
+        main = main_of(app)
+        info, at_status = main.info, main.claim_view
+        assert info is not None
+        assert at_status is not None
+        reader = main.reader
+        assert reader is not None
+        at_correction = reader.claim(SHOWCASE, at_status.position - 1)
+        pane.show(at_correction, info.scale, main.roles)
+        await settle(pilot)
+        pane.show(at_status, info.scale, main.roles)
+        pane.show(at_correction, info.scale, main.roles)
+        await settle(pilot)
+        assert pane.scroll_y == 0
 
 
 async def test_the_palette_offers_no_screenshot_that_cannot_be_saved(demo: Path) -> None:

@@ -234,3 +234,43 @@ def test_the_findings_summary_counts_in_words_and_offers_enter_only_where_it_goe
     assert summary_text(Verification.of(no_line)).plain == "✘ 1 finding in 5 entries"
     no_line.findings.append(Finding("signature", "bad", line=3))
     assert "· enter jumps to the entry" in summary_text(Verification.of(no_line)).plain
+
+
+def test_a_withdrawal_a_compromised_key_signed_is_marked_in_the_sources_pane() -> None:
+    from ledger.projections.views import AttributionView, Signed
+    from ledger.voids import VoidRange
+    from tui.widgets.attributions import attribution_text
+
+    def signed(seq: int, author: str) -> Signed:
+        return Signed(id="e" * 64, seq=seq, kind="x", author=author, author_name=None,
+                      at="2024-06-01T00:00:00Z")  # fmt: skip
+
+    report = Report(origin="o", trust_root="t", entries=20)
+    report.void.append(VoidRange("SHA256:thief", after_seq=-1, revoked_seq=15))
+    verification = Verification.of(report)
+    link = AttributionView(
+        source_id="src_a", source_title="A report", source_grade="B", stance="supports",
+        quote=None, locator=None, retrieved=None, credibility=None, withdrawn=True,
+        withdraw_reason="planted", redacted=False, signed=signed(3, "SHA256:honest"),
+        withdrawn_by=signed(9, "SHA256:thief"),
+    )  # fmt: skip
+    now = attribution_text(link, 19, {}, verification).plain
+    assert now.count("⊘ VOID") == 1  # the withdrawal, not the honest attribution
+    assert now.index("⊘ VOID") > now.index("withdrawn: planted")
+    assert "VOID" not in attribution_text(link, 14, {}, verification).plain  # not yet
+
+
+def test_the_claims_list_judges_a_verdict_as_of_the_rows_it_draws() -> None:
+    from ledger.projections.views import ClaimRow
+    from tui.widgets.claims_table import ClaimsTable
+
+    report = Report(origin="o", trust_root="t", entries=20)
+    table = ClaimsTable()
+    table.verification = Verification.of(report, {"clm_a": ((10, None),)})
+    at = "2024-06-01T00:00:00Z"
+    row = ClaimRow(claim_id="clm_a", text="t", claimant=None, status="published",
+                   verdict="true", sources=0, last_seq=5, last_at=at)  # fmt: skip
+    table.loaded, table.wanted = (12, Filters()), (8, Filters())  # a jump back, loading
+    assert table._verdict_void(row)  # the rows on screen are those of #12
+    table.loaded = table.wanted
+    assert not table._verdict_void(row)

@@ -91,6 +91,7 @@ def attribution_text(
         out.append_text(safe_text(a.withdraw_reason or ""))
         if a.withdrawn_by is not None:
             out.append(f" (#{a.withdrawn_by.seq})", style=DIM)
+            out.append_text(void_mark(verification, a.withdrawn_by, position))
     return out
 
 

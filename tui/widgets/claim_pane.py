@@ -257,10 +257,15 @@ class ClaimPane(VerticalScroll, inherit_bindings=False):
             "verdict.voided",
             "claim.status",
         ):
-            # once the new text is laid out (deferred again): before, "the end" is the old one
-            self.call_after_refresh(self.scroll_end, animate=False)
+            # once the new text is laid out (deferred again): before, "the end" is the old
+            # one; and only if no other text was shown meanwhile (a held key)
+            self.call_after_refresh(self._scroll_to_end_of, text)
         else:
             self.scroll_home(animate=False, immediate=True)
+
+    def _scroll_to_end_of(self, text: Text) -> None:
+        if self._shown is text:
+            self.scroll_end(animate=False)
 
     def show_error(self, error: str) -> None:
         self._shown = None

@@ -313,9 +313,10 @@ class ClaimsTable(ScrollView, can_focus=True):
         return strip
 
     def _verdict_void(self, row: ClaimRow) -> bool:
-        if self.verification is None or self.wanted is None or row.verdict is None:
+        # the rows drawn are those loaded: judged as of their position, not the one asked
+        if self.verification is None or self.loaded is None or row.verdict is None:
             return False
-        return self.verification.verdict_void(row.claim_id, self.wanted[0])
+        return self.verification.verdict_void(row.claim_id, self.loaded[0])
 
     def _row_text(self, row: ClaimRow, widths: list[int], *, void: bool = False) -> Text:
         touched = row.claim_id == self.touched

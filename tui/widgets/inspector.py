@@ -68,7 +68,7 @@ def proof_text(inspection: Inspection, *, verified: bool = False) -> Text:
         out.append_text(safe_text(proof.problem, "red"))
     out.append(
         "\n(the checkpoint's own signature "
-        + ("was checked by the verification run)" if verified else "is checked by v)"),
+        + ("is the verifier run's to check: see its findings)" if verified else "is checked by v)"),
         style=DIM,
     )
     return out
