@@ -93,6 +93,7 @@ class ClaimsTable(ScrollView, can_focus=True):
         """The last verifier run, for the verdicts it found void (see set_verification)."""
         self._asked: tuple[Query, int, int] | None = None
         self._reselect = True
+        self._refiltered = False
         self._moving = False
         self._strips: dict[tuple[ClaimRow, int, bool, bool, bool, str, bool], Strip] = {}
         """Rendered rows: a row drawn once is not laid out again while it is unchanged."""
@@ -112,6 +113,8 @@ class ClaimsTable(ScrollView, can_focus=True):
             return
         if self.wanted is None or wanted[1] != self.wanted[1]:
             self._reselect = True
+            # a search or filter the user changed, not a reload (which forgot wanted)
+            self._refiltered = self.wanted is not None
         self.wanted = wanted
         self._asked = None
         self._want_rows()
@@ -175,14 +178,15 @@ class ClaimsTable(ScrollView, can_focus=True):
             self.scroll_to_cursor()
         else:
             # Time travel keeps the selection even where the claim is not listed (not
-            # asserted yet); a new filter or search selects the first claim it lists.
-            if self._reselect:
+            # asserted yet). A new filter or search keeps it where it still matches
+            # (above), else selects the first claim it lists.
+            if self._refiltered:
                 self.cursor_row = 0
                 self.scroll_to_cursor()
             self.cursor_row = min(self.cursor_row, max(self.total - 1, 0))
             if self.selected is None or self._reselect:
                 self._announce()
-        self._reselect = False
+        self._reselect = self._refiltered = False
         self.refresh()
         self._want_rows()
 
