@@ -222,6 +222,11 @@ def test_the_header_keeps_its_badges_when_narrow_and_drops_the_counts_first() ->
     assert "entries" not in narrow
     assert narrow.startswith(" demo.factle")  # the origin, shortened
     assert "· 1 entry ·" in header_text(info(1), None, None, width=120).plain
+    behind = LedgerInfo(**{**info(218).__dict__, "size": 220})  # two entries unsigned
+    narrow = header_text(behind, verified, None, width=70).plain
+    assert "(checkpoint of 218)" in narrow  # kept: part of the log is not signed
+    assert "✔ verified 218" in narrow
+    assert "220 entries" not in narrow
 
 
 def test_the_findings_summary_counts_in_words_and_offers_enter_only_where_it_goes() -> None:

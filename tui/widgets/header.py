@@ -27,13 +27,15 @@ def header_text(
         return out
     detail = Text()
     detail.append(f" · {info.size:,} {'entry' if info.size == 1 else 'entries'}")
+    warning = Text()  # the part of the detail a narrow header keeps: the log is not all signed
     if info.checkpoint is not None:
         detail.append(" · root ", style=DIM)
         detail.append(info.checkpoint.root.hex()[:8])
         if info.checkpoint.size != info.size:
-            detail.append(f" (checkpoint of {info.checkpoint.size:,})", style="yellow")
+            warning.append(f" (checkpoint of {info.checkpoint.size:,})", style="yellow")
     else:
-        detail.append(" · no checkpoint", style="yellow")
+        warning.append(" · no checkpoint", style="yellow")
+    detail.append_text(warning)
     badges = Text("  ")
     badges.append_text(verification_badge(verification, progress))
     if info.unsafe_allow_test_keys:
@@ -48,7 +50,8 @@ def header_text(
     if room - detail.cell_len >= 12:
         room -= detail.cell_len
     else:
-        detail = Text()
+        detail = warning
+        room -= detail.cell_len
     if room > 0:
         out.append_text(safe_text(shorten(info.origin, max(room, 1)), "bold"))
     out.append_text(detail)
