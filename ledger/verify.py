@@ -121,9 +121,7 @@ class Since:
     config: LedgerConfig | None = None
     label: str = "the earlier checkpoint"
     file: str = CHECKPOINT_NAME
-    """Where the note came from, for a finding about the note itself, relative to the
-    ledger directory: the ledger's own checkpoint path (at a git revision), or the
-    file given."""
+    """Where the note came from (relative to the ledger), for a finding about it."""
 
 
 def verify(

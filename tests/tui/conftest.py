@@ -224,3 +224,19 @@ async def type_text(pilot: Pilot[None], text: str) -> None:
     for char in text:
         pilot.app.post_message(key_event(char))
     await settle(pilot)
+
+
+def main_of(app: FactLedgerApp) -> MainScreen:
+    screen = main_screen(app)
+    assert screen is not None
+    return screen
+
+
+async def select(pilot: object, claim_id: str) -> None:
+    """Move down the claims list until ``claim_id`` is selected."""
+    app = pilot.app  # type: ignore[attr-defined]
+    for _ in range(60):
+        if main_of(app).claim_id == claim_id:
+            return
+        await press(pilot, "down")  # type: ignore[arg-type]
+    raise AssertionError(f"{claim_id} is not in the list")

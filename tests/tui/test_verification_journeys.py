@@ -1,0 +1,243 @@
+"""Journeys through verification, the inspector and reloading (``v``, ``i``, ``r``), on
+copies of the demo ledger: the badges and findings a verifier run gives, the void
+marks of a compromised key, proofs, and a log that changes under the screen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ledger.ledger import Ledger
+from ledger.projections import open_projection, queries
+from tests.tui.conftest import (
+    SHOWCASE,
+    SIZE,
+    TAMPERED_LINE,
+    main_of,
+    make_app,
+    press,
+    screen_text,
+    select,
+    settle,
+)
+from tui.widgets.findings import FindingsPanel
+
+
+async def test_verification_finds_the_flipped_byte_and_enter_lands_on_it(tampered: Path) -> None:
+    app = make_app(tampered)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        await press(pilot, "v")
+        screen = screen_text(app)
+        assert "✘ 3 findings" in screen.splitlines()[0]
+        assert f"✘ line {TAMPERED_LINE}   signature" in screen
+        panel = app.screen.query_one(FindingsPanel)
+        assert panel.findings[0].line == TAMPERED_LINE
+        await press(pilot, "enter")  # the findings list has focus; its first is the signature
+        assert main.position == TAMPERED_LINE - 1
+        assert main.claim_id == SHOWCASE
+        landed = screen_text(app)
+    assert "▶ #121   2024-06-12 14:00  claim.corrected       ✘" in landed
+    assert "Pledged" in landed  # the altered word, as it now reads in the log
+    assert "#23    2024-06-03 13:35  claim.asserted        ✔" in landed
+
+
+async def test_badges_are_not_checked_until_the_verifier_ran(demo: Path) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, SHOWCASE)
+        before = screen_text(app)
+        await press(pilot, "v")
+        after = screen_text(app)
+    assert "verdict.issued        ○" in before
+    assert before.count("✔") == 1  # only the legend: nothing is assumed verified
+    assert "✔ verified 210" in after.splitlines()[0]
+    assert "✔ 210 entries verified" in after
+    assert "verdict.issued        ✔" in after
+
+
+async def test_entries_of_a_key_revoked_as_compromised_are_marked_void_once_verified(
+    demo: Path,
+) -> None:
+    """Kofi's key is revoked as compromised (all its entries): his verdict on the
+    showcase must not look verified, in the history, the claim pane or the inspector."""
+    from ledger.events import KeyRevokedBody
+    from ledger.keys import load_signing_key
+    from ledger.ledger import Draft, new_salt
+    from tui.widgets.claim_pane import ClaimPane
+
+    keys = Path(__file__).parents[2] / "fixtures" / "keys"
+    kofi = load_signing_key(keys / "demo-kofi.key", None).public.fingerprint
+    body = KeyRevokedBody(
+        salt=new_salt(lambda n: b"\x02" * n), reason="compromised", void_after=None, note="stolen"
+    )
+    Ledger.open(demo).append(
+        [Draft("key.revoked", kofi, body)],
+        load_signing_key(keys / "demo-ines.key", None),
+        at="2024-07-25T09:00:00Z",
+    )
+    projection = open_projection(Ledger.open(demo))
+    verdict = queries.claim_state(projection, SHOWCASE).verdict
+    assert verdict is not None
+    verdict_seq = verdict.signed.seq
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, SHOWCASE)
+        main = main_of(app)
+        pane = app.screen.query_one(ClaimPane)
+        assert "VOID" not in str(pane._shown)  # nothing is said before the verifier ran
+        await press(pilot, "v")
+        verified = screen_text(app)
+        claim_now = str(pane._shown)
+        await press(pilot, "left_square_bracket")  # #209: before the revocation
+        assert main.position == 209
+        claim_before = str(pane._shown)
+        listed_before = screen_text(app)
+        while main.position != verdict_seq:
+            await press(pilot, "left_curly_bracket")
+        at_verdict = screen_text(app)
+        await press(pilot, "i")
+        await settle(pilot)
+        inspected = screen_text(app)
+    assert main.verification is not None
+    assert main.verification.report.void
+    assert "⊘ void  ✘ finding" in verified  # the legend says what the glyph means
+    assert "✔ verified 211  ⊘ 1 compromised key" in verified.splitlines()[0]
+    assert "⚠ line 211   key-compromised Kofi Asante (demo)'s key was revoked" in verified
+    assert f"#{verdict_seq:<6}2024-06-26 10:00  verdict.issued        ⊘" in at_verdict
+    assert "note.added            ✔" in at_verdict  # Ravi's note, on the same claim
+    assert "Kofi Asante (demo) · editor  ⊘ VOID: its key was revoked as compromised" in claim_now
+    assert "VOID" not in claim_before  # as it stood then, like `show --as-of`
+    void_line = next(line for line in claim_now.splitlines() if line.startswith("VOID"))
+    assert void_line.endswith(": set by entries void, its key was revoked as compromised")
+    named = void_line.removeprefix("VOID").split(":")[0].strip(" ⊘").split(", ")
+    assert "status" in named  # Kofi published it (#153): the pane shows no signer for it
+    assert "verdict" in named
+    assert "text" not in named  # Ravi's correction
+    assert f"{SHOWCASE} published ⊘ mostly-tr…" in verified  # the claims list's verdict
+    assert f"{SHOWCASE} published mostly-true " in listed_before
+    claims_list = listed_before.split("╭─ Claims")[1].split("╭─ Claim ─")[0]
+    assert "⊘" not in claims_list  # nor any other claim's verdict
+    assert "verdict.issued  ⊘ void: its key was revoked as compromised" in inspected
+
+
+async def test_the_inspector_shows_the_line_signature_and_a_proof_that_checks(
+    demo: Path,
+) -> None:
+    last_line = (demo / "events.jsonl").read_text().splitlines()[-1]
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "i")
+        await settle(pilot)
+        screen = screen_text(app)
+        await press(pilot, "left_square_bracket")
+        stepped = screen_text(app)
+        await press(pilot, "escape")
+        assert main_of(app).position == 208
+
+    def squeeze(text: str) -> str:
+        return "".join(text.replace("█", "").split())
+
+    assert squeeze(last_line) in squeeze(screen)  # wrapped at spaces inside the box
+    assert "entry #209 of 209 · line 210 · note.added" in screen
+    assert "✔ the proof leads to the checkpoint's root" in screen
+    assert "(the checkpoint's own signature is checked by v)" in screen  # not verified yet
+    assert "entry #208 of 209" in stepped
+
+
+async def test_the_inspector_proof_fails_on_a_tampered_log(tampered: Path) -> None:
+    app = make_app(tampered)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "i")
+        await settle(pilot)
+        screen = screen_text(app)
+    assert "✘ inclusion proof for leaf 209 in a tree of 210 leaves leads to root" in screen
+
+
+async def test_verifying_a_log_that_grew_unread_says_so_and_enter_does_not_land_elsewhere(
+    demo: Path,
+) -> None:
+    """The verifier reads the file as it is now; the panes show it as it was read."""
+    from ledger.events import KeyRevokedBody
+    from ledger.keys import load_signing_key
+    from ledger.ledger import Draft, new_salt
+
+    keys = Path(__file__).parents[2] / "fixtures" / "keys"
+    hana = load_signing_key(keys / "demo-hana.key", None).public.fingerprint
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        body = KeyRevokedBody(
+            salt=new_salt(lambda n: b"\x03" * n), reason="compromised", void_after=None, note="x"
+        )
+        Ledger.open(demo).append(
+            [Draft("key.revoked", hana, body)],
+            load_signing_key(keys / "demo-ines.key", None),
+            at="2024-07-25T09:00:00Z",
+        )
+        await press(pilot, "v")
+        told = [n.message for n in app._notifications]
+        panel = app.screen.query_one(FindingsPanel)
+        assert panel.findings[0].line == 211  # the revocation's notice, past the screen's log
+        await press(pilot, "enter")
+        assert main.position == 209  # stayed: line 211 is not on screen
+        after = [n.message for n in app._notifications]
+    assert any("the verifier read 211 entries and the screen shows 210" in m for m in told)
+    assert any("line 211 was appended after the screen read the log: press r" in m for m in after)
+
+
+async def test_r_notices_a_line_edited_in_place_at_the_same_length(demo: Path) -> None:
+    """The cheap check (the last entry still in its place) would miss this edit; r must
+    show the log as it now reads, not the text projected before it."""
+    from tui.widgets.claim_pane import ClaimPane
+
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, SHOWCASE)
+        pane = app.screen.query_one(ClaimPane)
+        assert "Doha Agreement" in str(pane._shown)
+        path = demo / "events.jsonl"
+        data = path.read_bytes()
+        assert data.count(b"Doha Agreement") >= 1
+        path.write_bytes(data.replace(b"Doha Agreement", b"Dpha Agreement"))
+        await press(pilot, "r")
+        shown = str(pane._shown)
+    assert "Dpha Agreement" in shown
+    assert "Doha Agreement" not in shown
+
+
+async def test_r_reads_entries_appended_while_open(demo: Path) -> None:
+    from ledger.events import NoteAddedBody
+    from ledger.keys import load_signing_key
+    from ledger.ledger import Draft, new_salt
+
+    keys = Path(__file__).parents[2] / "fixtures" / "keys"
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        await press(pilot, "v")
+        assert main.verification is not None
+        ledger = Ledger.open(demo)
+        body = NoteAddedBody(
+            salt=new_salt(lambda n: b"\x01" * n), text="A late note.", in_reply_to=None
+        )
+        ledger.append(
+            [Draft("note.added", SHOWCASE, body)],
+            load_signing_key(keys / "demo-kofi.key", None),
+            at="2024-07-25T09:00:00Z",
+        )
+        await press(pilot, "r")
+        screen = screen_text(app)
+        assert main.position == 210  # it was at the last entry: it follows the log
+        assert main.verification is None  # what was verified is not what is there now
+    assert "211 entries" in screen.splitlines()[0]
+    assert "unverified" in screen.splitlines()[0]
+    assert "#210 of 210  2024-07-25T09:00:00Z  note.added  clm_adltccitm776" in screen
