@@ -22,6 +22,22 @@ from tests.tui.conftest import (
 )
 from tui.widgets.findings import FindingsPanel
 
+KEYS = Path(__file__).parents[2] / "fixtures" / "keys"
+
+
+def revoke_as_compromised(root: Path, label: str) -> None:
+    """The owner (Inés) revokes a demo key as compromised, all its entries void."""
+    from ledger.events import KeyRevokedBody
+    from ledger.keys import load_signing_key
+    from ledger.ledger import Draft, new_salt
+
+    key = load_signing_key(KEYS / f"demo-{label}.key", None).public.fingerprint
+    body = KeyRevokedBody(
+        salt=new_salt(lambda n: b"\x02" * n), reason="compromised", void_after=None, note="stolen"
+    )
+    owner = load_signing_key(KEYS / "demo-ines.key", None)
+    Ledger.open(root).append([Draft("key.revoked", key, body)], owner, at="2024-07-25T09:00:00Z")
+
 
 async def test_verification_finds_the_flipped_byte_and_enter_lands_on_it(tampered: Path) -> None:
     app = make_app(tampered)
@@ -63,21 +79,9 @@ async def test_entries_of_a_key_revoked_as_compromised_are_marked_void_once_veri
 ) -> None:
     """Kofi's key is revoked as compromised (all its entries): his verdict on the
     showcase must not look verified, in the history, the claim pane or the inspector."""
-    from ledger.events import KeyRevokedBody
-    from ledger.keys import load_signing_key
-    from ledger.ledger import Draft, new_salt
     from tui.widgets.claim_pane import ClaimPane
 
-    keys = Path(__file__).parents[2] / "fixtures" / "keys"
-    kofi = load_signing_key(keys / "demo-kofi.key", None).public.fingerprint
-    body = KeyRevokedBody(
-        salt=new_salt(lambda n: b"\x02" * n), reason="compromised", void_after=None, note="stolen"
-    )
-    Ledger.open(demo).append(
-        [Draft("key.revoked", kofi, body)],
-        load_signing_key(keys / "demo-ines.key", None),
-        at="2024-07-25T09:00:00Z",
-    )
+    revoke_as_compromised(demo, "kofi")
     projection = open_projection(Ledger.open(demo))
     verdict = queries.claim_state(projection, SHOWCASE).verdict
     assert verdict is not None
@@ -163,24 +167,11 @@ async def test_verifying_a_log_that_grew_unread_says_so_and_enter_does_not_land_
     demo: Path,
 ) -> None:
     """The verifier reads the file as it is now; the panes show it as it was read."""
-    from ledger.events import KeyRevokedBody
-    from ledger.keys import load_signing_key
-    from ledger.ledger import Draft, new_salt
-
-    keys = Path(__file__).parents[2] / "fixtures" / "keys"
-    hana = load_signing_key(keys / "demo-hana.key", None).public.fingerprint
     app = make_app(demo)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         main = main_of(app)
-        body = KeyRevokedBody(
-            salt=new_salt(lambda n: b"\x03" * n), reason="compromised", void_after=None, note="x"
-        )
-        Ledger.open(demo).append(
-            [Draft("key.revoked", hana, body)],
-            load_signing_key(keys / "demo-ines.key", None),
-            at="2024-07-25T09:00:00Z",
-        )
+        revoke_as_compromised(demo, "hana")
         await press(pilot, "v")
         told = [n.message for n in app._notifications]
         panel = app.screen.query_one(FindingsPanel)
