@@ -230,6 +230,25 @@ async def test_at_a_status_entry_the_claim_pane_shows_its_end_after_a_longer_tex
         assert pane.scroll_y == 0
 
 
+async def test_the_banner_fits_the_pane_when_the_text_brings_a_scrollbar(demo: Path) -> None:
+    """Jumping straight to the correction: the pane gets its scrollbar with that text,
+    and the banner, cut to the width before it, wrapped a stray word onto a line."""
+    from tui.widgets.claim_pane import ClaimPane
+
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        main.select_claim(SHOWCASE)
+        main.go(121, force=True)
+        await settle(pilot)
+        pane = app.screen.query_one(ClaimPane)
+        banner = next(line for line in str(pane._shown).splitlines() if line.startswith("▶"))
+        assert pane.show_vertical_scrollbar
+        assert len(banner) <= pane.scrollable_content_region.width
+        assert banner.startswith("▶ #121 claim.corrected: clarification:")
+
+
 async def test_the_palette_offers_no_screenshot_that_cannot_be_saved(demo: Path) -> None:
     app = make_app(demo)
     async with app.run_test(size=SIZE) as pilot:

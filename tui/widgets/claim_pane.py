@@ -245,8 +245,10 @@ class ClaimPane(VerticalScroll, inherit_bindings=False):
         roles: dict[str, str],
         verification: Verification | None = None,
     ) -> None:
-        width = max(self.scrollable_content_region.width, 20)
-        text = claim_text(view, scale, roles, width, verification)
+        width = self.scrollable_content_region.width
+        if not self.show_vertical_scrollbar:  # the new text may bring one: leave it room
+            width -= self.styles.scrollbar_size_vertical
+        text = claim_text(view, scale, roles, max(width, 20), verification)
         if text == self._shown:
             return  # the step did not change this claim: no re-layout
         self._shown = text
