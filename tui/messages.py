@@ -69,6 +69,18 @@ class PageLoaded(Message):
         self.filters = filters
 
 
+class ClaimLocated(Message):
+    """Where a claim selected off the loaded rows is in the list, for a position and
+    filters (``index`` None: it is not listed)."""
+
+    def __init__(self, claim_id: str, index: int | None, position: int, filters: Filters) -> None:
+        super().__init__()
+        self.claim_id = claim_id
+        self.index = index
+        self.position = position
+        self.filters = filters
+
+
 class ClaimHighlighted(Message):
     """The user moved the claims list's cursor onto a claim."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from typing import TypedDict
 
 import msgspec
 
@@ -114,16 +115,12 @@ class Reader:
 
     def page(self, *, as_of: int, filters: Filters, offset: int, limit: int) -> ClaimPage:
         return queries.list_claims(
-            self.projection,
-            as_of=as_of,
-            status=filters.status,
-            verdict=filters.verdict,
-            author=filters.author,
-            source=filters.source,
-            text=filters.text,
-            limit=limit,
-            offset=offset,
+            self.projection, as_of=as_of, limit=limit, offset=offset, **_narrowing(filters)
         )
+
+    def index(self, claim_id: str, *, as_of: int, filters: Filters) -> int | None:
+        """The claim's row in :meth:`page`'s list, or None when it is not listed."""
+        return queries.claim_index(self.projection, claim_id, as_of=as_of, **_narrowing(filters))
 
     def void_verdicts(
         self, void: Iterable[VoidRange]
@@ -201,6 +198,25 @@ class Reader:
             proof=proof,
             proof_note=note,
         )
+
+
+class _Narrowing(TypedDict):
+    status: str | None
+    verdict: str | None
+    author: str | None
+    source: str | None
+    text: str | None
+
+
+def _narrowing(filters: Filters) -> _Narrowing:
+    """The filters as the list queries' keyword arguments."""
+    return {
+        "status": filters.status,
+        "verdict": filters.verdict,
+        "author": filters.author,
+        "source": filters.source,
+        "text": filters.text,
+    }
 
 
 __all__ = ["Reader"]

@@ -109,6 +109,12 @@ class LedgerSession(Widget):
         page = self.reader.page(as_of=position, filters=filters, offset=offset, limit=limit)
         self.post_message(msg.PageLoaded(page, filters))
 
+    @work(thread=True, exclusive=True, group="locate", exit_on_error=False)
+    def locate_claim(self, claim_id: str, position: int, filters: Filters) -> None:
+        assert self.reader is not None
+        index = self.reader.index(claim_id, as_of=position, filters=filters)
+        self.post_message(msg.ClaimLocated(claim_id, index, position, filters))
+
     @work(thread=True, exclusive=True, group="catalog", exit_on_error=False)
     def load_catalog(self) -> None:
         worker = get_current_worker()

@@ -76,38 +76,82 @@ def list_claims(
     source_id = resolve(src, source, "source") if source is not None else None
     with src.cursor() as cur:
         n = at_position(cur, as_of, head=head(src, cur))
-        where: list[str] = []
-        params: dict[str, Any] = {}
-        if status is not None:
-            where.append("status = $status")
-            params["status"] = status
-        if verdict is not None:
-            where.append("verdict IS NULL" if verdict == "none" else "verdict = $verdict")
-            if verdict != "none":
-                params["verdict"] = verdict
-        if text:
-            where.append(
-                "(contains(lower(text), lower($text)) OR contains(lower(claimant), lower($text)))"
-            )
-            params["text"] = text
-        if source_id is not None:
-            where.append(
-                "(appearance_source = $source OR claim_id IN (SELECT claim_id FROM attributions "
-                f"WHERE source_id = $source AND NOT withdrawn AND {AS_OF}))"
-            )
-            params["source"] = source_id
-        if author:
-            where.append(
-                "claim_id IN (SELECT e.subject FROM events AS e LEFT JOIN keys_now AS k "
-                "ON k.fingerprint = e.author WHERE e.seq <= $n AND "
-                "(starts_with(e.author, $author) OR lower(k.name) = lower($author)))"
-            )
-            params["author"] = author
+        where, params = _where(status, verdict, text, source_id, author)
         if where:
             total, rows = _listing.filtered(cur, n, where, params, limit, offset, newest_first)
         else:
             total, rows = _listing.page(cur, n, limit, offset, newest_first)
     return ClaimPage(total=total, offset=offset, limit=limit, as_of=n, rows=rows)
+
+
+def claim_index(
+    src: Cursors,
+    claim: str,
+    *,
+    as_of: int | str | None = None,
+    status: str | None = None,
+    verdict: str | None = None,
+    author: str | None = None,
+    source: str | None = None,
+    text: str | None = None,
+) -> int | None:
+    """Where ``claim`` is in :func:`list_claims` with the same filters (oldest first),
+    or ``None`` when it is not listed: the row a list must move to, to show it."""
+    source_id = resolve(src, source, "source") if source is not None else None
+    with src.cursor() as cur:
+        n = at_position(cur, as_of, head=head(src, cur))
+        where, params = _where(status, verdict, text, source_id, author)
+        base = f"FROM claim_list WHERE {' AND '.join([AS_OF, *where])}"
+        params = {**params, "n": n, "c": claim}
+        own = fetch_all(cur, f"SELECT asserted_seq {base} AND claim_id = $c", params)
+        if not own:
+            return None
+        # the list's order: asserted_seq (NULLS LAST), then claim_id
+        before = (
+            "(asserted_seq < $a OR (asserted_seq = $a AND claim_id < $c))"
+            if own[0][0] is not None
+            else "(asserted_seq IS NOT NULL OR claim_id < $c)"
+        )
+        row = fetch_all(cur, f"SELECT count(*) {base} AND {before}", {**params, "a": own[0][0]})
+    return int(row[0][0])
+
+
+def _where(
+    status: str | None,
+    verdict: str | None,
+    text: str | None,
+    source_id: str | None,
+    author: str | None,
+) -> tuple[list[str], dict[str, Any]]:
+    """The conditions on ``claim_list`` that the list's filters make, and their values."""
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if status is not None:
+        where.append("status = $status")
+        params["status"] = status
+    if verdict is not None:
+        where.append("verdict IS NULL" if verdict == "none" else "verdict = $verdict")
+        if verdict != "none":
+            params["verdict"] = verdict
+    if text:
+        where.append(
+            "(contains(lower(text), lower($text)) OR contains(lower(claimant), lower($text)))"
+        )
+        params["text"] = text
+    if source_id is not None:
+        where.append(
+            "(appearance_source = $source OR claim_id IN (SELECT claim_id FROM attributions "
+            f"WHERE source_id = $source AND NOT withdrawn AND {AS_OF}))"
+        )
+        params["source"] = source_id
+    if author:
+        where.append(
+            "claim_id IN (SELECT e.subject FROM events AS e LEFT JOIN keys_now AS k "
+            "ON k.fingerprint = e.author WHERE e.seq <= $n AND "
+            "(starts_with(e.author, $author) OR lower(k.name) = lower($author)))"
+        )
+        params["author"] = author
+    return where, params
 
 
 def claim_history(src: Cursors, claim: str) -> list[HistoryStep]:
@@ -186,6 +230,7 @@ __all__ = [
     "Cursors",
     "Kind",
     "claim_history",
+    "claim_index",
     "claim_state",
     "event",
     "event_at",

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import UsageError
-from ledger.ledger import Appended
+from ledger.ledger import Appended, Ledger
 from ledger.projections import Projection, open_projection, queries, word_diff
 from tests.projections.conftest import Builder
 
@@ -231,3 +231,31 @@ def test_word_diff_runs_rebuild_both_texts(old: str, new: str) -> None:
     assert "".join(o.text for o in ops if o.op != "insert") == old
     assert "".join(o.text for o in ops if o.op != "delete") == new
     assert all(a.op != b.op for a, b in itertools.pairwise(ops))
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [{}, {"text": "taliban"}, {"verdict": "none"}, {"status": "published"}, {"author": "Lena"}],
+)
+def test_claim_index_is_where_the_list_shows_the_claim(
+    tmp_path: Path, filters: dict[str, str]
+) -> None:
+    """At several positions of the demo ledger, every listed claim's index is its row,
+    and a claim the list does not show has none."""
+    import shutil
+
+    demo = Path(__file__).parents[2] / "fixtures" / "ledgers" / "firstpost-2024-al-qaeda-taliban"
+    root = tmp_path / "demo"
+    shutil.copytree(demo, root, ignore=shutil.ignore_patterns(".cache"))
+    projection = open_projection(Ledger.open(root))
+    try:
+        for n in (25, 121, 160, 209):
+            rows = queries.list_claims(projection, as_of=n, limit=500, **filters).rows
+            listed = [row.claim_id for row in rows]
+            for i, claim in enumerate(listed):
+                assert queries.claim_index(projection, claim, as_of=n, **filters) == i
+            everyone = queries.list_claims(projection, as_of=209, limit=500).rows
+            for claim in {row.claim_id for row in everyone} - set(listed):
+                assert queries.claim_index(projection, claim, as_of=n, **filters) is None
+    finally:
+        projection.close()

@@ -249,6 +249,34 @@ async def test_the_banner_fits_the_pane_when_the_text_brings_a_scrollbar(demo: P
         assert banner.startswith("▶ #121 claim.corrected: clarification:")
 
 
+async def test_a_claim_picked_in_the_palette_off_the_loaded_rows_gets_the_list_cursor(
+    demo: Path,
+) -> None:
+    """The list reads the rows around its viewport: a claim picked far below must still
+    be the row the cursor is on, so that the next arrow moves on from it (before, it
+    moved on from the row the cursor had been on)."""
+    claim = "clm_iyhjg7cl7ocv"  # near the end of the demo's list
+    projection = open_projection(Ledger.open(demo))
+    index = queries.claim_index(projection, claim)
+    rows = queries.list_claims(projection, limit=500).rows
+    assert index is not None
+    assert index > 50  # not among the rows first read
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        await press(pilot, "ctrl+p")
+        await type_text(pilot, "visiting fellowship")
+        await press(pilot, "enter")
+        assert main.claim_id == claim
+        assert main.table.cursor_row == index
+        listed = screen_text(app).split("╭─ Claims")[1].split("╭─ Claim ─")[0]
+        assert claim in listed  # scrolled into view
+        main.table.focus()
+        await press(pilot, "up")
+        assert main.claim_id == rows[index - 1].claim_id
+
+
 async def test_the_palette_offers_no_screenshot_that_cannot_be_saved(demo: Path) -> None:
     app = make_app(demo)
     async with app.run_test(size=SIZE) as pilot:

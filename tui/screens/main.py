@@ -352,8 +352,13 @@ class MainScreen(Screen[None]):
     def select_claim(self, claim_id: str) -> None:
         """Select a claim (from the palette, a finding, a jump) and show it at the cursor."""
         self.claim_id = claim_id
-        self.table.select(claim_id)
+        if not self.table.select(claim_id) and self.reader is not None:
+            self.session.locate_claim(claim_id, self.position, self.filters)
         self._load_claim()
+
+    def on_claim_located(self, message: msg.ClaimLocated) -> None:
+        if message.claim_id == self.claim_id and message.index is not None:
+            self.table.place(message.claim_id, message.index, (message.position, message.filters))
 
     def narrow(self, *, author: str | None = None, source: str | None = None) -> None:
         """List the claims of this reviewer or source (the palette's picks), keeping the

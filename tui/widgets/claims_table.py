@@ -196,15 +196,29 @@ class ClaimsTable(ScrollView, can_focus=True):
         self.verification = verification
         self.refresh()
 
-    def select(self, claim_id: str | None) -> None:
-        """Show ``claim_id`` as selected (if it is on a loaded row)."""
+    def select(self, claim_id: str | None) -> bool:
+        """Show ``claim_id`` as selected; False when it is on no loaded row (then
+        :meth:`place` puts the cursor on it once its row is known)."""
         self.selected = claim_id
+        found = False
         for i, row in self.rows.items():
             if row.claim_id == claim_id:
                 self.cursor_row = i
                 self.scroll_to_cursor()
+                found = True
                 break
         self.refresh()
+        return found
+
+    def place(self, claim_id: str, index: int, query: Query) -> None:
+        """Move the cursor to row ``index``, where ``claim_id`` is listed for ``query``
+        (a claim selected off the loaded rows), and load the rows around it."""
+        if query != self.wanted or claim_id != self.selected or index >= max(self.total, 1):
+            return
+        self.cursor_row = index
+        self.scroll_to_cursor()
+        self.refresh()
+        self._want_rows()
 
     def mark_touched(self, claim_id: str | None) -> None:
         """Mark the claim the event at the cursor touched."""
