@@ -191,6 +191,7 @@ def verify(
                     run.close_scratch()
         checkpoint = _read_checkpoint(root)
     report.entries, report.root = run.state.size, merkle.edge_root(run.edge)
+    report.void = list(run.state.void)
     report.findings.extend(run.findings)
     _check_redactions(run, report)
     _check_erasures(run, report)
@@ -433,7 +434,6 @@ def _check_erasures(run: _Run, report: Report) -> None:
 
 
 def _check_voids(run: _Run, report: Report) -> None:
-    report.void = list(run.state.void)
     for void in run.state.void:
         key = run.state.keys.get(void.author)
         name = key.name if key else void.author

@@ -209,7 +209,6 @@ async def test_r_reads_entries_appended_while_open(demo: Path) -> None:
     from ledger.keys import load_signing_key
     from ledger.ledger import Draft, new_salt
 
-    keys = Path(__file__).parents[2] / "fixtures" / "keys"
     app = make_app(demo)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -222,7 +221,7 @@ async def test_r_reads_entries_appended_while_open(demo: Path) -> None:
         )
         ledger.append(
             [Draft("note.added", SHOWCASE, body)],
-            load_signing_key(keys / "demo-kofi.key", None),
+            load_signing_key(KEYS / "demo-kofi.key", None),
             at="2024-07-25T09:00:00Z",
         )
         await press(pilot, "r")
