@@ -1,8 +1,9 @@
 """Full verification and the pull-request gate (DESIGN §5, §8).
 
 :func:`verify` streams the log once and reports **every** finding as a
-:class:`Finding` (line, event id, rule, one-line explanation, hint) instead of
-stopping at the first. The sequential rules are the same fold that appending
+:class:`~ledger.findings.Finding` (line, event id, rule, one-line explanation, hint)
+instead of stopping at the first; the checks that need the whole fold are in
+:mod:`ledger.findings`. The sequential rules are the same fold that appending
 uses (:mod:`ledger.rules`); signature checks, which are position-independent,
 run in worker processes in chunks for large logs while the main process folds.
 Memory stays flat as the log grows: lines are read in chunks, the Merkle tree is
@@ -16,54 +17,25 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     import sqlite3
 
-from ledger import log, merkle, prefix, rules, statecache
-from ledger.checkpoint import Checkpoint, open_checkpoint
+from ledger import findings, log, merkle, prefix, rules, statecache
+from ledger.checkpoint import Checkpoint
 from ledger.codec import decode_entry
 from ledger.entry import decode_signature
-from ledger.errors import DecodeError, LedgerError, NoteError, StorageError, TornWrite
+from ledger.errors import DecodeError, LedgerError, StorageError, TornWrite
 from ledger.events import EntryRedactedBody
+from ledger.findings import RULES, Finding, Report, Since
 from ledger.keys import PublicKey
 from ledger.ledger import CHECKPOINT_NAME, LOCK_NAME, LedgerConfig, paused_gc
 from ledger.sigcheck import Signatures
 from ledger.trust import is_test_key
-from ledger.voids import VoidRange
 
-Severity = Literal["error", "notice"]
-
-RULES: Final = (
-    "json",
-    "schema",
-    "canonical",
-    "line-too-long",
-    "base64",
-    "signature",
-    "genesis",
-    "trust-root",
-    "unknown-key",
-    "key-revoked",
-    "role",
-    "subject",
-    "stale-parent",
-    "fork",
-    "duplicate-id",
-    "reference",
-    "key-grant",
-    "verdict",
-    "redaction",
-    "time",
-    "torn-tail",
-    "checkpoint",
-    "since",
-)
-"""Every rule class a finding can name, in report order (JUnit has one case each)."""
 Progress = Callable[[int, int], None]
 
 KEY_KINDS: Final = frozenset({"ledger.created", "key.granted", "key.revoked"})
@@ -74,54 +46,6 @@ SPILL_MIN_BYTES: Final = 96 << 20
 Below it, folding in memory is faster (about 7 µs an entry) and needs no more memory:
 the largest process peaks at 99 MiB for a 57 MiB log (117 MiB spilled) and 129 MiB for
 an 88 MiB log, against 152 MiB spilled for 114 MiB and 178 MiB for 568 MiB."""
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing wrong with the ledger (or, as a notice, worth knowing)."""
-
-    rule: str
-    message: str
-    line: int | None = None
-    event_id: str | None = None
-    hint: str | None = None
-    severity: Severity = "error"
-    file: str = "events.jsonl"
-
-
-@dataclass
-class Report:
-    """What :func:`verify` found; ``ok`` when there is no error finding."""
-
-    origin: str
-    trust_root: str
-    entries: int = 0
-    root: bytes = merkle.EMPTY_ROOT
-    findings: list[Finding] = field(default_factory=list)
-    checkpoint: Checkpoint | None = None
-    since: Checkpoint | None = None
-    seconds: float = 0.0
-    void: list[VoidRange] = field(default_factory=list)
-    """The entries a ``compromised`` revocation voided, as of the last entry checked."""
-
-    @property
-    def ok(self) -> bool:
-        return not any(f.severity == "error" for f in self.findings)
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
-
-
-@dataclass(frozen=True)
-class Since:
-    """The earlier state a change must only append to: a signed checkpoint and its policy."""
-
-    note: bytes
-    config: LedgerConfig | None = None
-    label: str = "the earlier checkpoint"
-    file: str = CHECKPOINT_NAME
-    """Where the note came from (relative to the ledger), for a finding about it."""
 
 
 def verify(
@@ -157,8 +81,8 @@ def verify(
             )
         )
     if since is not None and since.config is not None:
-        _check_policy(since, config, report)
-    old = _open_since(since, policy, report) if since is not None else None
+        findings.check_policy(since, config, report)
+    old = findings.open_since(since, policy, report) if since is not None else None
     path = root / events_file
     total = _size_of(path)
     count = workers if workers is not None else (os.cpu_count() or 1)
@@ -193,12 +117,10 @@ def verify(
     report.entries, report.root = run.state.size, merkle.edge_root(run.edge)
     report.void = list(run.state.void)
     report.findings.extend(run.findings)
-    _check_redactions(run, report)
-    _check_erasures(run, report)
-    _check_voids(run, report)
-    _check_checkpoint(checkpoint, run, report)
+    report.findings.extend(findings.check_state(run.state, run.file))
+    findings.check_checkpoint(checkpoint, findings.ledger_keys(run.state), report)
     if since is not None and old is not None:
-        _check_since(since, old, run, report)
+        findings.check_since(since, old, run.edge_at, run.keys_at, run.file, report)
     report.findings.sort(key=lambda f: (f.line is None, f.line or 0))
     report.seconds = time.monotonic() - started
     return report
@@ -308,7 +230,7 @@ class _Run:
         self.edge = merkle.append_leaf(self.edge, leaf)
         if self.edge.size in self.watch:
             self.edge_at[self.edge.size] = merkle.edge_root(self.edge)
-            self.keys_at[self.edge.size] = _ledger_keys(self.state)
+            self.keys_at[self.edge.size] = findings.ledger_keys(self.state)
 
     def finish_signatures(self) -> None:
         for index, eid in self.signatures.close():
@@ -396,76 +318,12 @@ def _since_fast(
         run.edge = merkle.RightEdge(old.size, tuple(edge))
         if anomalies or merkle.edge_root(run.edge) != old.root:
             return None
-        run.edge_at[old.size], run.keys_at[old.size] = old.root, _ledger_keys(state)
+        run.edge_at[old.size], run.keys_at[old.size] = old.root, findings.ledger_keys(state)
         for line in _lines(path, run, end, old.size):
             run.fold(line)
     finally:
         run.finish_signatures()
     return run
-
-
-def _check_redactions(run: _Run, report: Report) -> None:
-    for eid, seq in sorted(run.state.unexplained_redactions.items(), key=lambda kv: kv[1]):
-        report.findings.append(
-            Finding(
-                "redaction",
-                "this line carries only its header, but no entry.redacted targets it",
-                seq + 1,
-                eid,
-                hint="a body may only be removed by 'factledger redact'",
-                file=run.file,
-            )
-        )
-
-
-def _check_erasures(run: _Run, report: Report) -> None:
-    for eid, seq in sorted(run.state.unerased.items(), key=lambda kv: kv[1]):
-        report.findings.append(
-            Finding(
-                "redaction",
-                "an entry.redacted targets this line, but its body is still in the log",
-                seq + 1,
-                eid,
-                hint="the erasure did not happen; rewrite the line with 'factledger redact' "
-                "semantics (e.g. after a merge, run 'factledger merge' rather than git)",
-                file=run.file,
-            )
-        )
-
-
-def _check_voids(run: _Run, report: Report) -> None:
-    for void in run.state.void:
-        key = run.state.keys.get(void.author)
-        name = key.name if key else void.author
-        report.findings.append(
-            Finding(
-                "key-compromised",
-                f"{name}'s key was revoked as compromised on line {void.revoked_seq + 1}: its "
-                + (
-                    f"entries after line {void.after_seq + 1}"
-                    if void.after_seq >= 0
-                    else "entries (all of them, no void_after was given)"
-                )
-                + " before the revocation are void",
-                void.revoked_seq + 1,
-                severity="notice",
-                file=run.file,
-            )
-        )
-
-
-def _ledger_keys(state: rules.LedgerState) -> list[PublicKey]:
-    """Keys that may sign a checkpoint of this state: not revoked, except by its last entry.
-
-    (The appending key re-signs the checkpoint, so an admin who revokes their own key
-    signs one last checkpoint with it.)
-    """
-    last = state.size - 1
-    return [
-        k.public
-        for k in state.keys.values()
-        if k.revoked is None or (k.revoked == "retired" and k.revoked_seq == last)
-    ]
 
 
 def _read_checkpoint(root: Path) -> bytes | None:
@@ -478,123 +336,4 @@ def _read_checkpoint(root: Path) -> bytes | None:
         raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
 
 
-def _check_checkpoint(note: bytes | None, run: _Run, report: Report) -> None:
-    path = Path(CHECKPOINT_NAME)
-    if note is None:
-        report.findings.append(
-            Finding("checkpoint", "the ledger has no checkpoint", file=path.name)
-        )
-        return
-    try:
-        cp = open_checkpoint(note, report.origin, _ledger_keys(run.state))
-    except (NoteError, DecodeError) as exc:
-        report.findings.append(
-            Finding(
-                "checkpoint", exc.message, hint="re-sign only with a ledger key", file=path.name
-            )
-        )
-        return
-    report.checkpoint = cp
-    if cp.size > report.entries:
-        report.findings.append(
-            Finding(
-                "checkpoint",
-                f"the checkpoint covers {cp.size} entries but the log has {report.entries}: "
-                "the log was truncated",
-                hint="restore the missing entries from git history",
-                file=path.name,
-            )
-        )
-    elif cp.size < report.entries:
-        report.findings.append(
-            Finding(
-                "checkpoint",
-                f"the checkpoint covers {cp.size} entries but the log has {report.entries}",
-                hint="entries were added without factledger; append only with factledger",
-                file=path.name,
-            )
-        )
-    elif cp.root != report.root:
-        report.findings.append(
-            Finding(
-                "checkpoint",
-                "the log's Merkle root differs from the signed checkpoint's root",
-                hint="an entry was changed, reordered or replaced",
-                file=path.name,
-            )
-        )
-
-
-def _check_policy(since: Since, config: LedgerConfig, report: Report) -> None:
-    """A change may not alter the policy it is checked against (DESIGN §5)."""
-    assert since.config is not None
-    for name in ("origin", "trust_root", "events"):
-        old, new = getattr(since.config, name), getattr(config, name)
-        if old != new:
-            report.findings.append(
-                Finding(
-                    "trust-root",
-                    f"ledger.toml changes {name} from {old} to {new} since {since.label}",
-                    hint="change the policy in its own reviewed commit; a change may not "
-                    "alter what it is checked against",
-                    file="ledger.toml",
-                )
-            )
-
-
-def _open_since(since: Since, policy: LedgerConfig, report: Report) -> Checkpoint | None:
-    from ledger.checkpoint import parse_body
-
-    try:
-        text = since.note.decode("utf-8")
-        body, _, _ = text.partition("\n\n")
-        old = parse_body(body + "\n", origin=policy.origin)
-    except (UnicodeDecodeError, NoteError, DecodeError) as exc:
-        message = getattr(exc, "message", str(exc))
-        report.findings.append(
-            Finding("since", f"{since.label} is not a checkpoint: {message}", file=since.file)
-        )
-        return None
-    report.since = old
-    return old
-
-
-def _check_since(since: Since, old: Checkpoint, run: _Run, report: Report) -> None:
-    """Append-only against an earlier checkpoint (DESIGN §5, the pull-request gate).
-
-    Old size ≤ new size, and the root of the first old-size entries — recomputed
-    from the log itself, which is stronger than checking a consistency proof — equals
-    the old root; the old checkpoint is signed by a key the ledger had at that size.
-    """
-
-    def finding(message: str, hint: str) -> None:
-        report.findings.append(Finding("since", message, hint=hint, file=run.file))
-
-    if old.size > report.entries:
-        finding(
-            f"{since.label} covers {old.size} entries but the log now has {report.entries}: "
-            "entries were removed",
-            "a change may only append; restore the removed entries",
-        )
-        return
-    if run.edge_at.get(old.size) != old.root:
-        finding(
-            f"the first {old.size} entries no longer match {since.label}: an old entry was "
-            "edited, dropped, reordered or inserted",
-            "a change may only append; rebase it on the base branch's events.jsonl",
-        )
-        return
-    try:
-        open_checkpoint(since.note, report.origin, run.keys_at.get(old.size, []))
-    except (NoteError, DecodeError) as exc:
-        report.findings.append(
-            Finding(
-                "since",
-                f"{since.label} is not signed by a key of the ledger: {exc.message}",
-                hint="compare against a checkpoint that factledger wrote",
-                file=since.file,
-            )
-        )
-
-
-__all__ = ["Finding", "Report", "Since", "verify"]
+__all__ = ["RULES", "Finding", "Report", "Since", "verify"]

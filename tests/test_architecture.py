@@ -15,7 +15,7 @@ import sys
 import pytest
 
 CORE = ["ledger", "ledger.ledger", "ledger.cli.main", "ledger.rules", "ledger.codec"]
-OPTIONAL = ["ledger.verify"]
+OPTIONAL = ["ledger.verify", "ledger.findings"]
 HEAVY = ["duckdb", "textual"]
 
 

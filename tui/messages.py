@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from ledger.findings import Finding
 from ledger.projections import ClaimPage, EventView
-from ledger.verify import Finding
 from tui.catalog import Catalog
 from tui.model import ClaimView, Filters, Inspection, LedgerInfo, Verification
 from tui.reader import Reader

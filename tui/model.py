@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
+from ledger.findings import Finding, Report
 from ledger.projections import (
     ClaimState,
     DayCount,
@@ -21,7 +22,6 @@ from ledger.projections import (
     HistoryStep,
     ScaleStep,
 )
-from ledger.verify import Finding, Report
 from ledger.voids import is_void
 from tui.catalog import Proof
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ledger.verify import Report, Since
+    from ledger.findings import Report, Since
 
 from ledger import gitrev
 from ledger.cli.context import Context
@@ -73,7 +73,7 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
 
 def _since(ctx: Context, ledger: Ledger, ref: str) -> Since | None:
     """The earlier state to prove appends against; None for a ledger new at ``git:REV``."""
-    from ledger.verify import Since
+    from ledger.findings import Since
 
     if ref.startswith("git:"):
         rev = ref[4:]

@@ -13,9 +13,9 @@ from typing import Any, Final
 from xml.etree import ElementTree as ET
 
 from ledger.errors import LedgerError
+from ledger.findings import RULES, Finding, Report
 from ledger.ledger import CONFIG_NAME
 from ledger.text import one_line
-from ledger.verify import RULES, Finding, Report
 
 JSON_VERSION = 1
 

@@ -49,7 +49,7 @@ from typing import Any
 
 import pytest
 
-import ledger.verify
+import ledger.findings
 from ledger import log, statecache
 from ledger.cli.main import main
 from ledger.codec import decode_entry
@@ -438,11 +438,12 @@ def test_verify_racing_an_append_never_reports_the_log_as_truncated(
     ``verify`` reads the log first and the checkpoint last, so it then sees a checkpoint
     covering more entries than the log it read and reports "the log was truncated" —
     the finding for an attack. The window is made deterministic by running the append
-    when verify reaches its checkpoint check (a private function: the only seam there
-    is). If verify held a shared lock, the append would wait (the thread is given 3 s),
-    or if it read the checkpoint first, the race could only make the log look longer.
+    when verify reaches its checkpoint check (``ledger.findings.check_checkpoint``: the
+    only seam there is). If verify held a shared lock, the append would wait (the thread
+    is given 3 s), or if it read the checkpoint first, the race could only make the log
+    look longer.
     """
-    original = ledger.verify._check_checkpoint
+    original = ledger.findings.check_checkpoint
 
     def append_then_check(*args: Any, **kwargs: Any) -> None:
         appender = threading.Thread(
@@ -455,7 +456,7 @@ def test_verify_racing_an_append_never_reports_the_log_as_truncated(
         racing.append(appender)
 
     racing: list[threading.Thread] = []
-    monkeypatch.setattr(ledger.verify, "_check_checkpoint", append_then_check)
+    monkeypatch.setattr(ledger.findings, "check_checkpoint", append_then_check)
     report = book.verify()
     racing[0].join(timeout=30)
     messages = [f.message for f in report.errors]

@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
-from ledger.verify import Finding
+from ledger.findings import Finding
 from tui.messages import FindingChosen
 from tui.model import Verification
 from tui.widgets.keys import list_bindings

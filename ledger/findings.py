@@ -1,0 +1,303 @@
+"""What verification found, and the checks made once the fold is done (DESIGN §5, §8).
+
+A :class:`Report` collects :class:`Finding` s. The functions here are pure: they turn
+the folded rule state, the log's root and the checkpoint notes :func:`ledger.verify.verify`
+read into findings — body removals left unexplained, erasures not carried out, keys
+revoked as compromised, the checkpoint against the log, and the pull-request gate
+against an earlier checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from ledger import merkle, rules
+from ledger.checkpoint import Checkpoint, open_checkpoint, parse_body
+from ledger.errors import DecodeError, NoteError
+from ledger.keys import PublicKey
+from ledger.ledger import CHECKPOINT_NAME, LedgerConfig
+from ledger.voids import VoidRange
+
+Severity = Literal["error", "notice"]
+
+RULES: Final = (
+    "json",
+    "schema",
+    "canonical",
+    "line-too-long",
+    "base64",
+    "signature",
+    "genesis",
+    "trust-root",
+    "unknown-key",
+    "key-revoked",
+    "role",
+    "subject",
+    "stale-parent",
+    "fork",
+    "duplicate-id",
+    "reference",
+    "key-grant",
+    "verdict",
+    "redaction",
+    "time",
+    "torn-tail",
+    "checkpoint",
+    "since",
+)
+"""Every rule class a finding can name, in report order (JUnit has one case each)."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong with the ledger (or, as a notice, worth knowing)."""
+
+    rule: str
+    message: str
+    line: int | None = None
+    event_id: str | None = None
+    hint: str | None = None
+    severity: Severity = "error"
+    file: str = "events.jsonl"
+
+
+@dataclass
+class Report:
+    """What :func:`verify` found; ``ok`` when there is no error finding."""
+
+    origin: str
+    trust_root: str
+    entries: int = 0
+    root: bytes = merkle.EMPTY_ROOT
+    findings: list[Finding] = field(default_factory=list)
+    checkpoint: Checkpoint | None = None
+    since: Checkpoint | None = None
+    seconds: float = 0.0
+    void: list[VoidRange] = field(default_factory=list)
+    """The entries a ``compromised`` revocation voided, as of the last entry checked."""
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+
+@dataclass(frozen=True)
+class Since:
+    """The earlier state a change must only append to: a signed checkpoint and its policy."""
+
+    note: bytes
+    config: LedgerConfig | None = None
+    label: str = "the earlier checkpoint"
+    file: str = CHECKPOINT_NAME
+    """Where the note came from (relative to the ledger), for a finding about it."""
+
+
+def check_state(state: rules.LedgerState, file: str) -> list[Finding]:
+    """What only the whole fold shows: bodies removed or kept against the redactions,
+    and (as notices) the entries a ``compromised`` revocation voided."""
+    found: list[Finding] = []
+    for eid, seq in sorted(state.unexplained_redactions.items(), key=lambda kv: kv[1]):
+        found.append(
+            Finding(
+                "redaction",
+                "this line carries only its header, but no entry.redacted targets it",
+                seq + 1,
+                eid,
+                hint="a body may only be removed by 'factledger redact'",
+                file=file,
+            )
+        )
+    for eid, seq in sorted(state.unerased.items(), key=lambda kv: kv[1]):
+        found.append(
+            Finding(
+                "redaction",
+                "an entry.redacted targets this line, but its body is still in the log",
+                seq + 1,
+                eid,
+                hint="the erasure did not happen; rewrite the line with 'factledger redact' "
+                "semantics (e.g. after a merge, run 'factledger merge' rather than git)",
+                file=file,
+            )
+        )
+    for void in state.void:
+        key = state.keys.get(void.author)
+        name = key.name if key else void.author
+        found.append(
+            Finding(
+                "key-compromised",
+                f"{name}'s key was revoked as compromised on line {void.revoked_seq + 1}: its "
+                + (
+                    f"entries after line {void.after_seq + 1}"
+                    if void.after_seq >= 0
+                    else "entries (all of them, no void_after was given)"
+                )
+                + " before the revocation are void",
+                void.revoked_seq + 1,
+                severity="notice",
+                file=file,
+            )
+        )
+    return found
+
+
+def ledger_keys(state: rules.LedgerState) -> list[PublicKey]:
+    """Keys that may sign a checkpoint of this state: not revoked, except by its last entry.
+
+    (The appending key re-signs the checkpoint, so an admin who revokes their own key
+    signs one last checkpoint with it.)
+    """
+    last = state.size - 1
+    return [
+        k.public
+        for k in state.keys.values()
+        if k.revoked is None or (k.revoked == "retired" and k.revoked_seq == last)
+    ]
+
+
+def check_checkpoint(note: bytes | None, keys: list[PublicKey], report: Report) -> None:
+    """The checkpoint ``note`` (None: there is none) against the log ``report`` describes."""
+    if note is None:
+        report.findings.append(
+            Finding("checkpoint", "the ledger has no checkpoint", file=CHECKPOINT_NAME)
+        )
+        return
+    try:
+        cp = open_checkpoint(note, report.origin, keys)
+    except (NoteError, DecodeError) as exc:
+        report.findings.append(
+            Finding(
+                "checkpoint",
+                exc.message,
+                hint="re-sign only with a ledger key",
+                file=CHECKPOINT_NAME,
+            )
+        )
+        return
+    report.checkpoint = cp
+    if cp.size > report.entries:
+        report.findings.append(
+            Finding(
+                "checkpoint",
+                f"the checkpoint covers {cp.size} entries but the log has {report.entries}: "
+                "the log was truncated",
+                hint="restore the missing entries from git history",
+                file=CHECKPOINT_NAME,
+            )
+        )
+    elif cp.size < report.entries:
+        report.findings.append(
+            Finding(
+                "checkpoint",
+                f"the checkpoint covers {cp.size} entries but the log has {report.entries}",
+                hint="entries were added without factledger; append only with factledger",
+                file=CHECKPOINT_NAME,
+            )
+        )
+    elif cp.root != report.root:
+        report.findings.append(
+            Finding(
+                "checkpoint",
+                "the log's Merkle root differs from the signed checkpoint's root",
+                hint="an entry was changed, reordered or replaced",
+                file=CHECKPOINT_NAME,
+            )
+        )
+
+
+def check_policy(since: Since, config: LedgerConfig, report: Report) -> None:
+    """A change may not alter the policy it is checked against (DESIGN §5)."""
+    assert since.config is not None
+    for name in ("origin", "trust_root", "events"):
+        old, new = getattr(since.config, name), getattr(config, name)
+        if old != new:
+            report.findings.append(
+                Finding(
+                    "trust-root",
+                    f"ledger.toml changes {name} from {old} to {new} since {since.label}",
+                    hint="change the policy in its own reviewed commit; a change may not "
+                    "alter what it is checked against",
+                    file="ledger.toml",
+                )
+            )
+
+
+def open_since(since: Since, policy: LedgerConfig, report: Report) -> Checkpoint | None:
+    """The earlier checkpoint's body, unverified (its signer is checked as of its size)."""
+    try:
+        text = since.note.decode("utf-8")
+        body, _, _ = text.partition("\n\n")
+        old = parse_body(body + "\n", origin=policy.origin)
+    except (UnicodeDecodeError, NoteError, DecodeError) as exc:
+        message = getattr(exc, "message", str(exc))
+        report.findings.append(
+            Finding("since", f"{since.label} is not a checkpoint: {message}", file=since.file)
+        )
+        return None
+    report.since = old
+    return old
+
+
+def check_since(
+    since: Since,
+    old: Checkpoint,
+    root_at: Mapping[int, bytes],
+    keys_at: Mapping[int, list[PublicKey]],
+    file: str,
+    report: Report,
+) -> None:
+    """Append-only against an earlier checkpoint (DESIGN §5, the pull-request gate).
+
+    Old size ≤ new size, and the root of the first old-size entries — recomputed
+    from the log itself, which is stronger than checking a consistency proof — equals
+    the old root; the old checkpoint is signed by a key the ledger had at that size.
+    """
+
+    def finding(message: str, hint: str) -> None:
+        report.findings.append(Finding("since", message, hint=hint, file=file))
+
+    if old.size > report.entries:
+        finding(
+            f"{since.label} covers {old.size} entries but the log now has {report.entries}: "
+            "entries were removed",
+            "a change may only append; restore the removed entries",
+        )
+        return
+    if root_at.get(old.size) != old.root:
+        finding(
+            f"the first {old.size} entries no longer match {since.label}: an old entry was "
+            "edited, dropped, reordered or inserted",
+            "a change may only append; rebase it on the base branch's events.jsonl",
+        )
+        return
+    try:
+        open_checkpoint(since.note, report.origin, keys_at.get(old.size, []))
+    except (NoteError, DecodeError) as exc:
+        report.findings.append(
+            Finding(
+                "since",
+                f"{since.label} is not signed by a key of the ledger: {exc.message}",
+                hint="compare against a checkpoint that factledger wrote",
+                file=since.file,
+            )
+        )
+
+
+__all__ = [
+    "RULES",
+    "Finding",
+    "Report",
+    "Severity",
+    "Since",
+    "check_checkpoint",
+    "check_policy",
+    "check_since",
+    "check_state",
+    "ledger_keys",
+    "open_since",
+]
