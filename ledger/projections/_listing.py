@@ -17,7 +17,9 @@ from typing import Any, Final
 from ledger.projections._common import AS_OF, Cur, build, fetch_all, fetch_one
 from ledger.projections.views import ClaimRow
 
-_ROW: Final = "claim_id, text, claimant, status, verdict, sources, seq_from, last_at"
+_ROW: Final = (
+    "claim_id, text, claimant, status, verdict, verdict_redacted, sources, seq_from, last_at"
+)
 _RANKS: Final = (
     "SELECT count(*) FILTER (WHERE rank IS NOT NULL AND seq_from <= $n), "
     "list(rank) FILTER (WHERE rank IS NOT NULL AND seq_to <= $n), "

@@ -67,9 +67,11 @@ WITH changes AS (
            CASE WHEN kind = 'claim.status'
                 THEN {'status': body ->> '$.status', 'reason': body ->> '$.reason'} END AS statused,
            CASE WHEN kind = 'verdict.issued'
-                THEN {'rating': body ->> '$.rating', 'rationale': body ->> '$.rationale'}
+                THEN {'rating': body ->> '$.rating', 'rationale': body ->> '$.rationale',
+                      'redacted': body IS NULL}
                 WHEN kind = 'verdict.voided'
-                THEN {'rating': NULL::VARCHAR, 'rationale': NULL::VARCHAR} END AS verdicted
+                THEN {'rating': NULL::VARCHAR, 'rationale': NULL::VARCHAR, 'redacted': FALSE}
+                END AS verdicted
     FROM events
     WHERE seq >= getvariable('apply_start')
       AND kind IN ('claim.asserted', 'claim.corrected', 'claim.status',
@@ -84,7 +86,8 @@ WITH changes AS (
            CASE WHEN status_seq IS NOT NULL
                 THEN {'status': status, 'reason': status_reason} END AS statused,
            CASE WHEN verdict_seq IS NOT NULL
-                THEN {'rating': verdict, 'rationale': rationale} END AS verdicted,
+                THEN {'rating': verdict, 'rationale': rationale, 'redacted': verdict_redacted}
+                END AS verdicted,
            TRUE AS seed
     FROM claims
     WHERE seq_to IS NULL AND claim_id IN (SELECT claim_id FROM changes)
@@ -116,7 +119,7 @@ SELECT claim_id, seq, seq_to, event_kind,
        asserted.source, asserted.quote, asserted.locator, asserted.topics,
        CASE WHEN status_seq IS NULL THEN 'open' ELSE statused.status END,
        statused.reason, verdicted.rating, verdicted.rationale,
-       asserted_seq, text_seq, status_seq, verdict_seq
+       asserted_seq, text_seq, status_seq, verdict_seq, coalesce(verdicted.redacted, FALSE)
 FROM claim_steps
 WHERE NOT seed
 ORDER BY seq;
@@ -383,10 +386,11 @@ WITH touched AS (
     SELECT subject AS claim_id, seq, "at" FROM events WHERE seq >= getvariable('apply_start')
 )
 SELECT e.claim_id, e.seq, o.rank, c.asserted_seq, c.text, c.claimant, c.status, c.verdict,
-       c.appearance_source, coalesce(l.sources, 0) AS sources, e."at" AS last_at
+       c.verdict_redacted, c.appearance_source, coalesce(l.sources, 0) AS sources,
+       e."at" AS last_at
 FROM touched AS e
 ASOF JOIN (SELECT claim_id, seq_from, asserted_seq, text, claimant, status, verdict,
-                  appearance_source
+                  verdict_redacted, appearance_source
            FROM claims WHERE claim_id IN (SELECT claim_id FROM claim_touched)) AS c
     ON c.claim_id = e.claim_id AND c.seq_from <= e.seq
 ASOF JOIN (SELECT claim_id, seq_from, rank FROM claim_order
@@ -403,7 +407,7 @@ WHERE claim_list.claim_id = f.claim_id AND claim_list.seq_to IS NULL;
 -- step: claim_list, insert (in rank order: a page of the list reads a range of it)
 INSERT INTO claim_list
 SELECT claim_id, seq, lead(seq) OVER (PARTITION BY claim_id ORDER BY seq), rank, asserted_seq,
-       text, claimant, status, verdict, appearance_source, sources, last_at
+       text, claimant, status, verdict, verdict_redacted, appearance_source, sources, last_at
 FROM claim_list_steps
 ORDER BY rank NULLS LAST, seq;
 

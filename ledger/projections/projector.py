@@ -53,7 +53,7 @@ from ledger.projections._loader import (
 )
 from ledger.projections._scan import Pieces, Scan
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 T = TypeVar("T")
 _TABLES: Final = (
     "meta",

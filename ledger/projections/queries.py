@@ -66,7 +66,8 @@ def list_claims(
 ) -> ClaimPage:
     """A page of claims as of a position, filtered.
 
-    ``verdict`` is a rating name or ``"none"``; ``author`` a key name or a
+    ``verdict`` is a rating name or ``"none"`` (no verdict; a redacted verdict is one,
+    whose rating is not known); ``author`` a key name or a
     fingerprint prefix of anyone who signed an event on the claim; ``source`` a
     source id (prefix) attributed to the claim, or where it appeared; ``text`` a
     case-insensitive substring of the text or the claimant.
@@ -130,7 +131,12 @@ def _where(
         where.append("status = $status")
         params["status"] = status
     if verdict is not None:
-        where.append("verdict IS NULL" if verdict == "none" else "verdict = $verdict")
+        # "none": no verdict; a redacted one is still a verdict, its rating unknown
+        where.append(
+            "verdict IS NULL AND NOT verdict_redacted"
+            if verdict == "none"
+            else "verdict = $verdict"
+        )
         if verdict != "none":
             params["verdict"] = verdict
     if text:

@@ -69,7 +69,8 @@ CREATE TABLE claims (
     asserted_seq BIGINT,
     text_seq BIGINT,
     status_seq BIGINT,
-    verdict_seq BIGINT                  -- last verdict.issued or verdict.voided
+    verdict_seq BIGINT,                 -- last verdict.issued or verdict.voided
+    verdict_redacted BOOLEAN NOT NULL   -- that verdict.issued was redacted (verdict is NULL)
 );
 
 -- Claim-source links, one line per (claim, source); a redacted attribution,
@@ -165,6 +166,7 @@ CREATE TABLE claim_list (
     claimant VARCHAR,
     status VARCHAR,
     verdict VARCHAR,
+    verdict_redacted BOOLEAN NOT NULL,  -- the current verdict's body was redacted
     appearance_source VARCHAR,
     sources BIGINT NOT NULL,            -- attributions not withdrawn
     last_at VARCHAR NOT NULL            -- "at" of the event at seq_from

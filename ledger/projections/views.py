@@ -97,6 +97,8 @@ class ClaimRow(msgspec.Struct, frozen=True, kw_only=True):
     claimant: str | None
     status: str | None
     verdict: str | None
+    verdict_redacted: bool
+    """The current verdict's body was redacted: ``verdict`` is None, but there is one."""
     sources: int
     last_seq: int
     last_at: str

@@ -24,6 +24,11 @@ from ledger.projections.views import (
 
 Cur = duckdb.DuckDBPyConnection
 LIVE = "{t}.seq_from <= $n AND ({t}.seq_to IS NULL OR {t}.seq_to > $n)"
+VERDICT_REDACTED = (
+    "coalesce((SELECT e.kind = 'verdict.issued' AND e.redacted FROM events AS e "
+    "WHERE e.seq = {t}.verdict_seq), FALSE)"
+)
+"""Whether the event that last set the claim's verdict is a verdict.issued whose body is gone."""
 
 
 def _signed(cur: Cur, seqs: list[int | None]) -> dict[int, Signed]:
@@ -162,7 +167,8 @@ def list_claims(
     (total,) = cur.execute(f"SELECT count(*) {base}", p).fetchone() or (0,)
     order = "DESC" if newest_first else "ASC"
     page = cur.execute(
-        f"SELECT c.claim_id, c.text, c.claimant, c.status, c.verdict {base} "
+        f"SELECT c.claim_id, c.text, c.claimant, c.status, c.verdict, "
+        f"{VERDICT_REDACTED.format(t='c')} {base} "
         f"ORDER BY c.asserted_seq {order} NULLS LAST, c.claim_id LIMIT {limit} OFFSET {offset}",
         p,
     ).fetchall()
@@ -179,7 +185,7 @@ def list_claims(
             {"c": claim_id, "n": n},
         ).fetchone()
         assert last is not None
-        text, claimant, status, verdict = fields
+        text, claimant, status, verdict, verdict_redacted = fields
         rows.append(
             ClaimRow(
                 claim_id=claim_id,
@@ -187,6 +193,7 @@ def list_claims(
                 claimant=claimant,
                 status=status,
                 verdict=verdict,
+                verdict_redacted=verdict_redacted,
                 sources=sources,
                 last_seq=last[0],
                 last_at=last[1],

@@ -47,7 +47,11 @@ def filters(projection: Projection, n: int) -> list[tuple[dict[str, Any], str, d
     out: list[tuple[dict[str, Any], str, dict[str, Any]]] = [
         ({"status": "open"}, "c.status = 'open'", {}),
         ({"status": "published"}, "c.status = 'published'", {}),
-        ({"verdict": "none"}, "c.verdict IS NULL", {}),
+        (
+            {"verdict": "none"},
+            "c.verdict IS NULL AND NOT " + naive.VERDICT_REDACTED.format(t="c"),
+            {},
+        ),
         ({"text": "THE"}, text, {}),
         ({"author": "Olive"}, author, {}),
     ]
@@ -152,12 +156,26 @@ def test_a_ledger_with_redactions(builder: Builder) -> None:
     b.correct(jobs, "Unemployment fell a lot")
     b.verdict(jobs, "false")
     b.note(jobs)
+    judged = b.verdict(crime, "true")
     b.redact(asserted.id)
     b.redact(linked.id)
     b.withdraw(crime, other)
     b.claim("A third claim")
+    b.redact(judged.id)
     with open_projection(b.ledger) as projection:
         check_everywhere(projection)
+        # The redacted verdict is a verdict whose rating is gone, not no verdict.
+        listed = {r.claim_id: r for r in queries.list_claims(projection).rows}
+        assert (listed[crime].verdict, listed[crime].verdict_redacted) == (None, True)
+        assert (listed[jobs].verdict, listed[jobs].verdict_redacted) == ("false", False)
+        unjudged = queries.list_claims(projection, verdict="none").rows
+        assert crime not in {r.claim_id for r in unjudged}
+        # A catch-up carries the redacted verdict forward from the claim's current version.
+        b.status(crime, "in_review")
+        assert projection.refresh().action == "caught-up"
+        check_everywhere(projection)
+        listed = {r.claim_id: r for r in queries.list_claims(projection).rows}
+        assert (listed[crime].verdict, listed[crime].verdict_redacted) == (None, True)
 
 
 def _raw_log(root: Path) -> tuple[Ledger, list[bytes]]:

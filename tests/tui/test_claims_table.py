@@ -11,6 +11,8 @@ from tui.model import Filters
 from tui.widgets.claims_table import ClaimsTable
 
 TOTAL = 100_000
+REDACTED = 3
+"""The row whose (current) verdict was redacted: there is one, its rating gone."""
 
 
 def row(i: int) -> ClaimRow:
@@ -20,6 +22,7 @@ def row(i: int) -> ClaimRow:
         claimant="someone",
         status="open",
         verdict=None,
+        verdict_redacted=i == REDACTED,
         sources=i % 7,
         last_seq=i,
         last_at="2024-06-03T10:00:00Z",
@@ -73,3 +76,13 @@ async def test_a_hundred_thousand_claims_are_paged_not_loaded() -> None:
     assert all(limit <= 100 for _, limit in app.asked)  # a window around the viewport
     assert any(offset > TOTAL - 100 for offset, _ in app.asked)
     assert loaded < 300  # rows held: the windows seen, never the list
+
+
+async def test_a_redacted_verdict_is_told_from_no_verdict() -> None:
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        lines = {line.split()[0]: line for line in screen_text(app).splitlines() if "clm_" in line}
+    judged, unjudged = lines[f"clm_{REDACTED:012d}"], lines[f"clm_{REDACTED - 1:012d}"]
+    assert ("[redacted]" in judged, "—" in judged) == (True, False)
+    assert ("[redacted]" in unjudged, "—" in unjudged) == (False, True)

@@ -274,7 +274,8 @@ def test_the_claims_list_judges_a_verdict_as_of_the_rows_it_draws() -> None:
     table.verification = Verification.of(report, {"clm_a": ((10, None),)})
     at = "2024-06-01T00:00:00Z"
     row = ClaimRow(claim_id="clm_a", text="t", claimant=None, status="published",
-                   verdict="true", sources=0, last_seq=5, last_at=at)  # fmt: skip
+                   verdict="true", verdict_redacted=False, sources=0, last_seq=5,
+                   last_at=at)  # fmt: skip
     table.loaded, table.wanted = (12, Filters()), (8, Filters())  # a jump back, loading
     assert table._verdict_void(row)  # the rows on screen are those of #12
     table.loaded = table.wanted

@@ -341,6 +341,8 @@ class ClaimsTable(ScrollView, can_focus=True):
         verdict: tuple[str, Style | str] = (
             (f"⊘ {row.verdict}", BADGE["void"][1])  # signed by a compromised key
             if void
+            else ("[redacted]", "italic dim")
+            if row.verdict_redacted
             else (row.verdict or "—", verdict_style(row.verdict, self.scale))
         )
         cells: list[tuple[str, Style | str]] = [
