@@ -77,13 +77,17 @@ def _since(ctx: Context, ledger: Ledger, ref: str) -> Since | None:
 
     if ref.startswith("git:"):
         rev = ref[4:]
-        note = gitrev.show_file(ledger.root, rev, CHECKPOINT_NAME)
-        config_bytes = gitrev.show_file(ledger.root, rev, CONFIG_NAME)
-        if note is None and config_bytes is None:
+        revision = gitrev.Revision(ledger.root, rev)
+        place = revision.locate(ledger.root, ledger.config.origin)
+        if place is None:
             # The change creates the ledger (the pull request, or the first commit, that
             # adds it): there is nothing to append to, so all of it is checked.
             ctx.warn(f"the ledger is new at {rev}: nothing to append to; verifying all of it")
             return None
+        if place not in revision.places(ledger.root):
+            ctx.warn(f"the ledger was in {place}/ at {rev}: checking appends against that")
+        note = revision.show(gitrev.join(place, CHECKPOINT_NAME))
+        config_bytes = revision.show(gitrev.join(place, CONFIG_NAME))
         if note is None:
             raise StorageError(
                 f"there is no checkpoint at {rev} for this ledger, though its ledger.toml is there",

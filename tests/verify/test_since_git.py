@@ -120,7 +120,12 @@ def note(text: str, claim: str) -> Draft:
 
 
 def some_claim(repo: Path) -> str:
-    return next(e.subject for e in map(decode_entry, lines_of(repo)) if e.kind == "claim.asserted")
+    return some_claim_in(repo / "claims")
+
+
+def some_claim_in(root: Path) -> str:
+    lines = (root / "events.jsonl").read_bytes().split(b"\n")[:-1]
+    return next(e.subject for e in map(decode_entry, lines) if e.kind == "claim.asserted")
 
 
 def append_notes(repo: Path, count: int) -> None:
@@ -422,6 +427,66 @@ def test_a_base_with_the_config_but_no_checkpoint_is_still_an_error(
                  "git:change"])  # fmt: skip
     assert code == 3
     assert "though its ledger.toml is there" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("link", [True, False], ids=["linked", "moved"])
+def test_a_ledger_moved_or_reached_through_a_new_link_is_still_checked_against_main(
+    link: bool, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not a new ledger: the gate finds it where main had it, or by its origin.
+
+    A change that moves ``claims/`` to ``data/`` and leaves a link ``claims`` -> ``data``
+    behind must not pass as a ledger that main does not have (verified alone, which
+    a key holder's rewritten history passes). A plain move is followed by the origin.
+    """
+    git(repo, "mv", "claims", "data")
+    if link:
+        (repo / "claims").symlink_to("data")
+    named = repo / ("claims" if link else "data")
+    lines = (named / "events.jsonl").read_bytes().split(b"\n")[:-1]
+    del lines[unreferenced_head(lines)]
+    (named / "events.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
+    leaves = [bytes.fromhex(event_id(decode_entry(line))) for line in lines]
+    origin = Ledger.open(named).config.origin
+    note = sign_checkpoint(Checkpoint(origin, len(leaves), merkle.root(leaves)), REVIEWER.key)
+    (named / "checkpoint").write_text(note, encoding="utf-8")
+    commit(repo)
+    args = ["verify", str(named), "--unsafe-allow-test-keys", "--since", "git:main"]
+    assert main([*args, "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert error_rules(doc) == ["since"], doc["findings"]
+    assert doc["since"]["size"] == SIZE
+    main(args)
+    err = capsys.readouterr().err
+    assert "is new at main" not in err
+    assert ("the ledger was in claims/ at main" in err) is not link
+
+
+def test_a_moved_ledger_that_only_appends_passes_since_main(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git(repo, "mv", "claims", "data")
+    ledger = Ledger.open(repo / "data")
+    claim = some_claim_in(repo / "data")
+    ledger.append([note("A note after the move.", claim)], REVIEWER.key, at=LATER)
+    commit(repo)
+    code = main(["verify", str(repo / "data"), "--unsafe-allow-test-keys", "--since", "git:main"])
+    assert code == 0
+    assert "the ledger was in claims/ at main" in capsys.readouterr().err
+
+
+def test_two_ledgers_of_one_origin_at_the_base_are_refused_not_guessed(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(repo / "claims", repo / "backup")
+    commit(repo, "a backup copy")
+    git(repo, "checkout", "-q", "-b", "moved")
+    git(repo, "mv", "claims", "data")
+    commit(repo)
+    code = main(["verify", str(repo / "data"), "--unsafe-allow-test-keys", "--since",
+                 "git:change"])  # fmt: skip
+    assert code == 3
+    assert "2 ledgers have the origin" in capsys.readouterr().err
 
 
 def test_the_fetch_hint_for_a_shallow_clone_is_a_command_that_works(tmp_path: Path) -> None:
