@@ -49,7 +49,7 @@ from ledger.events import (
     VerdictVoidedBody,
 )
 from ledger.keys import PublicKey, parse_public_key
-from ledger.voids import VoidRange, void_key
+from ledger.voids import VoidRange, settle_grants, void_key
 
 REVIEWER_KINDS: Final = frozenset(
     {
@@ -87,6 +87,16 @@ FINGERPRINT_RE: Final = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")
 DEFAULT_SKEW: Final = timedelta(days=1)
 
 
+@dataclass(frozen=True)
+class Grant:
+    """One grant of a key: where, by whom (None: the genesis), and the name and role."""
+
+    seq: int
+    by: str | None
+    name: str
+    role: Role
+
+
 @dataclass
 class KeyState:
     """A key's authority as the log has established it so far."""
@@ -96,12 +106,16 @@ class KeyState:
     name: str
     role: Role
     granted_seq: int
+    """Where the key was admitted: its first grant (a grant again changes name and role)."""
     revoked: str | None = None
     revoked_seq: int | None = None
     void_after: str | None = None
     granted_by: str | None = None
-    """Fingerprint of the admin who granted the key (None for the owner)."""
+    """Fingerprint of the admin who admitted the key (None for the owner)."""
     revoked_by: str | None = None
+    grants: list[Grant] = field(default_factory=list)
+    """Every grant, in order, once the key was granted again (empty until then): the name
+    and role in force are the last grant's that no ``compromised`` revocation voided."""
 
 
 class ClaimState(msgspec.Struct, omit_defaults=True):
@@ -525,6 +539,14 @@ def _apply_grant(state: LedgerState, body: KeyGrantedBody, seq: int, author: str
     known = state.keys.get(key.fingerprint)
     if known is not None and known.revoked is not None:
         return
+    if known is not None:
+        # A grant again renames the key or changes its role; where and by whom it was
+        # admitted stays, so a compromised admin's grants are still traced to it.
+        if not known.grants:
+            known.grants.append(Grant(known.granted_seq, known.granted_by, known.name, known.role))
+        known.grants.append(Grant(seq, author, body.name, body.role))
+        known.name, known.role = body.name, body.role
+        return
     state.keys[key.fingerprint] = KeyState(
         key.fingerprint, key, body.name, body.role, seq, granted_by=author
     )
@@ -539,6 +561,7 @@ def _apply_revoke(state: LedgerState, entry: Entry, body: KeyRevokedBody, seq: i
     if body.reason == "compromised":
         after = state.events.get(body.void_after) if body.void_after else None
         void_key(state, key.fingerprint, after.seq if after else -1, seq)
+        settle_grants(state)
 
 
 def _apply_claim(claim: ClaimState, body: object) -> None:

@@ -1,8 +1,9 @@
 """Compromised keys: which entries a ``compromised`` revocation voids (DESIGN §8).
 
 A revocation as ``compromised`` voids the key's entries after ``void_after`` and before
-the revocation, and undoes its key management in that window: keys it granted there are
-compromised too, keys it revoked there get their authority back. Pure functions of the
+the revocation, and undoes its key management in that window: keys it admitted there are
+compromised too, keys it revoked there get their authority back, and keys it granted
+again there (a new role or name) get their grant before that back. Pure functions of the
 rule state (:class:`ledger.rules.LedgerState`), which :mod:`ledger.rules` calls.
 """
 
@@ -79,6 +80,19 @@ def void_key(
             state.void[:] = [r for r in state.void if r.author != other.fingerprint]
             other.revoked, other.void_after = "compromised", None
             void_key(state, other.fingerprint, -1, ended, known)
+
+
+def settle_grants(state: LedgerState) -> None:
+    """Give every key granted again the name and role of its last grant not void.
+
+    A compromised admin's grant of a key that was already granted (a new role, say) is
+    undone with the rest of its key management: the grant before it stands again.
+    """
+    for key in state.keys.values():
+        if key.grants:
+            live = [g for g in key.grants if not is_void(state.void, g.seq, g.by or "")]
+            last = live[-1] if live else key.grants[0]
+            key.name, key.role = last.name, last.role
 
 
 def undo_revocation(state: LedgerState, key: KeyState) -> None:

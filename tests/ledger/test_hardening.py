@@ -182,6 +182,64 @@ def test_a_revocation_the_thief_made_voids_nothing_once_it_is_undone(book: Book)
     assert book.verify().ok
 
 
+@pytest.mark.parametrize("relay", [False, True], ids=["itself", "through-another"])
+def test_a_key_the_thief_granted_cannot_shed_that_grant_by_being_granted_again(
+    book: Book, relay: bool
+) -> None:
+    """The planted admin key grants itself again (or two planted keys grant each other):
+    where a key was admitted, and by whom, is what a compromised revocation traces."""
+    book.grant(THIEF, "admin")
+    trusted = book.claim(THIEF)
+    book.grant(ACCOMPLICE, "admin", by=THIEF)
+    if relay:
+        book.grant(EDITOR, "admin", by=THIEF)
+        book.grant(ACCOMPLICE, "admin", by=EDITOR)
+        book.grant(EDITOR, "admin", by=ACCOMPLICE)
+    else:
+        book.grant(ACCOMPLICE, "admin", by=ACCOMPLICE)
+    compromised(book, THIEF, void_after=trusted)
+    with pytest.raises(RuleViolation) as refused:
+        book.claim(ACCOMPLICE, subject="clm_cccccccccccc")
+    assert refused.value.rule == "key-revoked"
+    planted = {"stolen admin key", "accomplice"} | ({"editor"} if relay else set())
+    assert set(void_authors(book)) == planted
+    assert book.verify().ok
+
+
+def test_the_thief_granting_the_owner_again_leaves_the_owner_untouched(book: Book) -> None:
+    """Granting the owner's (or any honest) key again must not make the owner's
+    revocation of the thief revoke the owner, every key the owner granted and the log."""
+    book.grant(THIEF, "admin")
+    book.grant(EDITOR, "editor")
+    trusted = book.claim(THIEF)
+    book.grant(OWNER, "admin", by=THIEF)
+    book.grant(EDITOR, "editor", by=THIEF)
+    compromised(book, THIEF, void_after=trusted)
+    assert set(void_authors(book)) == {"stolen admin key"}
+    book.claim(EDITOR, subject="clm_cccccccccccc")  # both still current
+    book.grant(REVIEWER, "reviewer")
+    report = book.verify()
+    assert report.ok, report.errors
+    assert [v.author for v in report.void] == [THIEF.public.fingerprint]
+
+
+def test_a_role_the_thief_granted_an_honest_key_is_undone_with_the_thief(book: Book) -> None:
+    """The stolen admin key makes an honest reviewer an admin: revoking the thief gives
+    the reviewer back the role the owner granted."""
+    book.grant(THIEF, "admin")
+    book.grant(REVIEWER, "reviewer")
+    trusted = book.claim(THIEF)
+    book.grant(REVIEWER, "admin", by=THIEF)
+    book.grant(EDITOR, "editor", by=REVIEWER)  # an admin's act, while the reviewer was one
+    compromised(book, THIEF, void_after=trusted)
+    state = book.ledger.load(use_cache=False).state
+    assert state.keys[REVIEWER.public.fingerprint].role == "reviewer"
+    with pytest.raises(RuleViolation) as refused:
+        book.grant(ACCOMPLICE, "editor", by=REVIEWER)
+    assert refused.value.rule == "role"
+    assert book.verify().ok  # what the reviewer signed as an admin was valid when signed
+
+
 def test_asserting_an_existing_claim_again_is_refused(book: Book) -> None:
     book.grant(REVIEWER, "reviewer")
     book.claim(REVIEWER)
