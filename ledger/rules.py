@@ -97,6 +97,19 @@ class Grant:
     role: Role
 
 
+@dataclass(frozen=True)
+class Undone:
+    """A revocation undone because its signer (``cause``) was revoked as compromised at
+    ``cause_seq``: the revocation as it was, to restore should that be undone too."""
+
+    revoked: str
+    revoked_seq: int
+    void_after: str | None
+    revoked_by: str | None
+    cause: str
+    cause_seq: int
+
+
 @dataclass
 class KeyState:
     """A key's authority as the log has established it so far."""
@@ -116,6 +129,9 @@ class KeyState:
     grants: list[Grant] = field(default_factory=list)
     """Every grant, in order, once the key was granted again (empty until then): the name
     and role in force are the last grant's that no ``compromised`` revocation voided."""
+    undone: list[Undone] = field(default_factory=list)
+    """Revocations of the key that a ``compromised`` revocation of their signer undid:
+    each stands again if that compromised revocation is itself undone."""
 
 
 class ClaimState(msgspec.Struct, omit_defaults=True):

@@ -29,7 +29,7 @@ import msgspec
 from ledger import merkle, rules
 from ledger.voids import VoidRange
 
-SCHEMA_VERSION: Final = 7
+SCHEMA_VERSION: Final = 8
 FILE_NAME: Final = "state.sqlite"
 
 V = TypeVar("V")

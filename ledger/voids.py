@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ledger.rules import KeyState, LedgerState
+    from ledger.rules import KeyState, LedgerState, Undone
 
 
 @dataclass(frozen=True)
@@ -56,13 +56,21 @@ def void_key(
     compromised too, all their entries void (and so, in turn, what they granted),
     also when they were revoked already, as retired or from a later ``void_after``.
     Keys it revoked in that window have their authority back, and what that
-    revocation voided is no longer void.
+    revocation voided is no longer void, until this revocation is undone in turn
+    (:func:`undo_revocation` restores them).
     """
+    from ledger.rules import Undone
+
     known = revoked_seq if known < 0 else known
     state.void.append(VoidRange(fingerprint, after, revoked_seq, known))
     for other in list(state.keys.values()):
-        if other.revoked_by == fingerprint and after < (other.revoked_seq or -1) < revoked_seq:
+        how, seq = other.revoked, other.revoked_seq
+        if how is None or seq is None or other.revoked_by != fingerprint:
+            continue
+        if after < seq < revoked_seq:
+            undone = Undone(how, seq, other.void_after, fingerprint, fingerprint, revoked_seq)
             undo_revocation(state, other)
+            other.undone.append(undone)
     for other in list(state.keys.values()):
         if other.granted_by != fingerprint or not after < other.granted_seq:
             continue
@@ -96,14 +104,31 @@ def settle_grants(state: LedgerState) -> None:
 
 
 def undo_revocation(state: LedgerState, key: KeyState) -> None:
-    """Give ``key`` its authority back, and undo what its revocation voided."""
+    """Give ``key`` its authority back, and undo what its revocation voided; revocations
+    that this one had undone (their signer was ``key``) stand again."""
     seq = key.revoked_seq
-    if key.revoked == "compromised":
-        state.void[:] = [
-            r for r in state.void if not (r.author == key.fingerprint and r.revoked_seq == seq)
-        ]
-        for other in list(state.keys.values()):  # compromised in turn, as keys it granted
-            cascaded = other.revoked_by == key.fingerprint and other.revoked_seq == seq
-            if cascaded and other is not key:
-                undo_revocation(state, other)
+    compromised = key.revoked == "compromised"
     key.revoked = key.revoked_seq = key.void_after = key.revoked_by = None
+    if not compromised or seq is None:
+        return
+    state.void[:] = [
+        r for r in state.void if not (r.author == key.fingerprint and r.revoked_seq == seq)
+    ]
+    for other in list(state.keys.values()):
+        # compromised in turn, as keys it granted
+        if other.revoked_by == key.fingerprint and other.revoked_seq == seq and other is not key:
+            undo_revocation(state, other)
+    for other in list(state.keys.values()):
+        for undone in [u for u in other.undone if (u.cause, u.cause_seq) == (key.fingerprint, seq)]:
+            other.undone.remove(undone)
+            if other.revoked is None:
+                _restore(state, other, undone)
+
+
+def _restore(state: LedgerState, key: KeyState, undone: Undone) -> None:
+    """Revoke ``key`` again as ``undone`` says it was."""
+    key.revoked, key.revoked_seq = undone.revoked, undone.revoked_seq
+    key.void_after, key.revoked_by = undone.void_after, undone.revoked_by
+    if undone.revoked == "compromised":
+        after = state.events.get(undone.void_after) if undone.void_after else None
+        void_key(state, key.fingerprint, after.seq if after else -1, undone.revoked_seq)

@@ -240,6 +240,30 @@ def test_a_role_the_thief_granted_an_honest_key_is_undone_with_the_thief(book: B
     assert book.verify().ok  # what the reviewer signed as an admin was valid when signed
 
 
+def test_a_key_retired_before_a_lie_is_retired_again_when_the_lie_is_undone(book: Book) -> None:
+    """An admin retires the editor; the thief, with another admin's key, revokes that
+    admin as compromised (which undoes the retirement); the owner then revokes the
+    thief: the admin's revocation is undone, and so the editor's retirement stands."""
+    book.grant(ACCOMPLICE, "admin")  # an honest admin, despite the seed's name
+    book.grant(EDITOR, "editor")
+    retire = KeyRevokedBody(salt=book.salt(), reason="retired", void_after=None, note="left")
+    book.add("key.revoked", EDITOR.public.fingerprint, retire, ACCOMPLICE)
+    book.grant(THIEF, "admin")
+    trusted = book.claim(THIEF)
+    lie = KeyRevokedBody(salt=book.salt(), reason="compromised", void_after=None, note="lie")
+    book.add("key.revoked", ACCOMPLICE.public.fingerprint, lie, THIEF)
+    book.claim(EDITOR, subject="clm_cccccccccccc")  # current while the lie stood
+    compromised(book, THIEF, void_after=trusted)
+    with pytest.raises(RuleViolation) as refused:
+        book.claim(EDITOR, subject="clm_dddddddddddd")
+    assert refused.value.rule == "key-revoked"
+    book.claim(ACCOMPLICE, subject="clm_dddddddddddd")  # the admin is current again
+    state = book.ledger.load(use_cache=False).state
+    assert state.keys[EDITOR.public.fingerprint].revoked == "retired"
+    assert set(void_authors(book)) == {"stolen admin key"}
+    assert book.verify().ok
+
+
 def test_asserting_an_existing_claim_again_is_refused(book: Book) -> None:
     book.grant(REVIEWER, "reviewer")
     book.claim(REVIEWER)
