@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ledger import log, rules, signpool
 from ledger.codec import encode_entry
 from ledger.entry import Prepared, Sealed, check_signature, event_id, finish, prepare
-from ledger.errors import InvalidSignature, RuleViolation, StaleParent, StorageError
+from ledger.errors import InvalidSignature, RuleViolation, StaleParent, StorageError, UsageError
 from ledger.events import Entry
 from ledger.keys import SigningKey
 from ledger.signpool import Pipeline, SignPool
@@ -116,6 +116,18 @@ def require_current_key(state: rules.LedgerState, key: SigningKey) -> None:
         )
 
 
+def _refuse_compromising(state: rules.LedgerState, key: SigningKey) -> None:
+    """A batch may not leave its own signer revoked as compromised: the checkpoint that
+    key would sign over it is one no verifier accepts (a thief's key signs nothing)."""
+    signer = state.keys.get(key.public.fingerprint)
+    if signer is not None and signer.revoked == "compromised":
+        raise UsageError(
+            f"this would revoke {signer.name}'s key, which signs it, as compromised: the "
+            "checkpoint it signed over the revocation could not be trusted",
+            hint="revoke it with another admin's key (--key FILE); nothing was written",
+        )
+
+
 class Refused(RuleViolation):
     """Entries signed elsewhere that the rules refuse at their new positions."""
 
@@ -179,6 +191,7 @@ class Writer:
                 sealed, lines = _Sealing(
                     self.snapshot, key, at or format_time(wall), wall, pool
                 ).run(drafts)
+            _refuse_compromising(self.snapshot.state, key)
         except BaseException as exc:
             self._undo(exc)  # the fold advanced past the refused batch's first drafts
             raise

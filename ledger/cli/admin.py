@@ -87,7 +87,8 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         help="withdraw a key's authority (admin only)",
         description="Revoke a key. 'retired': it signs nothing from now on. 'compromised': "
         "also void its entries after --void-after EVENT (all of them if omitted). "
-        "The last admin key cannot be revoked: grant another admin key first.",
+        "The last admin key cannot be revoked: grant another admin key first. A key is "
+        "revoked as compromised with another admin's key, never its own.",
     )
     p.add_argument("fingerprint", metavar="FINGERPRINT", help="fingerprint (or prefix) or name")
     p.add_argument("--reason", required=True, choices=["retired", "compromised"])

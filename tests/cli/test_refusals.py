@@ -537,6 +537,24 @@ def test_re_granting_the_only_admin_a_lesser_role_is_refused_like_revoking_it(
                "--key", keys.owner).code == 0  # fmt: skip
 
 
+def test_an_admin_revoking_its_own_key_as_compromised_is_sent_to_another_admin(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    """The key would sign the checkpoint over its own compromise, which no verifier
+    accepts: the ledger then failed verify until another key appended."""
+    ada = tmp_path / "keys" / "ada.key"
+    save_signing_key(SigningKey.from_seed(b"\x09" * 32, "ada@example.org"), ada, None)
+    assert run("key", "grant", f"{ada}.pub", "--name", "Ada", "--role", "admin",
+               "--key", keys.owner).code == 0  # fmt: skip
+    before = files(ledger_dir)
+    result = run("key", "revoke", "Ada", "--reason", "compromised", "--key", str(ada))
+    assert result.code == 2
+    assert "revoke it with another admin's key" in result.one_error_line()
+    assert files(ledger_dir) == before
+    assert run("key", "revoke", "Ada", "--reason", "retired", "--key", str(ada)).code == 0
+    assert run("verify").code == 0  # an admin retiring itself signs its last checkpoint
+
+
 def test_revoking_by_a_name_two_keys_share_lists_them(
     run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
 ) -> None:
