@@ -244,23 +244,25 @@ def _check(
         )
     signers = {owner.fingerprint: genesis.body.owner_name}
     known = {owner.fingerprint: owner}
-    roles: dict[str, str] = {owner.fingerprint: "admin"}
+    # Each key's grants in log order, (position, role): a role is judged as of an entry's
+    # position, as verify judges it (a later grant may change it).
+    roles: dict[str, list[tuple[int, str]]] = {owner.fingerprint: [(0, "admin")]}
     check_signature(genesis, owner)
-    for _, entry in decoded[1:]:
+    for proven_line, entry in decoded[1:]:
         body = entry.body
         if not isinstance(body, KeyGrantedBody):
             raise RuleViolation(
                 f"a key chain entry is {entry.kind}, not key.granted", rule="receipt"
             )
         granter = known.get(entry.author)
-        if granter is None or roles.get(entry.author) != "admin":
+        if granter is None or _role_at(roles, entry.author, proven_line.index) != "admin":
             raise RuleViolation(
                 "a key in the chain is not granted by the owner or an admin", rule="receipt"
             )
         check_signature(entry, granter)
         key = _public(body.key)
         known[key.fingerprint] = key
-        roles[key.fingerprint] = body.role
+        roles.setdefault(key.fingerprint, []).append((proven_line.index, body.role))
         signers[key.fingerprint] = body.name
     origin = genesis.body.origin
     cp: Checkpoint = open_checkpoint(note, origin, list(known.values()))
@@ -270,21 +272,28 @@ def _check(
     for item in items:
         entry = decode_entry(item.line.encode())
         author = known.get(entry.author)
-        if author is None:
+        role = _role_at(roles, entry.author, item.index)
+        if author is None or role is None:
             raise RuleViolation(
-                f"entry {item.index} is signed by {entry.author}, not in the key chain",
+                f"entry {item.index} is signed by {entry.author}, not in the key chain before it",
                 rule="receipt",
             )
-        if entry.kind not in ROLE_KINDS[roles[entry.author]]:
+        if entry.kind not in ROLE_KINDS[role]:
             raise RuleViolation(
                 f"entry {item.index} is a {entry.kind}, which its author's role "
-                f"({roles[entry.author]}) may not sign",
+                f"({role}) may not sign",
                 rule="role",
             )
         check_signature(entry, author)
         _check_inclusion(item, entry, cp)
         out.append((item.index, entry))
     return Checked(origin, cp.size, cp.root, tuple(out), signers)
+
+
+def _role_at(roles: dict[str, list[tuple[int, str]]], author: str, index: int) -> str | None:
+    """The role of ``author``'s last grant before position ``index`` (None: none yet)."""
+    before = [role for at, role in roles.get(author, []) if at < index or at == index == 0]
+    return before[-1] if before else None
 
 
 def _public(line: str) -> PublicKey:

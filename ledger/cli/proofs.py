@@ -145,7 +145,8 @@ def cmd_check_receipt(ctx: Context, args: argparse.Namespace) -> int:
     of = f" of claim {checked.claim}" if checked.claim else ""
     ctx.info(
         f"valid: {len(checked.entries)} entr{'y' if len(checked.entries) == 1 else 'ies'}{of} "
-        f"included in {checked.origin} at size {checked.size}, signed by the ledger's keys"
+        f"included in {checked.origin} at size {checked.size}, signed by keys its chain "
+        "grants (a receipt carries no revocations: compare the checkpoint with the ledger's)"
     )
     return 0
 

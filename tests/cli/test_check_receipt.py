@@ -130,6 +130,24 @@ def test_a_dossier_that_proves_less_or_other_than_its_claim_is_refused(
     assert says in line
 
 
+def test_a_verdict_stays_provable_after_its_author_is_granted_a_lesser_role(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    """The role that counts is the one in force where the entry is, as verify judges it."""
+    claim = add_claim(run, keys)
+    judged = run("claim", "verdict", claim, "false", "--rationale", "r", "--key", keys.editor,
+                 "--json")  # fmt: skip
+    assert judged.code == 0, judged.err
+    verdict = json.loads(judged.out)["id"]
+    assert run("key", "grant", f"{keys.editor}.pub", "--name", "Edna", "--role", "reviewer",
+               "--key", keys.owner).code == 0  # fmt: skip
+    assert run("verify").code == 0
+    for target, name in ((verdict, "verdict.receipt"), (claim, "claim.json")):
+        assert run("prove", target, "-o", tmp_path / name).code == 0
+        checked = run("check-receipt", tmp_path / name, "--trust-root", OWNER)
+        assert checked.code == 0, checked.err
+
+
 def test_a_receipt_under_a_published_demo_key_is_refused_unless_asked_for(
     run: Run, tmp_path: Path
 ) -> None:

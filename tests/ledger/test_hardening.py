@@ -432,6 +432,38 @@ def test_a_receipt_whose_chain_has_a_key_granted_by_a_reviewer_is_refused(book: 
     assert "owner or an admin" in refused.value.message
 
 
+def test_a_receipt_judges_a_role_as_of_its_entry_not_a_later_grant(book: Book) -> None:
+    """A verdict signed while its key was a reviewer's, in a tree that grants the key an
+    editor's role only after it: the receipt is refused, as verify would refuse the log."""
+    book.grant(REVIEWER, "reviewer")
+    lines = [encode_entry(e) for _, e in book.ledger.entries()]
+    verdict = VerdictIssuedBody(
+        salt=book.salt(), rating="true", rationale="r", revision=None, changes_rating=False
+    )
+    early = seal(kind="verdict.issued", subject=CLAIM, parent=None, at="2024-01-02T00:00:00Z",
+                 body=verdict, key=REVIEWER)  # fmt: skip
+    grant = KeyGrantedBody(
+        salt=book.salt(), key=REVIEWER.public.openssh_line(), name="reviewer", role="editor"
+    )
+    later = seal(kind="key.granted", subject=REVIEWER.public.fingerprint, parent=None,
+                 at="2024-01-02T00:01:00Z", body=grant, key=OWNER)  # fmt: skip
+    all_lines = [*lines, encode_entry(early), encode_entry(later)]
+    leaves = [bytes.fromhex(event_id(decode_entry(line))) for line in all_lines]
+    size = len(leaves)
+    note = sign_checkpoint(Checkpoint(book.ledger.config.origin, size, merkle.root(leaves)), OWNER)
+
+    def item(i: int) -> ProvenLine:
+        return proven(i, all_lines[i], merkle.prove_inclusion(i, size, leaves))
+
+    receipt = make_receipt(item(size - 2), [item(0), item(1), item(size - 1)], note)
+    with pytest.raises(RuleViolation) as refused:
+        check_receipt(receipt, OWNER.public.fingerprint)
+    assert (refused.value.rule, "(reviewer) may not sign" in refused.value.message) == (
+        "role",
+        True,
+    )
+
+
 @pytest.mark.parametrize(
     "argv",
     [
