@@ -278,7 +278,10 @@ def _check(
                 f"entry {item.index} is signed by {entry.author}, not in the key chain before it",
                 rule="receipt",
             )
-        if entry.kind not in ROLE_KINDS[role]:
+        genesis_item = item.index == 0 and entry.author == owner.fingerprint
+        if entry.kind not in ROLE_KINDS[role] and not (
+            genesis_item and entry.kind == "ledger.created"
+        ):
             raise RuleViolation(
                 f"entry {item.index} is a {entry.kind}, which its author's role "
                 f"({role}) may not sign",

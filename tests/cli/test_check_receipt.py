@@ -148,6 +148,17 @@ def test_a_verdict_stays_provable_after_its_author_is_granted_a_lesser_role(
         assert checked.code == 0, checked.err
 
 
+def test_the_genesis_entry_has_a_receipt_that_checks(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    """The owner signs ledger.created, which no role may sign after it: entry 0 only."""
+    genesis = json.loads(run("log", "--json").out.splitlines()[0])
+    assert (genesis["seq"], genesis["entry"]["kind"]) == (0, "ledger.created")
+    assert run("prove", genesis["id"], "-o", tmp_path / "genesis.receipt").code == 0
+    checked = run("check-receipt", tmp_path / "genesis.receipt", "--trust-root", OWNER)
+    assert checked.code == 0, checked.err
+
+
 def test_a_receipt_under_a_published_demo_key_is_refused_unless_asked_for(
     run: Run, tmp_path: Path
 ) -> None:
