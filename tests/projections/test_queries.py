@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from ledger.errors import UsageError
 from ledger.ledger import Appended, Ledger
 from ledger.projections import Projection, open_projection, queries, word_diff
+from ledger.projections.diff import EXACT_MAX, render, tokens
 from tests.projections.conftest import Builder
 
 
@@ -231,6 +232,25 @@ def test_word_diff_runs_rebuild_both_texts(old: str, new: str) -> None:
     assert "".join(o.text for o in ops if o.op != "insert") == old
     assert "".join(o.text for o in ops if o.op != "delete") == new
     assert all(a.op != b.op for a, b in itertools.pairwise(ops))
+
+
+def test_a_long_text_is_diffed_exactly_where_it_changed_and_whole_past_the_limit() -> None:
+    """A claim's text is its author's to make long: a correction of a few words in a
+    long text is still a word diff (the shared start and end are never matched), and a
+    rewrite too large to match word by word (difflib grows faster than the product of
+    the lengths: a CLI sweep made 'history' run for minutes) shows as replaced whole."""
+    words = [f"w{i}" for i in range(3000)]
+    old = " ".join(words)
+    corrected = " ".join([*words[:1500], "changed", *words[1501:]])
+    assert render(word_diff(old, corrected)).count("[-") == 1
+    assert "[-w1500-]{+changed+}" in render(word_diff(old, corrected))
+    rewritten = " ".join(f"v{i}" for i in range(3000))
+    assert len(tokens(old)) * len(tokens(rewritten)) > EXACT_MAX
+    ops = word_diff(old, rewritten)
+    assert [o.op for o in ops] == ["delete", "insert"]
+    assert (ops[0].text, ops[1].text) == (old, rewritten)
+    small = word_diff("The toll was 137 people.", "The toll was 145 people, officials said.")
+    assert render(small) == "The toll was [-137-]{+145+} [-people.-]{+people, officials said.+}"
 
 
 @pytest.mark.parametrize(
