@@ -125,12 +125,23 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
 def _read_passphrase(confirm: bool) -> bytes | None:
     env = os.environ.get("FACTLEDGER_PASSPHRASE")
     if env is not None:
+        if not env:
+            raise UsageError(
+                "FACTLEDGER_PASSPHRASE is set but empty: the key would be written unencrypted",
+                hint="set a passphrase, or unset FACTLEDGER_PASSPHRASE (and leave out "
+                "--encrypt) for an unencrypted key",
+            )
         return env.encode()
     if not confirm:
         return None
     if not sys.stdin.isatty():
         raise UsageError("--encrypt needs a terminal, or set FACTLEDGER_PASSPHRASE")
     first = getpass.getpass("new passphrase: ")
+    if not first:
+        raise UsageError(
+            "an empty passphrase would leave the key unencrypted",
+            hint="type a passphrase, or leave out --encrypt for an unencrypted key",
+        )
     if first != getpass.getpass("again: "):
         raise UsageError("the passphrases differ")
     return first.encode()

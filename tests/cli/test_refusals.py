@@ -261,6 +261,26 @@ def test_an_empty_passphrase_in_the_environment_is_the_answer_not_a_prompt(
     assert asked == []  # a CI job that set the variable is never left waiting at a prompt
 
 
+@pytest.mark.parametrize("how", ["environment", "prompt"])
+def test_an_empty_passphrase_for_a_new_key_is_refused_not_written_unencrypted(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """`key new --encrypt` (or the variable set) promises an encrypted key; an empty
+    passphrase wrote one anybody could read."""
+    path = tmp_path / "new.key"
+    if how == "environment":
+        monkeypatch.setenv("FACTLEDGER_PASSPHRASE", "")
+        result = run("key", "new", path)
+    else:
+        monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+        monkeypatch.setattr("getpass.getpass", lambda text="": "")
+        result = run("key", "new", path, "--encrypt")
+    assert result.code == 2
+    assert "unencrypted" in result.one_error_line()
+    assert not path.exists()
+    assert not Path(f"{path}.pub").exists()
+
+
 def test_an_exposed_private_key_is_warned_about_before_its_passphrase_is_asked(
     run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
