@@ -42,6 +42,13 @@ class LedgerConfig(msgspec.Struct, frozen=True):
                 raise DecodeError(
                     f"not valid TOML: {exc}", path=path, line=_toml_line(text, exc), rule="config"
                 ) from None
+        unknown = sorted(set(data) - _PLAIN_KEYS)
+        if unknown:
+            raise DecodeError(
+                f"unknown key {unknown[0]!r}: the keys are origin, trust_root, events and format",
+                path=path,
+                rule="config",
+            )
         try:
             config = cls(
                 origin=data["origin"],
@@ -52,7 +59,11 @@ class LedgerConfig(msgspec.Struct, frozen=True):
         except KeyError as exc:
             raise DecodeError(f"missing key {exc}", path=path, rule="config") from None
         if type(config.format) is not int or config.format != FORMAT:  # not True, not 1.0
-            raise DecodeError(f"format {config.format} is not supported", path=path, rule="config")
+            raise DecodeError(
+                f"format {config.format!r} is not supported: it is the integer {FORMAT}",
+                path=path,
+                rule="config",
+            )
         values = (config.origin, config.trust_root, config.events)
         if not all(isinstance(v, str) for v in values):
             raise DecodeError("origin, trust_root and events are strings", path=path, rule="config")
@@ -64,6 +75,12 @@ class LedgerConfig(msgspec.Struct, frozen=True):
             )
         if "/" in config.events or config.events.startswith("."):
             raise DecodeError("events names a file beside ledger.toml", path=path, rule="config")
+        if config.events in (CONFIG_NAME, "checkpoint"):
+            raise DecodeError(
+                f"events names {config.events}, one of the ledger's own files, as its log",
+                path=path,
+                rule="config",
+            )
         return config
 
 

@@ -91,7 +91,9 @@ def verify(
 
     def new_run(workers: int, scratch: Path | None = None, *, vouched: bool = True) -> _Run:
         skip = old.size if old and vouched else None
-        return _Run(policy.origin, pinned, events_file, now, skew, skip, workers, scratch)
+        run = _Run(policy.origin, pinned, events_file, now, skew, skip, workers, scratch)
+        run.allow_test_keys = unsafe_allow_test_keys
+        return run
 
     # Writers hold the lock exclusively: under a shared lock the log and the checkpoint
     # are read as one state, never mid-append.
@@ -172,6 +174,7 @@ class _Run:
         self.skip_below = skip_signatures_below or 0
         self.keys_at: dict[int, list[PublicKey]] = {}
         self.signatures = Signatures(workers)
+        self.allow_test_keys = False
 
     def close_scratch(self) -> None:
         """Close the scratch file; what the checks after the fold read stays in memory."""
@@ -205,6 +208,19 @@ class _Run:
             # The line still occupies its leaf: hash its bytes so sizes stay aligned.
             self.state.size += 1
             return merkle.leaf_hash(line.data)
+        if entry.kind == "key.granted" and is_test_key(entry.subject) and not self.allow_test_keys:
+            self.findings.append(
+                Finding(
+                    "key-grant",
+                    f"this grants a published demo/test key ({entry.subject}), which anyone "
+                    "can sign with",
+                    lineno,
+                    eid,
+                    hint="revoke it as compromised; for the bundled demo pass "
+                    "--unsafe-allow-test-keys",
+                    file=self.file,
+                )
+            )
         for problem in rules.violations(self.state, entry, eid, now=self.now, skew=self.skew):
             self.findings.append(
                 Finding(

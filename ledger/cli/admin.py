@@ -17,6 +17,7 @@ from ledger.events import KeyGrantedBody, KeyRevokedBody
 from ledger.ids import resolve
 from ledger.keys import PublicKey, SigningKey, parse_public_key, save_signing_key
 from ledger.ledger import Draft, Ledger, Snapshot, new_salt
+from ledger.trust import is_test_key
 
 Sub = Any  # argparse's _SubParsersAction is private; typed loosely on purpose
 
@@ -40,6 +41,11 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--description", default="", help="one line saying what the ledger holds")
     p.add_argument("--owner-name", help="the owner's display name (default: the key's comment)")
     p.add_argument("--at", type=timestamp, metavar="TIME", help="genesis time (default: now)")
+    p.add_argument(
+        "--unsafe-allow-test-keys",
+        action="store_true",
+        help="accept a published demo/test key, which anyone can sign with (tests only)",
+    )
     p.set_defaults(func=cmd_init)
 
     keys = sub.add_parser("key", help="create, grant and revoke signing keys").add_subparsers(
@@ -79,6 +85,11 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("pubkey", metavar="PUBKEY")
     p.add_argument("--name", required=True, type=nonempty, help="the person's display name")
     p.add_argument("--role", required=True, choices=["admin", "editor", "reviewer"])
+    p.add_argument(
+        "--unsafe-allow-test-keys",
+        action="store_true",
+        help="accept a published demo/test key, which anyone can sign with (tests only)",
+    )
     p.set_defaults(func=cmd_key_grant)
 
     p = keys.add_parser(
@@ -155,8 +166,19 @@ def cmd_key_new(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_test_key(fingerprint: str, args: argparse.Namespace, what: str) -> None:
+    if is_test_key(fingerprint) and not args.unsafe_allow_test_keys:
+        raise UsageError(
+            f"{fingerprint} is a published demo/test key, which anyone can sign with: "
+            f"it cannot be {what}",
+            hint="use a key of your own ('factledger key new'); in a test, pass "
+            "--unsafe-allow-test-keys",
+        )
+
+
 def cmd_init(ctx: Context, args: argparse.Namespace) -> int:
     key = ctx.key()
+    _refuse_test_key(key.public.fingerprint, args, "a ledger's owner")
     ledger = Ledger.init(
         args.dir,
         origin=args.origin,
@@ -220,6 +242,7 @@ def cmd_key_pub(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_key_grant(ctx: Context, args: argparse.Namespace) -> int:
     public = parse_public_key(_public_key_arg(args.pubkey))
+    _refuse_test_key(public.fingerprint, args, "granted")
 
     def build(snap: Snapshot) -> list[Draft]:
         if args.role != "admin":

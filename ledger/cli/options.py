@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,6 +104,26 @@ def date(text: str) -> str:
 def web_url(text: str) -> str:
     """An absolute http(s) URL: the export publishes it, so no ``javascript:`` or ``file:``."""
     if not is_web_url(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an http:// or https:// URL with a host (and no spaces, "
+            "controls or invisible characters)"
+        )
+    return text
+
+
+def url_template(text: str) -> str:
+    """A fact check's page URL with ``{claim}`` where the claim id goes: each review needs
+    its own page, and the result is published, so it must be an http(s) URL."""
+    placeholders = re.findall(r"\{[^{}]*\}", text)
+    if "{claim}" not in placeholders:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no {{claim}}: every review would link to the same page"
+        )
+    other = sorted(set(placeholders) - {"{claim}"})
+    if other:
+        raise argparse.ArgumentTypeError(f"{text!r} has {other[0]}; only {{claim}} is filled in")
+    example = text.replace("{claim}", "clm_aaaaaaaaaaaa")
+    if not is_web_url(example):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an http:// or https:// URL with a host (and no spaces, "
             "controls or invisible characters)"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ledger.cli.context import Context
-from ledger.cli.options import nonempty, utf8_text
+from ledger.cli.options import nonempty, url_template, utf8_text
 from ledger.cli.output import write_output
 from ledger.errors import LedgerError, UsageError
 from ledger.voids import VoidRange, is_void
@@ -83,7 +83,10 @@ def register(
         "-o", "--output", metavar="FILE", type=nonempty, help="write to FILE instead of stdout"
     )
     p.add_argument(
-        "--url", metavar="TEMPLATE", help="the fact check's page URL; {claim} becomes the claim id"
+        "--url",
+        metavar="TEMPLATE",
+        type=url_template,
+        help="the fact check's page URL (http or https); {claim} becomes the claim id",
     )
     p.set_defaults(func=export)
 

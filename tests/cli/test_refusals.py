@@ -575,6 +575,35 @@ def test_an_admin_revoking_its_own_key_as_compromised_is_sent_to_another_admin(
     assert run("verify").code == 0  # an admin retiring itself signs its last checkpoint
 
 
+DEMO_KEYS = Path(__file__).parents[2] / "fixtures" / "keys"
+
+
+def test_a_published_demo_key_is_neither_granted_nor_an_owner_and_verify_reports_it(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    """Anyone can sign with a demo key: granted on a real ledger, it is a door left open."""
+    demo = DEMO_KEYS / "demo-kofi.key"
+    before = files(ledger_dir)
+    granted = run("key", "grant", f"{demo}.pub", "--name", "kofi", "--role", "admin",
+                  "--key", keys.owner)  # fmt: skip
+    assert granted.code == 2
+    assert "published demo/test key" in granted.one_error_line()
+    assert files(ledger_dir) == before
+    made = run("init", tmp_path / "other", "--origin", "example.org/o", "--key", demo)
+    assert made.code == 2
+    assert "cannot be a ledger's owner" in made.one_error_line()
+    assert not (tmp_path / "other").exists()
+    # Let in on purpose (as a test may), it is still a finding for verify, but there.
+    assert run("key", "grant", f"{demo}.pub", "--name", "kofi", "--role", "admin",
+               "--key", keys.owner, "--unsafe-allow-test-keys").code == 0  # fmt: skip
+    last = len(run("log").out.splitlines())  # the grant: the log's last line
+    checked = run("verify", "--format", "json")
+    assert checked.code == 1
+    found = [f for f in json.loads(checked.out)["findings"] if f["severity"] == "error"]
+    assert [(f["rule"], f["line"]) for f in found] == [("key-grant", last)]
+    assert run("verify", "--unsafe-allow-test-keys").code == 0
+
+
 def test_revoking_by_a_name_two_keys_share_lists_them(
     run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
 ) -> None:
@@ -736,6 +765,25 @@ def test_a_source_url_that_is_no_web_address_is_refused_before_the_export_publis
     assert "argument --url" in result.one_error_line()
 
 
+@pytest.mark.parametrize(
+    ("template", "says"),
+    [
+        ("javascript:alert({claim})", "not an http:// or https:// URL"),
+        ("notaurl/{claim}", "not an http:// or https:// URL"),
+        ("https://example.org/static", "has no {claim}"),
+        ("https://example.org/{nope}/{claim}", "has {nope}"),
+    ],
+)
+def test_an_export_url_template_that_publishes_no_page_per_claim_is_refused(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path, template: str, says: str
+) -> None:
+    out = tmp_path / "reviews.jsonld"
+    result = run("export", "claimreview", "--url", template, "-o", out)
+    assert result.code == 2
+    assert says in result.one_error_line()
+    assert not out.exists()
+
+
 def test_the_small_wordings_the_sweep_found(
     run: Run, keys: Keys, ledger_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -869,7 +917,17 @@ def test_junit_stays_well_formed_xml_whatever_control_characters_the_ledger_hold
 
 
 @pytest.mark.parametrize(
-    "line", ['events = "x\\u0000y"', 'origin = "a\\u001bb"', "format = true", "format = 1.0"]
+    "line",
+    [
+        'events = "x\\u0000y"',
+        'origin = "a\\u001bb"',
+        "format = true",
+        "format = 1.0",
+        'format = "1"',
+        'evnets = "other.jsonl"',  # a typo read as nothing, and the default log checked
+        'events = "checkpoint"',
+        'events = "ledger.toml"',
+    ],
 )
 def test_a_config_value_no_ledger_could_have_is_a_config_finding_not_a_traceback(
     run: Run, ledger_dir: Path, line: str

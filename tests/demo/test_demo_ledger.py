@@ -141,7 +141,11 @@ def test_demo_ledger_is_refused_without_unsafe_allow_test_keys() -> None:
     ledger = Ledger.open(LEDGER_DIR)
     report = verify(LEDGER_DIR, config=ledger.config)
     assert not report.ok
-    assert {f.rule for f in report.errors} == {"trust-root"}
+    # the owner is a published key, and so is every key it granted
+    assert {f.rule for f in report.errors} == {"trust-root", "key-grant"}
+    grants = [f for f in report.errors if f.rule == "key-grant"]
+    assert all("published demo/test key" in f.message for f in grants)
+    assert len(grants) == len(ledger.load().state.keys) - 1
 
 
 # --- true to the article (which the project does not contain) -------------------------
