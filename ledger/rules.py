@@ -49,7 +49,7 @@ from ledger.events import (
     VerdictVoidedBody,
 )
 from ledger.keys import PublicKey, parse_public_key
-from ledger.voids import VoidRange, settle_grants, void_key
+from ledger.voids import Undone, VoidRange, settle_grants, void_key
 
 REVIEWER_KINDS: Final = frozenset(
     {
@@ -95,19 +95,6 @@ class Grant:
     by: str | None
     name: str
     role: Role
-
-
-@dataclass(frozen=True)
-class Undone:
-    """A revocation undone because its signer (``cause``) was revoked as compromised at
-    ``cause_seq``: the revocation as it was, to restore should that be undone too."""
-
-    revoked: str
-    revoked_seq: int
-    void_after: str | None
-    revoked_by: str | None
-    cause: str
-    cause_seq: int
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ledger.rules import KeyState, LedgerState, Undone
+    from ledger.rules import KeyState, LedgerState
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,19 @@ class VoidRange:
     def since(self) -> int:
         """The position from which the range is void."""
         return self.revoked_seq if self.known_seq < 0 else self.known_seq
+
+
+@dataclass(frozen=True)
+class Undone:
+    """A revocation undone because its signer (``cause``) was revoked as compromised at
+    ``cause_seq``: the revocation as it was, to restore should that be undone too."""
+
+    revoked: str
+    revoked_seq: int
+    void_after: str | None
+    revoked_by: str | None
+    cause: str
+    cause_seq: int
 
 
 def is_void(void: Iterable[VoidRange], seq: int, author: str, as_of: int | None = None) -> bool:
@@ -59,8 +72,6 @@ def void_key(
     revocation voided is no longer void, until this revocation is undone in turn
     (:func:`undo_revocation` restores them).
     """
-    from ledger.rules import Undone
-
     known = revoked_seq if known < 0 else known
     state.void.append(VoidRange(fingerprint, after, revoked_seq, known))
     for other in list(state.keys.values()):

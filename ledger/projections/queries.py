@@ -67,10 +67,10 @@ def list_claims(
     """A page of claims as of a position, filtered.
 
     ``verdict`` is a rating name or ``"none"`` (no verdict; a redacted verdict is one,
-    whose rating is not known); ``author`` a key name or a
-    fingerprint prefix of anyone who signed an event on the claim; ``source`` a
-    source id (prefix) attributed to the claim, or where it appeared; ``text`` a
-    case-insensitive substring of the text or the claimant.
+    whose rating is not known); ``author`` a key name or a fingerprint prefix of
+    anyone who signed an event on the claim; ``source`` a source id (prefix)
+    attributed to the claim, or where it appeared; ``text`` a case-insensitive
+    substring of the text or the claimant.
     """
     if limit < 0 or offset < 0:
         raise UsageError("limit and offset are not negative")

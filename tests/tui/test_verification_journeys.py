@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ledger.ledger import Ledger
+from ledger.events import KeyRevokedBody, NoteAddedBody
+from ledger.keys import load_signing_key
+from ledger.ledger import Draft, Ledger, new_salt
 from ledger.projections import open_projection, queries
 from tests.tui.conftest import (
     SHOWCASE,
@@ -27,10 +29,6 @@ KEYS = Path(__file__).parents[2] / "fixtures" / "keys"
 
 def revoke_as_compromised(root: Path, label: str) -> None:
     """The owner (Inés) revokes a demo key as compromised, all its entries void."""
-    from ledger.events import KeyRevokedBody
-    from ledger.keys import load_signing_key
-    from ledger.ledger import Draft, new_salt
-
     key = load_signing_key(KEYS / f"demo-{label}.key", None).public.fingerprint
     body = KeyRevokedBody(
         salt=new_salt(lambda n: b"\x02" * n), reason="compromised", void_after=None, note="stolen"
@@ -205,10 +203,6 @@ async def test_r_notices_a_line_edited_in_place_at_the_same_length(demo: Path) -
 
 
 async def test_r_reads_entries_appended_while_open(demo: Path) -> None:
-    from ledger.events import NoteAddedBody
-    from ledger.keys import load_signing_key
-    from ledger.ledger import Draft, new_salt
-
     app = make_app(demo)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
