@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -101,6 +102,18 @@ class Context(msgspec.Struct):
         import json  # here, not at start-up: most commands print no JSON
 
         self.out.write(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+
+    def emit_json_items(self, items: Iterable[Any]) -> None:
+        """A JSON array written an item at a time: byte for byte what :meth:`emit_json`
+        writes for the whole list, without holding the list."""
+        import json
+
+        opening = "[\n"
+        for item in items:
+            text = json.dumps(item, ensure_ascii=False, indent=2, sort_keys=True)
+            self.out.write(opening + "  " + text.replace("\n", "\n  "))
+            opening = ",\n"
+        self.out.write("[]\n" if opening == "[\n" else "\n]\n")
 
     def waiting(self) -> None:
         """Told once when another writer holds the ledger's lock."""

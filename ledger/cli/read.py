@@ -9,9 +9,10 @@ line on stderr.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ledger.cli.context import Context
@@ -65,7 +66,9 @@ def register(
             "Run one read-only SQL statement over the projections (tables events, claims, "
             "attributions, sources, verdicts, keys, scale, meta; views *_now; macros "
             '*_as_of(n)). Quote the column "at". Writes are refused (exit 2). With --json, '
-            "NaN and infinities are null and blobs are hex."
+            "NaN and infinities are null and blobs are hex. Rows are written as they are read, "
+            "so a result of any size streams; a table's column widths are set by its first "
+            "1,024 rows."
         ),
     )
     p.add_argument("sql", metavar="SQL", type=utf8_text)
@@ -275,22 +278,46 @@ def query(ctx: Context, args: argparse.Namespace) -> int:
         try:
             result = con.execute(statements[0])
             columns = [d[0] for d in result.description or []]
-            rows = result.fetchall()
+            first = result.fetchmany(QUERY_BATCH)
         except duckdb.Error as exc:
             raise UsageError(f"query failed: {_first_line(exc)}") from None
-    if ctx.json:
-        twice = sorted({name for name in columns if columns.count(name) > 1})
-        if twice:  # one would silently replace the other in each object
-            raise UsageError(
-                f"two columns are named {twice[0]!r}, and a JSON object holds a name once",
-                hint="give each column its own name with AS",
+        if ctx.json:
+            twice = sorted({name for name in columns if columns.count(name) > 1})
+            if twice:  # one would silently replace the other in each object
+                raise UsageError(
+                    f"two columns are named {twice[0]!r}, and a JSON object holds a name once",
+                    hint="give each column its own name with AS",
+                )
+        rest = _more_rows(result, len(first))
+        if ctx.json:
+            ctx.emit_json_items(
+                dict(zip(columns, map(_jsonable, row), strict=True))
+                for row in itertools.chain(first, rest)
             )
-        objects = [dict(zip(columns, map(_jsonable, row), strict=True)) for row in rows]
-        ctx.emit_json(objects)
-        return 0
-    for line in _table(columns, rows):
-        ctx.emit(line)
+            return 0
+        for line in _table(columns, first, rest):
+            ctx.emit(line)
     return 0
+
+
+QUERY_BATCH = 1024
+"""Rows fetched and written at a time: a result is streamed, never held whole, so a
+query of millions of rows runs in the memory of one batch, and ``| head`` answers at
+once. A table's column widths come from the first batch."""
+
+
+def _more_rows(result: Any, done: int) -> Iterator[tuple[Any, ...]]:
+    import duckdb
+
+    while True:
+        try:
+            batch = result.fetchmany(QUERY_BATCH)
+        except duckdb.Error as exc:  # e.g. a cast that fails on a later row
+            raise UsageError(f"query failed after {done} rows: {_first_line(exc)}") from None
+        if not batch:
+            return
+        done += len(batch)
+        yield from batch
 
 
 def _first_line(exc: BaseException) -> str:
@@ -322,18 +349,32 @@ def _cell(value: Any) -> str:
     return json.dumps(_jsonable(value), ensure_ascii=False)
 
 
-def _table(columns: list[str], rows: list[tuple[Any, ...]]) -> list[str]:
-    cells = [[_cell(v) for v in row] for row in rows]
-    widths = [min(60, max([len(c)] + [len(r[i]) for r in cells])) for i, c in enumerate(columns)]
+def _table(
+    columns: list[str], first: list[tuple[Any, ...]], rest: Iterable[tuple[Any, ...]]
+) -> Iterator[str]:
+    """The rows as aligned columns. Widths are set by the header and the first batch
+    (at most ``CELL_MAX``); a later, longer cell is shown whole up to ``CELL_MAX`` and
+    only its row loses alignment, so no value is cut short for arriving late."""
+    head = [[_cell(v) for v in row] for row in first]
+    widths = [
+        min(CELL_MAX, max([len(c)] + [len(r[i]) for r in head])) for i, c in enumerate(columns)
+    ]
 
     def fmt(values: list[str]) -> str:
-        out = [v if len(v) <= w else v[: w - 1] + "…" for v, w in zip(values, widths, strict=True)]
+        out = [v if len(v) <= CELL_MAX else v[: CELL_MAX - 1] + "…" for v in values]
         return "  ".join(v.ljust(w) for v, w in zip(out, widths, strict=True)).rstrip()
 
-    lines = [fmt(columns), fmt(["-" * w for w in widths])]
-    lines.extend(fmt(r) for r in cells)
-    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
-    return lines
+    yield fmt(columns)
+    yield fmt(["-" * w for w in widths])
+    count = 0
+    for cells in itertools.chain(head, ([_cell(v) for v in row] for row in rest)):
+        count += 1
+        yield fmt(cells)
+    yield f"({count} row{'s' if count != 1 else ''})"
+
+
+CELL_MAX = 60
+"""The widest a table's cell is shown; a longer value ends in an ellipsis."""
 
 
 # --- export ----------------------------------------------------------------------

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -151,3 +154,81 @@ def test_bad_input_is_one_line_never_a_traceback(
     _, err = capsys.readouterr()
     assert code == 3
     assert err.startswith("error: ")
+
+
+def test_query_json_streams_the_same_bytes_as_one_json_document(
+    desk: Desk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = (
+        "SELECT i, 'line\nbreak \"q\" ✓' AS s, [i, i + 1] AS l, {'k': i} AS m "
+        "FROM range(2500) t(i) ORDER BY i"
+    )  # more rows than one batch, and values whose JSON spans lines
+    code, out, _ = run(desk, capsys, "query", sql, "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert len(rows) == 2500
+    assert rows[7] == {"i": 7, "s": 'line\nbreak "q" ✓', "l": [7, 8], "m": {"k": 7}}
+    assert out == json.dumps(rows, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    code, out, _ = run(desk, capsys, "query", "SELECT 1 AS n WHERE false", "--json")
+    assert (code, out) == (0, "[]\n")
+
+
+def test_query_table_keeps_a_long_cell_that_arrives_after_the_first_batch(
+    desk: Desk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = (
+        "SELECT i, CASE WHEN i = 1500 THEN repeat('y', 40) WHEN i = 1600 THEN repeat('z', 70)"
+        " ELSE 'a' END AS v FROM range(1700) t(i) ORDER BY i"
+    )
+    code, out, _ = run(desk, capsys, "query", sql)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["i", "v"]
+    assert lines[-1] == "(1700 rows)"
+    assert len(lines) == 1700 + 3
+    assert lines[2 + 1500].split() == ["1500", "y" * 40]  # whole, though wider than its column
+    assert lines[2 + 1600].split() == ["1600", "z" * 59 + "…"]  # cut at the widest cell shown
+
+
+def test_a_query_failing_after_rows_were_written_names_how_many() -> None:
+    """DuckDB may raise on a later batch (a cast or ``error()`` on a row it had not yet
+    computed); the command then ends with one usage error saying how far it got."""
+    import duckdb
+
+    from ledger.cli import read
+    from ledger.errors import UsageError
+
+    class Result:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def fetchmany(self, size: int) -> list[tuple[int]]:
+            self.calls += 1
+            if self.calls == 3:
+                raise duckdb.InvalidInputException("Invalid Input Error: bad row\nmore detail")
+            return [(i,) for i in range(size)]
+
+    rows = read._more_rows(Result(), read.QUERY_BATCH)
+    got = [next(rows) for _ in range(2 * read.QUERY_BATCH)]
+    assert len(got) == 2 * read.QUERY_BATCH
+    with pytest.raises(UsageError) as caught:
+        next(rows)
+    assert caught.value.message == (
+        f"query failed after {3 * read.QUERY_BATCH} rows: Invalid Input Error: bad row"
+    )
+
+
+def test_query_streams_a_result_larger_than_its_memory(desk: Desk, tmp_path: Path) -> None:
+    """A 2 GB result is written in batches: the process stays far below the result's size
+    (holding it whole took more than 2 GB)."""
+    sql = "SELECT i, repeat('x', 10000) AS wide FROM range(200000) t(i)"
+    argv = [sys.executable, "-m", "ledger.cli.main", "query", sql, "--ledger", str(desk.root)]
+    out, err = tmp_path / "out", tmp_path / "err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        child = subprocess.Popen(argv, stdout=stdout, stderr=stderr)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak, not the suite's
+        child.returncode = os.waitstatus_to_exitcode(status)
+    assert child.returncode == 0, err.read_text()
+    assert out.read_text().splitlines()[-1] == "(200000 rows)"
+    peak_mib = usage.ru_maxrss / 1024  # KiB on Linux
+    assert peak_mib < 600, f"peak {peak_mib:.0f} MiB for a 2 GB result"
