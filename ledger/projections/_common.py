@@ -114,6 +114,11 @@ def at_position(cur: Cur, as_of: int | str | None, head: int | None = None) -> i
         return head
     if isinstance(as_of, str):
         text = as_of.strip()
+        if not text:  # not position 0, which "".lstrip("0") or "0" would make it
+            raise UsageError(
+                "the position is empty",
+                hint="give a number (0 is the first entry), YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ",
+            )
         digits = (text.lstrip("0") or "0") if text.isascii() else text
         if _SEQ.fullmatch(digits):  # ASCII digits: str.isdigit also takes "²" and "٣"
             as_of = int(digits)

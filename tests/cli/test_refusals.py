@@ -386,8 +386,10 @@ def test_an_output_into_a_fifo_is_written_into_not_replaced(
         ("٣", "neither a sequence number nor a date"),  # Arabic-Indic 3: was taken as 3
         ("9" * 5000, "is outside the log"),  # past int()'s digit limit
         ("99999999999999999999", "is outside the log"),
+        ("", "the position is empty"),  # was read as 0, the first entry
+        ("  ", "the position is empty"),
     ],
-    ids=["superscript", "arabic-indic", "5000-digits", "20-digits"],
+    ids=["superscript", "arabic-indic", "5000-digits", "20-digits", "empty", "blank"],
 )
 def test_an_as_of_that_is_no_ascii_position_is_one_usage_line(
     run: Run, keys: Keys, ledger_dir: Path, value: str, says: str
