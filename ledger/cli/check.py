@@ -129,8 +129,7 @@ def cmd_verify(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _verify(ctx: Context, args: argparse.Namespace) -> int:
-    if args.dir:
-        ctx.args.ledger = args.dir
+    ctx.name_ledger(args.dir)
     ledger = ctx.ledger()
     if args.since is not None and not args.since.strip():
         raise UsageError(

@@ -36,6 +36,19 @@ class Context(msgspec.Struct):
                 self._ledger.on_fold = self.folding
         return self._ledger
 
+    def name_ledger(self, directory: Path | None) -> None:
+        """A command's DIR argument names the ledger as ``--ledger`` does. Both naming
+        one directory is fine; two different ones is refused, not one silently used."""
+        if directory is None:
+            return
+        other = getattr(self.args, "ledger", None)
+        if other is not None and Path(other).resolve() != directory.resolve():
+            raise UsageError(
+                f"two ledgers are named: {directory} and --ledger {other}",
+                hint="give the ledger once, as DIR or as --ledger",
+            )
+        self.args.ledger = directory
+
     def folding(self, done: int, end: int) -> None:
         """A long fold of the log (no usable state cache, or one far behind) says how far
         it is, on a terminal only."""

@@ -47,7 +47,8 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def cmd_tui(ctx: Context, args: argparse.Namespace) -> int:
-    ledger = Ledger.open(args.dir) if args.dir else ctx.ledger()
+    ctx.name_ledger(args.dir)
+    ledger = ctx.ledger()
     missing = not_a_terminal()
     if missing is not None:
         raise UsageError(

@@ -218,6 +218,26 @@ def test_verify_json_reports_a_missing_ledger_with_its_exit_code(run: Run, tmp_p
     }
 
 
+@pytest.mark.parametrize("command", ["verify", "tui"])
+def test_a_ledger_named_twice_differently_is_refused_not_one_silently_used(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path, command: str
+) -> None:
+    other = tmp_path / "other"
+    assert run("init", other, "--origin", "example.org/other", "--key", keys.owner).code == 0
+    result = run(command, ledger_dir, "--ledger", other)
+    assert result.code == 2
+    assert result.out == ""
+    assert f"two ledgers are named: {ledger_dir} and --ledger {other}" in result.one_error_line()
+
+
+def test_a_ledger_named_twice_as_the_same_directory_is_verified(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    add_claim(run, keys)
+    result = run("verify", ".", "--ledger", ledger_dir, "--unsafe-allow-test-keys")
+    assert result.code == 0, result.err
+
+
 # --- the signing key: a warning only about a private key, a prompt only for a locked one
 
 
