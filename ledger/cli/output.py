@@ -11,14 +11,19 @@ from ledger.errors import StorageError, UsageError
 from ledger.ledger import Appended, Ledger
 
 
-def print_appended(ctx: Context, done: Sequence[Appended], *, show_subject: bool = False) -> None:
+def print_appended(
+    ctx: Context, done: Sequence[Appended], *, show_subject: bool = False, many: bool = False
+) -> None:
     """Print each new event id (or, with ``show_subject``, the new claim/source id).
+
+    With ``--json`` one entry is an object; a verb whose count varies (``many``: merge)
+    always prints an array, so that a script reads one shape for none, one or several.
 
     The entries are in the ledger by now. If stdout cannot take the ids (a full disk,
     say), the error says so and names them, so that nobody appends them twice.
     """
     try:
-        _print(ctx, done, show_subject=show_subject)
+        _print(ctx, done, show_subject=show_subject, many=many)
         ctx.out.flush()
     except BrokenPipeError:
         raise  # the reader went away (`| head`): not an error, as for every command
@@ -77,14 +82,14 @@ def write_output(ctx: Context, ledger: Ledger, target: str | Path | None, text: 
     return True
 
 
-def _print(ctx: Context, done: Sequence[Appended], *, show_subject: bool) -> None:
+def _print(ctx: Context, done: Sequence[Appended], *, show_subject: bool, many: bool) -> None:
     if ctx.json:
         import json
 
         docs = [
             {"seq": a.seq, "id": a.id, "entry": json.loads(encode_entry(a.entry))} for a in done
         ]
-        ctx.emit_json(docs[0] if len(docs) == 1 else docs)
+        ctx.emit_json(docs[0] if len(docs) == 1 and not many else docs)
         return
     for a in done:
         ctx.emit(a.entry.subject if show_subject else a.id)

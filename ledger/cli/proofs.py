@@ -157,5 +157,5 @@ def cmd_merge(ctx: Context, args: argparse.Namespace) -> int:
     done = merge_file(ctx.ledger(), Path(args.other), ctx.key)  # a key only if needed
     if not done:
         ctx.info("nothing to merge: the other file has no entries ours lacks")
-    print_appended(ctx, done)
+    print_appended(ctx, done, many=True)
     return 0

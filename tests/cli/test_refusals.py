@@ -525,6 +525,23 @@ def test_a_merge_of_a_clean_branch_still_lands_every_entry_once(
     assert run("verify", "--unsafe-allow-test-keys").code == 0
 
 
+def test_merge_json_is_an_array_for_none_one_or_several_entries(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "one"
+    shutil.copytree(ledger_dir, other)
+    assert run("claim", "add", "Only one.", "--key", keys.reviewer, "--ledger", other).code == 0
+    add_claim(run, keys, "Our own.")
+    one = run("merge", other / "events.jsonl", "--key", keys.reviewer, "--json")
+    assert one.code == 0, one.err
+    merged = json.loads(one.out)
+    assert isinstance(merged, list)  # an object for a single entry before
+    assert [doc["entry"]["body"]["text"] for doc in merged] == ["Only one."]
+    none = run("merge", other / "events.jsonl", "--json")
+    assert none.code == 0, none.err
+    assert json.loads(none.out) == []
+
+
 @pytest.mark.parametrize(
     "name", [".gitattributes", ".gitignore", ".factledger.lock", ".cache/state.sqlite"]
 )
