@@ -72,7 +72,7 @@ class _Sealing:
                             f"{head[:12] if head else 'empty'}, "
                             f"not {draft.parent[:12] if draft.parent else 'empty'}",
                             rule="stale-parent",
-                            hint="re-read it ('factledger show') and retry against the new head",
+                            hint=_reread_hint(draft.subject),
                         )
                     prepared = prepare(
                         draft.kind, draft.subject, head, self.stamp, draft.body, self.author
@@ -329,3 +329,14 @@ class Writer:
                     ) from None
         if not self.ahead and (self.last_key is not None or snap.store is None):
             self.ledger.save_cache(snap)
+
+
+def _reread_hint(subject: str) -> str:
+    """How to see where a stream has moved: ``show`` reads claims only."""
+    how = (
+        f"'factledger show {subject}'"
+        if subject.startswith("clm_")
+        else f"'factledger log | grep {subject}'"
+    )
+    return f"re-read it ({how}) and retry against the new head"
+

@@ -17,7 +17,16 @@ from pathlib import Path
 import pytest
 
 from ledger.keys import SigningKey, save_signing_key
-from tests.cli.support import EVENT_ID, Keys, Run, add_claim, add_source, factledger, files
+from tests.cli.support import (
+    EVENT_ID,
+    Keys,
+    Run,
+    add_claim,
+    add_source,
+    factledger,
+    files,
+    log_json,
+)
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
@@ -1000,3 +1009,19 @@ def test_github_and_junit_still_answer_on_stdout_when_the_check_cannot_run(
     missing = run("verify", tmp_path / "nowhere", "--format", "github")
     assert missing.code == 3
     assert missing.out.startswith("::error title=factledger verify::")
+
+
+def test_a_stale_parent_hint_names_a_command_that_reads_its_subject(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    source = add_source(run, keys)
+    first = log_json(run)[-1]["id"]
+    assert run("source", "note", source, "A second look.", "--key", keys.reviewer).code == 0
+    stale = run("source", "note", source, "Late.", "--parent", first, "--key", keys.reviewer)
+    assert stale.code == 1
+    line = stale.one_error_line()
+    assert "stale-parent" in line
+    assert "factledger show" not in line  # show reads claims only
+    listed = run("log")
+    assert source in listed.out  # what the hint sends the reader to
+    assert f"'factledger log | grep {source}'" in line
