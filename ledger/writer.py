@@ -339,4 +339,3 @@ def _reread_hint(subject: str) -> str:
         else f"'factledger log | grep {subject}'"
     )
     return f"re-read it ({how}) and retry against the new head"
-
