@@ -37,8 +37,15 @@ CLAIM_KINDS: Final = frozenset(
         "source.attributed",
         "attribution.withdrawn",
         "note.added",
+        "entry.redacted",
     }
 )
+"""Kinds whose subject may be a claim: a note and a redaction may also be a source's."""
+
+
+def claim_of(kind: str, subject: str) -> str | None:
+    """The claim an entry touched, if it touched one (a source's note is no claim's)."""
+    return subject if kind in CLAIM_KINDS and subject.startswith("clm_") else None
 
 
 @dataclass(frozen=True)
@@ -270,8 +277,9 @@ def clamp(position: int, head: int) -> int:
 
 
 def finding_position(finding: Finding, head: int, events_file: str) -> int | None:
-    """The log position a finding points at (its line), if it names one in the log."""
-    if finding.line is None or finding.file != events_file:
+    """The log position a finding points at (its line), if it names an entry of the log:
+    not a line past the last entry (a torn tail is no entry, and the last is innocent)."""
+    if finding.line is None or finding.file != events_file or finding.line - 1 > head:
         return None
     return clamp(finding.line - 1, head)
 
@@ -288,6 +296,7 @@ __all__ = [
     "Verification",
     "affects",
     "badge_for",
+    "claim_of",
     "claim_seqs",
     "claim_view",
     "clamp",

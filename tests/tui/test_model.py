@@ -14,6 +14,7 @@ from tui.model import (
     Verification,
     affects,
     badge_for,
+    claim_of,
     claim_view,
     finding_position,
     step_claim,
@@ -120,7 +121,18 @@ def test_a_finding_points_at_its_entry_but_not_at_another_file() -> None:
     assert (
         finding_position(Finding("checkpoint", "x", file="checkpoint"), 209, "events.jsonl") is None
     )
-    assert finding_position(Finding("torn-tail", "x", line=999), 209, "events.jsonl") == 209
+    assert finding_position(Finding("signature", "x", line=210), 209, "events.jsonl") == 209
+    # a torn tail is the line after the last entry: it is no entry, and the last is innocent
+    assert finding_position(Finding("torn-tail", "x", line=211), 209, "events.jsonl") is None
+
+
+def test_only_a_clm_subject_is_a_claim_whatever_the_kind() -> None:
+    assert claim_of("note.added", "clm_adltccitm776") == "clm_adltccitm776"
+    assert claim_of("note.added", "src_3w4yetska3xl") is None  # a note on a source
+    assert claim_of("entry.redacted", "clm_adltccitm776") == "clm_adltccitm776"
+    assert claim_of("entry.redacted", "src_3w4yetska3xl") is None
+    assert claim_of("source.registered", "src_3w4yetska3xl") is None
+    assert claim_of("key.granted", "SHA256:abc") is None
 
 
 def test_filters_describe_themselves() -> None:

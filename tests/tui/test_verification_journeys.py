@@ -225,3 +225,64 @@ async def test_r_reads_entries_appended_while_open(demo: Path) -> None:
     assert "211 entries" in screen.splitlines()[0]
     assert "unverified" in screen.splitlines()[0]
     assert "#210 of 210  2024-07-25T09:00:00Z  note.added  clm_adltccitm776" in screen
+
+
+def flip(root: Path, line: int, old: bytes, new: bytes) -> None:
+    """Edit one word of one line of the log in place, as a tamperer would."""
+    path = root / "events.jsonl"
+    lines = path.read_bytes().split(b"\n")
+    assert old in lines[line - 1]
+    lines[line - 1] = lines[line - 1].replace(old, new, 1)
+    path.write_bytes(b"\n".join(lines))
+
+
+async def test_enter_on_a_finding_in_a_sources_note_keeps_the_claim_it_had(demo: Path) -> None:
+    """Line 6 is a note on a source: the cursor goes there, but no src_ id becomes the claim."""
+    flip(demo, 6, b"stored copy", b"stored c0py")
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        before = main.claim_id
+        await press(pilot, "v")
+        assert app.screen.query_one(FindingsPanel).findings[0].line == 6
+        await press(pilot, "enter")
+        assert main.position == 5
+        assert main.claim_id == before
+        assert str(main.claim_id).startswith("clm_")
+
+
+async def test_enter_on_a_finding_in_a_redaction_selects_the_claim_it_redacts(demo: Path) -> None:
+    subject = (demo / "events.jsonl").read_text().splitlines()[207].split('"subject":"')[1][:16]
+    assert subject.startswith("clm_")
+    flip(demo, 208, b"Erasure request", b"Erasure reqvest")
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        assert main.claim_id != subject
+        await press(pilot, "v")
+        assert app.screen.query_one(FindingsPanel).findings[0].line == 208
+        await press(pilot, "enter")
+        assert main.position == 207
+        assert main.claim_id == subject
+
+
+async def test_enter_on_a_torn_tail_says_there_is_no_entry_and_stays(demo: Path) -> None:
+    with (demo / "events.jsonl").open("ab") as log:
+        log.write(b'{"at":"2024-07-25T09:00')  # a crash mid-append: no newline, no entry
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        await press(pilot, "left_square_bracket", "left_square_bracket")
+        here = main.position
+        assert here == 207  # not the last entry, where a clamp would land
+        await press(pilot, "v")
+        panel = app.screen.query_one(FindingsPanel)
+        assert [f.rule for f in panel.findings] == ["torn-tail"]
+        panel.focus()
+        await press(pilot, "enter")
+        assert main.position == here
+        told = [n.message for n in app._notifications]
+    assert any("line 211 of events.jsonl is no entry of the log" in m for m in told)

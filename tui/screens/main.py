@@ -26,12 +26,12 @@ from tui import messages as msg
 from tui.catalog import Catalog
 from tui.commands import LedgerCommands
 from tui.model import (
-    CLAIM_KINDS,
     ClaimView,
     Filters,
     LedgerInfo,
     Verification,
     affects,
+    claim_of,
     claim_view,
     clamp,
     finding_position,
@@ -274,7 +274,7 @@ class MainScreen(Screen[None]):
 
     def _show_event(self, event: EventView) -> None:
         self.event = event
-        subject = event.subject if event.kind in CLAIM_KINDS else None
+        subject = claim_of(event.kind, event.subject)
         if self._follow_subject:
             self._follow_subject = False
             if subject is not None and subject != self.claim_id:
@@ -333,7 +333,15 @@ class MainScreen(Screen[None]):
             )
             return
         position = finding_position(message.finding, self.info.head, self.ledger.config.events)
-        if position is not None:
+        if position is None:  # said, not silently ignored
+            finding = message.finding
+            where = f"line {line} of {finding.file}" if line is not None else finding.file
+            self.notify(
+                f"{where} is no entry of the log, so the cursor stays where it is",
+                title="no entry to go to",
+                markup=False,
+            )
+        else:
             self._follow_subject = True
             self.go(position, force=True)
             self.query_one(HistoryList).focus()
