@@ -102,6 +102,15 @@ def check_state(state: rules.LedgerState, file: str) -> list[Finding]:
     """What only the whole fold shows: bodies removed or kept against the redactions,
     and (as notices) the entries a ``compromised`` revocation voided."""
     found: list[Finding] = []
+    if state.size == 0:  # no line 1, so no rule ever ran on one: an empty log proves nothing
+        found.append(
+            Finding(
+                "genesis",
+                "the log holds no entry: a ledger begins with ledger.created on line 1",
+                hint="an empty log is no ledger; restore it from git (git log -- " + file + ")",
+                file=file,
+            )
+        )
     for eid, seq in sorted(state.unexplained_redactions.items(), key=lambda kv: kv[1]):
         found.append(
             Finding(

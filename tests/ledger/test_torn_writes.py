@@ -243,3 +243,17 @@ def test_repair_leaves_a_corrupt_complete_line_in_the_middle_alone(ledger: Ledge
     with pytest.raises(DecodeError) as caught:
         ledger.load()
     assert caught.value.line == 3
+
+
+@pytest.mark.parametrize("content", [b"", b'{"at":"2024'], ids=["empty", "only-a-torn-tail"])
+def test_verify_finds_a_log_without_an_entry_is_no_ledger(ledger: Ledger, content: bytes) -> None:
+    """An emptied log must not pass on the strength of the checks no line was there to fail."""
+    from ledger.verify import verify
+
+    ledger.events_path.write_bytes(content)
+    report = verify(ledger.root, config=ledger.config)
+    genesis = [f for f in report.errors if f.rule == "genesis"]
+    assert len(genesis) == 1
+    assert genesis[0].file == "events.jsonl"
+    assert "holds no entry" in genesis[0].message
+    assert report.entries == 0
