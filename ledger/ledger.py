@@ -133,15 +133,21 @@ class Ledger:
     def open(cls, root: Path) -> Ledger:
         path = root / CONFIG_NAME
         try:
-            text = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
         except FileNotFoundError:
             raise NotALedger(
                 f"{root} is not a ledger (no {CONFIG_NAME})",
                 hint="create one with 'factledger init DIR --origin ORIGIN --key KEYFILE'",
             ) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise StorageError(f"could not read it: {reason}", path=str(path)) from None
+        except OSError as exc:
+            raise StorageError(f"could not read it: {exc.strerror}", path=str(path)) from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:  # read, but not a config: a finding, not exit 3
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise DecodeError(
+                f"not UTF-8 text (byte {exc.start})", path=str(path), line=line, rule="config"
+            ) from None
         return cls(root, LedgerConfig.parse(text, path=str(path)))
 
     @classmethod

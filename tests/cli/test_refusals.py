@@ -213,6 +213,24 @@ def test_verify_json_reports_a_broken_ledger_toml_as_a_config_finding(
     assert "not valid TOML" in finding["message"]
 
 
+def test_a_ledger_toml_that_is_not_utf8_is_a_config_finding_on_its_line_not_a_read_error(
+    run: Run, ledger_dir: Path
+) -> None:
+    """The file was read; what it holds is wrong, as a broken TOML line is: exit 1, not 3."""
+    config = ledger_dir / "ledger.toml"
+    lines = config.read_bytes().splitlines(keepends=True)
+    config.write_bytes(b"".join([*lines[:2], b"# caf\xe9 (Latin-1)\n", *lines[2:]]))
+    result = run("verify", "--format", "json")
+    assert result.code == 1
+    [finding] = json.loads(result.out)["findings"]
+    assert (finding["rule"], finding["file"], finding["line"]) == ("config", "ledger.toml", 3)
+    assert "not UTF-8 text" in finding["message"]
+    for command in (("log",), ("show", "clm_x")):
+        refused = run(*command)
+        assert refused.code == 1
+        assert "ledger.toml:3: [config] not UTF-8 text" in refused.one_error_line()
+
+
 def test_verify_json_reports_a_missing_ledger_with_its_exit_code(run: Run, tmp_path: Path) -> None:
     result = run("verify", tmp_path / "nowhere", "--format", "json")
     assert result.code == 3
