@@ -19,9 +19,9 @@ from ledger.text import one_line
 EXIT_CODES = """\
 exit codes:
   0  ok (for verify: the ledger verified)
-  1  verification failed: the ledger is not trustworthy as it stands
+  1  verification failed, or the rules refused an entry: not trustworthy as it stands
   2  usage error: a bad option, id or value
-  3  could not check: a file could not be read, written or locked
+  3  could not check: a file could not be read, written or locked, or a git revision is missing
 
 environment:
   FACTLEDGER_DIR         the ledger directory when --ledger is not given
