@@ -8,10 +8,15 @@ Leaves are named for what happened, so callers can catch precisely.
 
 from __future__ import annotations
 
+import errno
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_IO = 3
+
+#: The hint for a ledger whose log is missing.
+NOT_A_LEDGER = "is this a ledger? see 'factledger init'"
 
 
 class LedgerError(Exception):
@@ -63,6 +68,24 @@ class StorageError(LedgerError):
     """A file could not be read, written, synced or locked."""
 
     exit_code = EXIT_IO
+
+
+def io_error(
+    action: str, path: object, exc: OSError, *, missing: str | None = None
+) -> StorageError:
+    """``path: could not <action>: <reason>``, the path said once, in front.
+
+    ``action`` names the file as "it" (``"read it"``, ``"open it for appending"``).
+    A file to read that does not exist says so plainly, with ``missing`` as the hint; a
+    refused permission hints at the permissions.
+    """
+    if isinstance(exc, FileNotFoundError) and action.startswith("read"):
+        return StorageError("no such file", hint=missing, path=str(path))
+    reason = exc.strerror or str(exc)
+    hint = None
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "check the permissions of the file and its directory (is it read-only?)"
+    return StorageError(f"could not {action}: {reason}", hint=hint, path=str(path))
 
 
 class LockBusy(StorageError):

@@ -29,6 +29,7 @@ from ledger.errors import (
     StorageError,
     TornWrite,
     UsageError,
+    io_error,
 )
 from ledger.events import (
     DEFAULT_SCALE,
@@ -140,7 +141,7 @@ class Ledger:
                 hint="create one with 'factledger init DIR --origin ORIGIN --key KEYFILE'",
             ) from None
         except OSError as exc:
-            raise StorageError(f"could not read it: {exc.strerror}", path=str(path)) from None
+            raise io_error("read it", path, exc) from None
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:  # read, but not a config: a finding, not exit 3
@@ -207,7 +208,7 @@ class Ledger:
             root.mkdir(parents=True, exist_ok=True)
             ledger.events_path.touch(exist_ok=False)
         except OSError as exc:
-            raise StorageError(f"could not create {root}: {exc.strerror}", path=str(root)) from None
+            raise io_error("create it", root, exc) from None
         with log.locked(ledger.lock_path):
             log.append(ledger.events_path, [encode_entry(genesis)], expected_size=0)
             leaf = bytes.fromhex(event_id(genesis))
@@ -548,7 +549,7 @@ def _truncate(path: Path, size: int) -> None:
         finally:
             os.close(fd)
     except OSError as exc:
-        raise StorageError(f"could not truncate {path}: {exc.strerror}", path=str(path)) from None
+        raise io_error("truncate it", path, exc) from None
 
 
 def open_ledger(path: Path | None) -> Ledger:

@@ -9,7 +9,6 @@ an ``fsync`` of the directory.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
 import signal
@@ -21,7 +20,7 @@ from typing import Final
 
 import msgspec
 
-from ledger.errors import LockBusy, StorageError, TornWrite
+from ledger.errors import NOT_A_LEDGER, LockBusy, StorageError, TornWrite, io_error
 
 READ_CHUNK: Final = 1 << 20
 DEFAULT_LOCK_TIMEOUT: Final = 30.0
@@ -35,14 +34,6 @@ class Line(msgspec.Struct, frozen=True):
     data: bytes
 
 
-def _io_error(action: str, path: Path, exc: OSError) -> StorageError:
-    reason = exc.strerror or str(exc)
-    hint = None
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        hint = "check the ledger directory's permissions (is it read-only?)"
-    return StorageError(f"could not {action} {path}: {reason}", hint=hint, path=str(path))
-
-
 def scan(path: Path, *, start_offset: int = 0, start_index: int = 0) -> Iterator[Line]:
     """Yield the log's complete lines in order, then raise :class:`TornWrite` for a partial tail.
 
@@ -50,12 +41,8 @@ def scan(path: Path, *, start_offset: int = 0, start_index: int = 0) -> Iterator
     """
     try:
         handle = path.open("rb")
-    except FileNotFoundError:
-        raise StorageError(
-            f"{path} does not exist", hint="is this a ledger? see 'factledger init'", path=str(path)
-        ) from None
     except OSError as exc:
-        raise _io_error("read", path, exc) from None
+        raise io_error("read it", path, exc, missing=NOT_A_LEDGER) from None
     with handle:
         handle.seek(start_offset)
         index, offset, pending = start_index, start_offset, b""
@@ -85,7 +72,7 @@ def read_tail(path: Path, offset: int) -> bytes:
             handle.seek(offset)
             return handle.read()
     except OSError as exc:
-        raise _io_error("read", path, exc) from None
+        raise io_error("read it", path, exc) from None
 
 
 def append(path: Path, lines: list[bytes], *, expected_size: int) -> int:
@@ -98,7 +85,7 @@ def append(path: Path, lines: list[bytes], *, expected_size: int) -> int:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND)
     except OSError as exc:
-        raise _io_error("open for appending", path, exc) from None
+        raise io_error("open it for appending", path, exc) from None
     writing = False
     try:
         size = os.fstat(fd).st_size
@@ -123,7 +110,7 @@ def append(path: Path, lines: list[bytes], *, expected_size: int) -> int:
                 os.ftruncate(fd, expected_size)
                 os.fsync(fd)
         if isinstance(exc, OSError):
-            raise _io_error("append to", path, exc) from None
+            raise io_error("append to it", path, exc) from None
         raise
     finally:
         os.close(fd)
@@ -181,7 +168,7 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise _io_error("write", path, exc) from None
+        raise io_error("write it", path, exc) from None
 
 
 def check_replaceable(path: Path) -> None:
@@ -193,7 +180,7 @@ def check_replaceable(path: Path) -> None:
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
         os.unlink(tmp)
     except OSError as exc:
-        raise _io_error("write", path, exc) from None
+        raise io_error("write it", path, exc) from None
 
 
 def write_new(path: Path, data: bytes) -> Path:
@@ -208,14 +195,14 @@ def write_new(path: Path, data: bytes) -> Path:
         except FileExistsError:
             continue
         except OSError as exc:
-            raise _io_error("create", candidate, exc) from None
+            raise io_error("create it", candidate, exc) from None
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
         except OSError as exc:
-            raise _io_error("write", candidate, exc) from None
+            raise io_error("write it", candidate, exc) from None
         finally:
             os.close(fd)
         fsync_dir(candidate.parent)
@@ -239,7 +226,7 @@ def locked(
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise _io_error("open the lock file", lock_path, exc) from None
+        raise io_error("open it as the lock", lock_path, exc) from None
     owner = os.getpid()
     try:
         deadline = time.monotonic() + timeout

@@ -32,7 +32,7 @@ from typing import Final
 from ledger import log
 from ledger.codec import decode_entry
 from ledger.entry import Digest
-from ledger.errors import DecodeError, StorageError
+from ledger.errors import NOT_A_LEDGER, DecodeError, io_error
 from ledger.events import (
     AnyEntry,
     ClaimAssertedBody,
@@ -151,7 +151,7 @@ def _blocks(path: Path, start: int, end: int | None = None) -> Iterator[bytes]:
     try:
         handle = path.open("rb")
     except OSError as exc:
-        raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
+        raise io_error("read it", path, exc, missing=NOT_A_LEDGER) from None
     with handle:
         handle.seek(start)
         left = None if end is None else end - start

@@ -28,7 +28,7 @@ from ledger import findings, log, merkle, prefix, rules, statecache
 from ledger.checkpoint import Checkpoint
 from ledger.codec import decode_entry
 from ledger.entry import decode_signature
-from ledger.errors import DecodeError, LedgerError, StorageError, TornWrite
+from ledger.errors import NOT_A_LEDGER, DecodeError, LedgerError, TornWrite, io_error
 from ledger.events import EntryRedactedBody
 from ledger.findings import RULES, Finding, Report, Since
 from ledger.keys import PublicKey
@@ -132,7 +132,7 @@ def _size_of(path: Path) -> int:
     try:
         return path.stat().st_size
     except OSError as exc:
-        raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
+        raise io_error("read it", path, exc, missing=NOT_A_LEDGER) from None
 
 
 def _lines(path: Path, run: _Run, offset: int = 0, index: int = 0) -> Iterator[log.Line]:
@@ -349,7 +349,7 @@ def _read_checkpoint(root: Path) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
+        raise io_error("read it", path, exc) from None
 
 
 __all__ = ["RULES", "Finding", "Report", "Since", "verify"]

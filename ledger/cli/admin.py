@@ -208,7 +208,7 @@ def _public_key_arg(text: str) -> str:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise StorageError(f"could not read {file}: {reason}", path=str(file)) from None
+        raise StorageError(f"could not read it: {reason}", path=str(file)) from None
 
 
 def _openssh_line(text: str, file: Path) -> str:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 from ledger import gitrev
 from ledger.cli.context import Context
 from ledger.cli.options import fingerprint, hours, path, processes
-from ledger.errors import EXIT_FINDINGS, EXIT_OK, LedgerError, StorageError, UsageError
+from ledger.errors import EXIT_FINDINGS, EXIT_OK, LedgerError, StorageError, UsageError, io_error
 from ledger.ledger import CHECKPOINT_NAME, CONFIG_NAME, Ledger, LedgerConfig, utc_now
 from ledger.text import visible
 
@@ -103,7 +103,7 @@ def _since(ctx: Context, ledger: Ledger, ref: str) -> Since | None:
     try:
         note = path.read_bytes()
     except OSError as exc:
-        raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
+        raise io_error("read it", path, exc) from None
     # Relative to the ledger, as every finding's file: joined with the ledger's path
     # as given, it names the file as given.
     where = os.path.relpath(path.absolute(), ledger.root.absolute())

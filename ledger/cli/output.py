@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ledger.cli.context import Context
 from ledger.codec import encode_entry
-from ledger.errors import StorageError, UsageError
+from ledger.errors import StorageError, UsageError, io_error
 from ledger.ledger import Appended, Ledger
 
 
@@ -76,7 +76,7 @@ def write_output(ctx: Context, ledger: Ledger, target: str | Path | None, text: 
             with path.open("wb") as special:  # a FIFO, /dev/stdout, a terminal…
                 special.write(data)
         except OSError as exc:
-            raise StorageError(f"could not write {path}: {exc.strerror}", path=str(path)) from None
+            raise io_error("write it", path, exc) from None
         return True
     write_atomic(resolved, data)
     return True

@@ -19,7 +19,7 @@ from typing import Final
 import duckdb
 
 from ledger.codec import MAX_LINE_BYTES
-from ledger.errors import StorageError
+from ledger.errors import NOT_A_LEDGER, io_error
 from ledger.projections._scan import Scan
 
 CACHE_NAME: Final = "projections.duckdb"
@@ -41,7 +41,7 @@ def stat_file(path: Path) -> list[int]:
     try:
         st = path.stat()
     except OSError as exc:
-        raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
+        raise io_error("read it", path, exc, missing=NOT_A_LEDGER) from None
     mtime = st.st_mtime_ns if time.time_ns() - st.st_mtime_ns > RACY_NS else -1
     return [st.st_size, mtime, st.st_ino, st.st_dev]
 
@@ -93,7 +93,7 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path, apply: Callable[[], N
     try:
         small = path.stat().st_size < _SMALL_FILE
     except OSError as exc:
-        raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
+        raise io_error("read it", path, exc, missing=NOT_A_LEDGER) from None
     if small:
         scan = Scan(path, keep_lines=True)
         scan.run()

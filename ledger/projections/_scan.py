@@ -24,7 +24,7 @@ from blake3 import blake3
 from ledger import log, merkle
 from ledger.codec import decode_entry
 from ledger.entry import event_id
-from ledger.errors import StorageError, TornWrite
+from ledger.errors import NOT_A_LEDGER, TornWrite, io_error
 from ledger.events import EntryRedactedBody
 
 _REDACTION: Final = '"kind":"entry.redacted"'
@@ -39,7 +39,7 @@ def _read(path: Path, start: int, end: int) -> bytes:
         with path.open("rb") as handle:
             return os.pread(handle.fileno(), end - start, start)
     except OSError as exc:
-        raise StorageError(f"could not read {path}: {exc.strerror}", path=str(path)) from None
+        raise io_error("read it", path, exc, missing=NOT_A_LEDGER) from None
 
 
 class Pieces:

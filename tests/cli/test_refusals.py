@@ -1043,3 +1043,21 @@ def test_a_stale_parent_hint_names_a_command_that_reads_its_subject(
     listed = run("log")
     assert source in listed.out  # what the hint sends the reader to
     assert f"'factledger log | grep {source}'" in line
+
+
+def test_a_ledger_without_its_log_is_named_once_with_what_to_do(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    """Each reader said the path twice ("events.jsonl: could not read …/events.jsonl")."""
+    add_claim(run, keys)
+    log_path = ledger_dir / "events.jsonl"
+    log_path.rename(ledger_dir / "events.jsonl.moved")
+    for argv in (("verify",), ("log",), ("show", "clm_00000000000000000000000000"),
+                 ("query", "SELECT 1"), ("history", "clm_00000000000000000000000000"),
+                 ("export", "claimreview"), ("prove", "1")):  # fmt: skip
+        result = run(*argv)
+        assert result.code == 3, argv
+        line = result.one_error_line()
+        assert line == (
+            f"error: {log_path}: no such file; is this a ledger? see 'factledger init'"
+        ), argv
