@@ -60,6 +60,15 @@ class PageWanted(Message):
         self.limit = limit
 
 
+class ClaimWanted(Message):
+    """The claims list keeps ``claim_id`` selected but has not loaded its row: where
+    is it listed, for the query on screen?"""
+
+    def __init__(self, claim_id: str) -> None:
+        super().__init__()
+        self.claim_id = claim_id
+
+
 class PageLoaded(Message):
     """A page of the claims list, for the position and filters it was asked for."""
 

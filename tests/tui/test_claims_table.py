@@ -86,3 +86,32 @@ async def test_a_redacted_verdict_is_told_from_no_verdict() -> None:
     judged, unjudged = lines[f"clm_{REDACTED:012d}"], lines[f"clm_{REDACTED - 1:012d}"]
     assert ("[redacted]" in judged, "—" in judged) == (True, False)
     assert ("[redacted]" in unjudged, "—" in unjudged) == (False, True)
+
+
+async def test_a_narrow_list_leaves_columns_out_before_the_claims_text() -> None:
+    """At 60 columns the fixed columns took the whole width and the text was cut off
+    the screen; now the last change, the source count and the claimant give way."""
+    app = Host()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+    header = lines[0].split()
+    assert header == ["claim", "status", "verdict", "text"]
+    rows = [line for line in lines if "clm_" in line]
+    assert rows
+    assert all("claim number" in line for line in rows)
+    assert all(len(line) <= 60 for line in lines)
+
+
+async def test_a_wide_list_shows_every_column() -> None:
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+    assert lines[0].split() == [
+        "claim", "status", "verdict", "src", "changed", "claimant", "text",
+    ]  # fmt: skip
+    first = next(line for line in lines if "clm_000000000001" in line)
+    assert "2024-06-03" in first
+    assert "someone" in first
+    assert "claim number 1" in first

@@ -12,7 +12,7 @@ from pathlib import Path
 import msgspec
 
 from ledger.ledger import Ledger
-from ledger.projections import open_projection, queries
+from ledger.projections import ClaimRow, open_projection, queries
 from tests.tui.conftest import (
     SHOWCASE,
     SIZE,
@@ -249,18 +249,25 @@ async def test_the_banner_fits_the_pane_when_the_text_brings_a_scrollbar(demo: P
         assert banner.startswith("▶ #121 claim.corrected: clarification:")
 
 
+def far_claim(demo: Path) -> tuple[str, int, list[ClaimRow]]:
+    """The demo's last claim, its row in the list and the list: far below the rows the
+    list reads first."""
+    claim = "clm_iyhjg7cl7ocv"
+    projection = open_projection(Ledger.open(demo))
+    index = queries.claim_index(projection, claim)
+    rows = list(queries.list_claims(projection, limit=500).rows)
+    assert index == len(rows) - 1
+    assert index > 50  # not among the rows first read
+    return claim, index, rows
+
+
 async def test_a_claim_picked_in_the_palette_off_the_loaded_rows_gets_the_list_cursor(
     demo: Path,
 ) -> None:
     """The list reads the rows around its viewport: a claim picked far below must still
     be the row the cursor is on, so that the next arrow moves on from it (before, it
     moved on from the row the cursor had been on)."""
-    claim = "clm_iyhjg7cl7ocv"  # near the end of the demo's list
-    projection = open_projection(Ledger.open(demo))
-    index = queries.claim_index(projection, claim)
-    rows = queries.list_claims(projection, limit=500).rows
-    assert index is not None
-    assert index > 50  # not among the rows first read
+    claim, index, rows = far_claim(demo)
     app = make_app(demo)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -273,6 +280,33 @@ async def test_a_claim_picked_in_the_palette_off_the_loaded_rows_gets_the_list_c
         listed = screen_text(app).split("╭─ Claims")[1].split("╭─ Claim ─")[0]
         assert claim in listed  # scrolled into view
         main.table.focus()
+        await press(pilot, "up")
+        assert main.claim_id == rows[index - 1].claim_id
+
+
+async def test_a_claim_kept_selected_through_time_is_scrolled_back_to_as_the_list_grows(
+    demo: Path,
+) -> None:
+    """At the first event no claim is listed and the list scrolls to its top; back at
+    the last, the claim still selected is listed far below the rows first read. Before,
+    the cursor stayed on the top row (not the claim's) and the claim was off screen."""
+    claim, index, rows = far_claim(demo)
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        main.table.focus()
+        await press(pilot, "end")
+        assert main.claim_id == claim
+        await press(pilot, "g")
+        await settle(pilot)
+        assert main.table.total == 0
+        await press(pilot, "G")
+        await settle(pilot)
+        assert main.claim_id == claim
+        assert main.table.cursor_row == index
+        listed = screen_text(app).split("╭─ Claims")[1].split("╭─ Claim ─")[0]
+        assert claim in listed
         await press(pilot, "up")
         assert main.claim_id == rows[index - 1].claim_id
 
@@ -418,3 +452,24 @@ async def test_the_palette_lists_a_reviewer_who_changed_keys_once(demo: Path) ->
     twice = [detail for _, detail in listed if "keys" in detail]
     assert twice
     assert all(detail.endswith(" · 2 keys") for detail in twice)
+
+
+async def test_the_dialogs_fit_a_small_terminal(demo: Path) -> None:
+    """At 60x20 the filter dialog was 64 columns wide and taller than the screen, its
+    buttons below the last row; the jump and help boxes were wider than the screen."""
+    app = make_app(demo)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        for key, box in (("f", "#filter-box"), ("t", "#jump-box"), ("question_mark", "#help-box")):
+            await press(pilot, key)
+            region = app.screen.query_one(box).region
+            assert app.screen.region.contains_region(region), (box, region)
+            await press(pilot, "escape")
+        await press(pilot, "f")
+        for _ in range(12):  # tab to the last button: the box scrolls to show it
+            if app.focused is not None and app.focused.id == "filter-cancel":
+                break
+            await press(pilot, "tab")
+        assert app.focused is not None
+        assert app.focused.id == "filter-cancel"
+        assert app.screen.region.contains_region(app.focused.region)

@@ -364,6 +364,10 @@ class MainScreen(Screen[None]):
             self.session.locate_claim(claim_id, self.position, self.filters)
         self._load_claim()
 
+    def on_claim_wanted(self, message: msg.ClaimWanted) -> None:
+        if message.claim_id == self.claim_id and self.reader is not None:
+            self.session.locate_claim(message.claim_id, self.position, self.filters)
+
     def on_claim_located(self, message: msg.ClaimLocated) -> None:
         if message.claim_id == self.claim_id and message.index is not None:
             self.table.place(message.claim_id, message.index, (message.position, message.filters))

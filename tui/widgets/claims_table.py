@@ -24,13 +24,15 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ledger.projections import ClaimPage, ClaimRow, ScaleStep
-from tui.messages import ClaimHighlighted, PageWanted
+from tui.messages import ClaimHighlighted, ClaimWanted, PageWanted
 from tui.model import Filters, Verification
 from tui.widgets.safe import shorten
 from tui.widgets.styles import BADGE, STATUS, verdict_style
 
 MARGIN: Final = 20
 """Rows fetched beyond the viewport on each side."""
+TEXT_CELLS: Final = 20
+"""The fewest cells the claim's text gets while a column can be left out instead."""
 Query = tuple[int, Filters]
 _MOVE = Binding.Group("move", compact=True)
 
@@ -162,7 +164,8 @@ class ClaimsTable(ScrollView, can_focus=True):
         """Store a page for the current query; drop one for an older query."""
         if (page.as_of, filters) != self.wanted:
             return
-        if self.loaded != self.wanted:
+        first = self.loaded != self.wanted
+        if first:
             self.rows = {}
             self.loaded = self.wanted
         self.total = page.total
@@ -186,6 +189,10 @@ class ClaimsTable(ScrollView, can_focus=True):
             self.cursor_row = min(self.cursor_row, max(self.total - 1, 0))
             if self.selected is None or self._reselect:
                 self._announce()
+            elif first and self.total:
+                # The claim kept selected is listed beyond this page (the list grew
+                # past it, say): find its row, and place() scrolls there.
+                self.post_message(ClaimWanted(self.selected))
         self._reselect = self._refiltered = False
         self.refresh()
         self._want_rows()
@@ -273,12 +280,15 @@ class ClaimsTable(ScrollView, can_focus=True):
         self._want_rows()
 
     def scroll_to_cursor(self) -> None:
+        # force: Textual allows a scroll only while it shows the scrollbar, which it
+        # decides at the next layout; a list that just grew from none has none yet.
         top = int(self.scroll_offset.y)
         rows = max(self.size.height - 1, 1)
         if self.cursor_row < top:
-            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True, force=True)
         elif self.cursor_row >= top + rows:
-            self.scroll_to(y=self.cursor_row - rows + 1, animate=False, immediate=True)
+            y = self.cursor_row - rows + 1
+            self.scroll_to(y=y, animate=False, immediate=True, force=True)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -295,17 +305,24 @@ class ClaimsTable(ScrollView, can_focus=True):
     # --- drawing ------------------------------------------------------------------------
 
     def _widths(self, width: int) -> list[int]:
+        """Each column's cells, 0 for a column left out: a narrow list drops the last
+        change, then the source count, then the claimant, before the claim's text gets
+        fewer than TEXT_CELLS."""
         fixed = [1, 16, 9, 12, 3, 10]
-        rest = max(width - sum(fixed) - len(fixed) - 1, 20)
-        claimant = max(min(rest // 3, 30), 10)
-        return [*fixed, claimant, max(rest - claimant - 1, 0)]
+        for dropped in ((), (5,), (5, 4)):
+            kept = [0 if i in dropped else w for i, w in enumerate(fixed)]
+            room = width - sum(kept) - sum(1 for w in kept if w) - 1  # a space after each
+            claimant = max(min(room // 3, 30), 10)
+            if room - claimant - 1 >= TEXT_CELLS:
+                return [*kept, claimant, room - claimant - 1]
+        return [*kept, 0, max(room + 1, 1)]
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         widths = self._widths(width)
         if y == 0:
             titles = ["", "claim", "status", "verdict", "src", "changed", "claimant", "text"]
-            text = Text(" ".join(_cell(t, w) for t, w in zip(titles, widths, strict=True)))
+            text = Text(" ".join(_cell(t, w) for t, w in zip(titles, widths, strict=True) if w))
             style = self.get_component_rich_style("claims-table--header")
             return self._strip(text, width, style)
         index = int(self.scroll_offset.y) + y - 1
@@ -357,6 +374,8 @@ class ClaimsTable(ScrollView, can_focus=True):
         ]
         text = Text()
         for i, ((value, style), w) in enumerate(zip(cells, widths, strict=True)):
+            if not w:
+                continue  # left out of a narrow list
             if i:
                 text.append(" ")
             text.append(_cell(value, w), style=style)
