@@ -20,8 +20,14 @@ from ledger.text import one_line
 JSON_VERSION = 1
 
 
+def _path(f: Finding, base: str) -> str:
+    """The finding's file as the user named the ledger: ``base`` joined with it, the
+    ``..`` of a file outside the ledger (a --since checkpoint) folded in."""
+    return os.path.normpath(os.path.join(base, f.file)) if base else f.file
+
+
 def _where(f: Finding, base: str) -> str:
-    path = os.path.join(base, f.file) if base else f.file
+    path = _path(f, base)
     return f"{path}:{f.line}" if f.line is not None else path
 
 
@@ -162,7 +168,7 @@ def as_github(report: Report, *, base: str = "") -> str:
     out = []
     for f in report.findings:
         level = "error" if f.severity == "error" else "notice"
-        props = [f"file={_escape_property(os.path.join(base, f.file) if base else f.file)}"]
+        props = [f"file={_escape_property(_path(f, base))}"]
         if f.line is not None:
             props.append(f"line={f.line}")
         props.append(f"title={_escape_property('factledger ' + f.rule)}")

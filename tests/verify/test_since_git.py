@@ -377,6 +377,23 @@ def test_a_since_file_that_is_no_checkpoint_is_the_file_the_finding_names(
     assert doc["findings"][0]["message"].startswith(f"checkpoint {given} is not a checkpoint")
 
 
+def test_a_since_file_outside_the_ledger_is_shown_as_the_user_named_it(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Text and GitHub annotations join the ledger's path with the finding's file; for a
+    file beside the ledger that read "repo/claims/../../not-a-checkpoint"."""
+    (tmp_path / "not-a-checkpoint").write_text("hello\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    github = "::error file=not-a-checkpoint,title=factledger since::"
+    for fmt, shown in (("text", "not-a-checkpoint: error [since]"), ("github", github)):
+        argv = ["verify", "repo/claims", "--since", "not-a-checkpoint", "--format", fmt]
+        code = main([*argv, "--unsafe-allow-test-keys"])
+        out = capsys.readouterr().out
+        assert code == 1
+        (line,) = [line for line in out.splitlines() if "[since]" in line or "::error" in line]
+        assert line.startswith(shown), line
+
+
 # --- a ledger new at the base: the pull request or first commit that adds it ----------
 
 
