@@ -4,22 +4,53 @@ Positions are not signed, so the other branch's new entries can follow ours
 unchanged. What cannot be combined is two changes to one subject from the same
 parent (optimistic concurrency): the rules see the second as a fork or a stale
 parent, and the merge stops, writing nothing, with every such subject named.
+
+With ``skip_conflicts`` it appends the rest instead: every new entry of theirs on a
+claim or source that both branches changed is left out (a subject's entries are one
+chain, so none of them can follow ours), the rest is appended, and what was left
+out is returned for the user to re-apply by hand. A fork on a key, or a key's
+revocation that names a left-out entry, is never skipped: that merge stops.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ledger import log
 from ledger.codec import decode_entry
 from ledger.entry import event_id
 from ledger.errors import RuleViolation, TornWrite, UsageError
-from ledger.events import Entry, EntryRedactedBody
+from ledger.events import Entry, EntryRedactedBody, KeyRevokedBody
 from ledger.keys import SigningKey
 from ledger.ledger import Appended, Ledger, Refused
 
 CONFLICT_RULES = frozenset({"fork", "stale-parent"})
+SKIPPABLE = ("clm_", "src_")
+"""Subjects whose fork a merge may leave out: claims and sources, never keys."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An entry of theirs left out of a merge: its line in their file, id and entry."""
+
+    line: int
+    event_id: str
+    entry: Entry
+
+
+@dataclass
+class Merged:
+    """What a merge appended, and (with ``skip_conflicts``) what it left out."""
+
+    appended: list[Appended] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def forked(self) -> list[str]:
+        """The subjects whose entries were left out, in the order first met."""
+        return list(dict.fromkeys(s.entry.subject for s in self.skipped))
 
 
 def read_other(path: Path) -> list[tuple[str, Entry]]:
@@ -53,34 +84,82 @@ def new_entries(ours: list[str], theirs: list[tuple[str, Entry]]) -> list[tuple[
 
 
 def merge_file(
-    ledger: Ledger, other: Path, key: SigningKey | Callable[[], SigningKey]
-) -> list[Appended]:
+    ledger: Ledger,
+    other: Path,
+    key: SigningKey | Callable[[], SigningKey],
+    *,
+    skip_conflicts: bool = False,
+) -> Merged:
     """Append the new entries of ``other`` after ours; the checkpoint is re-signed by ``key``.
 
     ``key`` may be a function, called only when there is something to merge (it may ask
-    for a passphrase, which is not done while the ledger is locked).
+    for a passphrase, which is not done while the ledger is locked). Nothing is written
+    unless every entry appended passes the rules at its new position.
     """
     theirs = read_other(other)
     with ledger.reading():
         ours = [event_id(entry) for _, entry in ledger.entries()]
     _same_ledger(ours, theirs, other)
     if not new_entries(ours, theirs):
-        return []
+        return Merged()
     signing = key() if callable(key) else key
+    merged = Merged()
     with ledger.writer() as writer:
         ours = [event_id(entry) for _, entry in ledger.entries()]
         todo = new_entries(ours, theirs)
-        if not todo:
-            return []
-        try:
-            done = writer.append_signed([entry for _, entry in todo], signing)
-        except Refused as refused:
-            raise _explained(refused, todo, len(ours), other) from None
+        while todo:
+            try:
+                merged.appended = writer.append_signed([entry for _, entry in todo], signing)
+                break
+            except Refused as refused:
+                forks = _skippable_forks(refused, todo, len(ours)) if skip_conflicts else set()
+                if not forks:
+                    raise _explained(refused, todo, len(ours), other) from None
+                todo, left_out = _leave_out(todo, forks, other)
+                merged.skipped.extend(left_out)
+        merged.skipped.sort(key=lambda s: s.line)
         # The other branch erased these bodies; carry the erasure out here too.
-        targets = {e.body.target for _, e in todo if isinstance(e.body, EntryRedactedBody)}
+        appended = [a.entry for a in merged.appended]
+        targets = {e.body.target for e in appended if isinstance(e.body, EntryRedactedBody)}
         if targets and ledger.erase(targets):
             writer.reload()
-        return done
+        return merged
+
+
+def _skippable_forks(refused: Refused, todo: list[tuple[int, Entry]], base: int) -> set[str]:
+    """The claims and sources both branches changed, when leaving out their entries is
+    all it takes; empty when any other problem (or a fork on a key) is among these."""
+    problems = [(todo[pos - base][1], p) for pos, _, p in refused.problems]
+    forks = {entry.subject for entry, p in problems if p.rule in CONFLICT_RULES}
+    if not forks or not all(subject.startswith(SKIPPABLE) for subject in forks):
+        return set()
+    if any(entry.subject not in forks or p.rule == "signature" for entry, p in problems):
+        return set()  # a problem of its own beside the forks, or an altered entry
+    return forks
+
+
+def _leave_out(
+    todo: list[tuple[int, Entry]], forks: set[str], other: Path
+) -> tuple[list[tuple[int, Entry]], list[Skipped]]:
+    kept: list[tuple[int, Entry]] = []
+    left: list[Skipped] = []
+    for line, entry in todo:
+        if entry.subject in forks:
+            left.append(Skipped(line, event_id(entry), entry))
+        else:
+            kept.append((line, entry))
+    gone = {s.event_id for s in left}
+    for line, entry in kept:
+        if isinstance(entry.body, KeyRevokedBody) and entry.body.void_after in gone:
+            raise RuleViolation(
+                f"this key revocation's void_after names an entry on {entry.subject}, which "
+                "both branches changed; nothing was merged",
+                path=str(other),
+                line=line,
+                rule="fork",
+                hint="a revocation is never left out: re-apply the fork by hand first",
+            )
+    return kept, left
 
 
 def _same_ledger(ours: list[str], theirs: list[tuple[str, Entry]], other: Path) -> None:
@@ -107,8 +186,9 @@ def _explained(
             f"both branches changed {', '.join(sorted(set(conflicts)))} from the same state; "
             "nothing was merged",
             rule="fork",
-            hint="re-apply the other branch's changes to those subjects by hand "
-            "(factledger claim ...), then merge the rest",
+            hint="merge the rest with 'factledger merge --skip-conflicts', then re-apply "
+            "the other branch's changes to those subjects with 'factledger claim ...' "
+            "(or 'source ...')",
         )
     (line, _), first = problems[0]
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

@@ -11,7 +11,7 @@ from typing import Any
 from ledger.cli.context import Context
 from ledger.cli.options import fingerprint, path
 from ledger.cli.output import print_appended, write_output
-from ledger.errors import LedgerError, StorageError
+from ledger.errors import LedgerError, RuleViolation, StorageError
 from ledger.ledger import Ledger
 
 # The commands import their machinery when they run, so that start-up of every
@@ -64,10 +64,22 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         help="append a diverged branch's new entries after ours",
         description="Keep the common prefix, append the other events file's new entries after "
         "ours without re-signing them, and re-sign the checkpoint (with --key). Stops, writing "
-        "nothing, when both sides changed the same subject from the same parent.",
+        "nothing, when both sides changed the same subject from the same parent (a fork), "
+        "unless --skip-conflicts.",
     )
     p.add_argument("other", metavar="OTHER_EVENTS_FILE")
-    p.add_argument("--key", metavar="FILE", type=path, help="key that re-signs the checkpoint")
+    p.add_argument(
+        "--key",
+        metavar="FILE",
+        type=path,
+        help="key that re-signs the checkpoint (needed when there is something to merge)",
+    )
+    p.add_argument(
+        "--skip-conflicts",
+        action="store_true",
+        help="append every entry but those on a claim or source both sides changed; list "
+        "those on stderr (to re-apply by hand) and exit 1",
+    )
     p.add_argument("--json", action="store_true", help="print the appended entries as JSON")
     p.set_defaults(func=cmd_merge, at=None)
 
@@ -151,11 +163,29 @@ def cmd_check_receipt(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _entries(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
 def cmd_merge(ctx: Context, args: argparse.Namespace) -> int:
     from ledger.merge import merge_file
 
-    done = merge_file(ctx.ledger(), Path(args.other), ctx.key)  # a key only if needed
-    if not done:
+    other = Path(args.other)
+    # a key only if needed
+    merged = merge_file(ctx.ledger(), other, ctx.key, skip_conflicts=args.skip_conflicts)
+    if not merged.appended and not merged.skipped:
         ctx.info("nothing to merge: the other file has no entries ours lacks")
-    print_appended(ctx, done, many=True)
-    return 0
+    print_appended(ctx, merged.appended, many=True)
+    if not merged.skipped:
+        return 0
+    for s in merged.skipped:
+        ctx.info(
+            f"{other}:{s.line}: left out {s.event_id[:12]} ({s.entry.kind} on {s.entry.subject})"
+        )
+    raise RuleViolation(
+        f"merged {_entries(len(merged.appended))} and left out {len(merged.skipped)} on "
+        f"{', '.join(merged.forked)}, which both branches changed",
+        rule="fork",
+        hint="re-apply the changes left out (the lines above) with 'factledger claim ...' "
+        "or 'source ...'",
+    )

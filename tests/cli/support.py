@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CLAIM_ID = re.compile(r"clm_[a-z2-7]{12}")
 SOURCE_ID = re.compile(r"src_[a-z2-7]{12}")
@@ -54,8 +55,8 @@ def add_source(run: Run, keys: Keys) -> str:
     return result.out.strip()
 
 
-def log_json(run: Run) -> list[dict[str, object]]:
-    result = run("log", "--json")
+def log_json(run: Run, *extra: str | Path) -> list[dict[str, Any]]:
+    result = run("log", "--json", *extra)
     assert result.code == 0, result.err
     return [json.loads(line) for line in result.out.splitlines()]
 

@@ -552,6 +552,108 @@ def test_a_merge_of_a_clean_branch_still_lands_every_entry_once(
     assert run("verify", "--unsafe-allow-test-keys").code == 0
 
 
+def forked(run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path) -> tuple[str, str, Path]:
+    """Both branches note one claim from the same head; theirs also notes it again and
+    adds a claim of its own. Returns (the forked claim, their own claim, their log)."""
+    claim = add_claim(run, keys, "Shared.")
+    other = tmp_path / "forked"
+    shutil.copytree(ledger_dir, other)
+    theirs = ("--key", keys.reviewer, "--ledger", other)
+    assert run("claim", "note", claim, "Our note.", "--key", keys.reviewer).code == 0
+    assert run("claim", "note", claim, "Their note.", *theirs).code == 0
+    assert run("claim", "note", claim, "Their second note.", *theirs).code == 0
+    own = run("claim", "add", "Theirs alone.", *theirs)
+    assert own.code == 0, own.err
+    return claim, own.out.strip(), other / "events.jsonl"
+
+
+def refused_merge(run: Run, ledger_dir: Path, *argv: str | Path) -> str:
+    """Run a merge that must be refused with exit 1, writing nothing: its error line."""
+    before = files(ledger_dir)
+    result = run("merge", *argv)
+    assert result.code == 1, result.err
+    assert files(ledger_dir) == before
+    return result.one_error_line()
+
+
+def test_a_fork_merges_nothing_and_says_how_to_merge_the_rest(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    """The hint said 're-apply ... then merge the rest', which no merge could do: their
+    forked entries stay in their file, and every merge refused it again."""
+    claim, _, other = forked(run, keys, ledger_dir, tmp_path)
+    line = refused_merge(run, ledger_dir, other, "--key", keys.reviewer)
+    assert line.startswith(f"error: [fork] both branches changed {claim} from the same state")
+    assert "'factledger merge --skip-conflicts'" in line
+
+
+def test_skip_conflicts_merges_the_rest_and_names_each_entry_left_out(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    claim, own, other = forked(run, keys, ledger_dir, tmp_path)
+    theirs = log_json(run, "--ledger", other.parent)
+    result = run("merge", other, "--key", keys.reviewer, "--skip-conflicts", "--json")
+    assert result.code == 1
+    merged = json.loads(result.out)
+    assert [doc["entry"]["subject"] for doc in merged] == [own]
+    notes = [(e["seq"] + 1, e) for e in theirs if e["entry"]["kind"] == "note.added"]
+    assert len(notes) == 2
+    told = [line for line in result.err.splitlines() if "left out" in line]
+    assert told[:2] == [
+        f"{other}:{n}: left out {e['id'][:12]} (note.added on {claim})" for n, e in notes
+    ]
+    assert told[2].startswith(
+        f"error: [fork] merged 1 entry and left out 2 on {claim}, which both branches changed"
+    )
+    ours = log_json(run)
+    texts = [e["entry"]["body"]["text"] for e in ours if e["entry"]["kind"] == "note.added"]
+    assert texts == ["Our note."]
+    assert run("verify", "--unsafe-allow-test-keys").code == 0
+    again = run("merge", other, "--key", keys.reviewer, "--skip-conflicts", "--json")
+    assert (again.code, json.loads(again.out)) == (1, [])  # what merges is in; the fork stays
+    assert log_json(run) == ours
+
+
+def test_skip_conflicts_never_leaves_out_an_altered_entry_unsaid(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    _, _, other = forked(run, keys, ledger_dir, tmp_path)
+    lines = other.read_bytes().split(b"\n")
+    altered = next(n for n, line in enumerate(lines, 1) if b"Their second note." in line)
+    lines[altered - 1] = lines[altered - 1].replace(b"Their second note.", b"Their third note.")
+    other.write_bytes(b"\n".join(lines))
+    line = refused_merge(run, ledger_dir, other, "--key", keys.reviewer, "--skip-conflicts")
+    assert line.startswith(f"error: {other}:{altered}: [signature] ")
+
+
+def test_skip_conflicts_never_leaves_out_a_fork_on_a_key(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "keyfork"
+    shutil.copytree(ledger_dir, other)
+    revoke = ("key", "revoke", "Rui", "--reason", "retired", "--key", keys.owner)
+    assert run(*revoke).code == 0
+    assert run(*revoke, "--note", "theirs", "--ledger", other).code == 0
+    assert run("claim", "add", "Theirs.", "--key", keys.editor, "--ledger", other).code == 0
+    line = refused_merge(run, ledger_dir, other / "events.jsonl", "--key", keys.owner,
+                         "--skip-conflicts")  # fmt: skip
+    assert line.startswith("error: [fork] both branches changed ")
+    assert "nothing was merged" in line
+
+
+def test_skip_conflicts_never_leaves_a_revocation_naming_an_entry_it_left_out(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    claim, _, other = forked(run, keys, ledger_dir, tmp_path)
+    their_note = log_json(run, "--ledger", other.parent)[-2]  # the second note, forked
+    assert their_note["entry"]["subject"] == claim
+    revoke = ("key", "revoke", "Rui", "--reason", "compromised", "--key", keys.owner)
+    assert run(*revoke, "--void-after", their_note["id"], "--ledger", other.parent).code == 0
+    line = refused_merge(run, ledger_dir, other, "--key", keys.owner, "--skip-conflicts")
+    assert line.startswith(f"error: {other}:")
+    assert "[fork] this key revocation's void_after names an entry on" in line
+
+
 def test_merge_json_is_an_array_for_none_one_or_several_entries(
     run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
 ) -> None:
