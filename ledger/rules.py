@@ -87,6 +87,11 @@ FINGERPRINT_RE: Final = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")
 DEFAULT_SKEW: Final = timedelta(days=1)
 
 
+def _hours(span: timedelta) -> str:
+    """A skew as --max-skew takes it: ``24 h``, ``0.5 h``."""
+    return f"{span.total_seconds() / 3600:g} h"
+
+
 @dataclass(frozen=True)
 class Grant:
     """One grant of a key: where, by whom (None: the genesis), and the name and role."""
@@ -208,7 +213,9 @@ def violations(
             if when is None:
                 yield _violation("time", f"'at' {entry.at} is not a real UTC time")
             elif now is not None and when > now + skew:
-                yield _violation("time", f"'at' {entry.at} is in the future (allowed skew {skew})")
+                yield _violation(
+                    "time", f"'at' {entry.at} is in the future (allowed skew {_hours(skew)})"
+                )
             return
     else:
         yield from _authority(state, entry)
@@ -326,7 +333,7 @@ def _stream(
     if last is not None and entry.at < last:
         yield _violation("time", f"'at' {entry.at} is before the previous {subject} entry ({last})")
     if now is not None and when > now + skew:
-        yield _violation("time", f"'at' {entry.at} is in the future (allowed skew {skew})")
+        yield _violation("time", f"'at' {entry.at} is in the future (allowed skew {_hours(skew)})")
 
 
 def _may_repeat(state: LedgerState, entry: Entry, head: str | None) -> bool:

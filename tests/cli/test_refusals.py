@@ -822,6 +822,17 @@ def test_a_genesis_in_the_future_is_refused_by_init(run: Run, keys: Keys, tmp_pa
     assert not (tmp_path / "f" / "events.jsonl").exists()
 
 
+def test_an_entry_in_the_future_names_the_skew_in_hours(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    claim = add_claim(run, keys)
+    result = run("claim", "note", claim, "n", "--at", "2099-01-01T00:00:00Z", "--key",
+                 keys.reviewer)  # fmt: skip
+    assert result.code == 1
+    # the skew as --max-skew takes it, not timedelta's "1 day, 0:00:00"
+    assert "is in the future (allowed skew 24 h)" in result.one_error_line()
+
+
 @pytest.mark.parametrize(
     "argv",
     [
