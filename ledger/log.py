@@ -75,6 +75,24 @@ def read_tail(path: Path, offset: int) -> bytes:
         raise io_error("read it", path, exc) from None
 
 
+def partial_tail(path: Path) -> int:
+    """How many bytes follow the log's last newline: 0 unless it ends in a torn write."""
+    try:
+        with path.open("rb") as handle:
+            end = handle.seek(0, os.SEEK_END)
+            at = end
+            while at > 0:
+                step = min(READ_CHUNK, at)
+                at -= step
+                handle.seek(at)
+                newline = handle.read(step).rfind(b"\n")
+                if newline >= 0:
+                    return end - at - newline - 1
+            return end
+    except OSError as exc:
+        raise io_error("read it", path, exc, missing=NOT_A_LEDGER) from None
+
+
 def append(path: Path, lines: list[bytes], *, expected_size: int) -> int:
     """Append whole lines and ``fsync`` them; return the new file size.
 

@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ledger import log
 from ledger.cli.context import Context
 from ledger.cli.options import nonempty, url_template, utf8_text
 from ledger.cli.output import write_output
@@ -100,6 +101,13 @@ def _open(ctx: Context, *, read_only: bool = False) -> Projection:
     ledger = ctx.ledger()
     with ledger.reading():  # catch up with the log as one state, not mid-append
         projection = open_projection(ledger, read_only=read_only)
+        torn = log.partial_tail(ledger.events_path)  # no writer is mid-append now
+    if torn:
+        # as the projections do, the whole entries are read; log and verify refuse
+        ctx.warn(
+            f"{ledger.events_path}: the log ends in a partial line of {torn} bytes (a torn "
+            "write), left out of what is shown; run 'factledger repair' to move it aside"
+        )
     if projection.path is None and projection.note and projection.note != "asked for":
         ctx.warn(f"projection kept in memory: {projection.note}")
     return projection

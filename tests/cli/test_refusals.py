@@ -1174,3 +1174,24 @@ def test_a_ledger_without_its_log_is_named_once_with_what_to_do(
         assert line == (
             f"error: {log_path}: no such file; is this a ledger? see 'factledger init'"
         ), argv
+
+
+def test_readers_of_the_projections_say_the_log_ends_in_a_torn_write(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    """log and verify refuse a torn tail left by a crash; show, history, query and export
+    read the whole entries, and said nothing of the partial line they left out."""
+    claim = add_claim(run, keys)
+    log_path = ledger_dir / "events.jsonl"
+    with log_path.open("ab") as handle:
+        handle.write(b'{"v":1,"kind":"note.ad')
+    for argv in (("show", claim), ("history", claim), ("query", "SELECT count(*) FROM events"),
+                 ("export", "claimreview")):  # fmt: skip
+        result = run(*argv)
+        assert result.code == 0, (argv, result.err)
+        assert result.err.splitlines() == [
+            f"warning: {log_path}: the log ends in a partial line of 22 bytes (a torn write), "
+            "left out of what is shown; run 'factledger repair' to move it aside"
+        ], argv
+    assert run("repair").code == 0
+    assert "warning" not in run("show", claim).err

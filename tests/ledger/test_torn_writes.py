@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import rules
+from ledger import log, rules
 from ledger.errors import DecodeError, TornWrite
 from ledger.events import ClaimAssertedBody, ClaimCorrectedBody, SourceRegisteredBody
 from ledger.keys import SigningKey
@@ -257,3 +257,16 @@ def test_verify_finds_a_log_without_an_entry_is_no_ledger(ledger: Ledger, conten
     assert genesis[0].file == "events.jsonl"
     assert "holds no entry" in genesis[0].message
     assert report.entries == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "torn"),
+    [(b"", 0), (b"a\n", 0), (b"a\nbc", 2), (b"abc", 3), (b"a\n" + b"x" * 10, 10), (b"\n", 0)],
+)
+def test_partial_tail_counts_the_bytes_after_the_last_newline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes, torn: int
+) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(content)
+    monkeypatch.setattr(log, "READ_CHUNK", 3)  # a partial line longer than a block
+    assert log.partial_tail(path) == torn
