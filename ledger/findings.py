@@ -204,7 +204,9 @@ def check_checkpoint(note: bytes | None, keys: list[PublicKey], report: Report) 
             Finding(
                 "checkpoint",
                 f"the checkpoint covers {cp.size} entries but the log has {report.entries}",
-                hint="entries were added without factledger; append only with factledger",
+                hint="a writer that crashed before re-signing it leaves this: 'factledger "
+                "repair --key KEY' re-signs it if the log extends it; entries added without "
+                "factledger leave it too (append only with factledger)",
                 file=CHECKPOINT_NAME,
             )
         )

@@ -277,6 +277,7 @@ def test_verify_reports_a_checkpoint_left_one_append_behind_as_a_checkpoint_find
     assert done.returncode == 1
     assert [(f["rule"], f["file"]) for f in report["findings"]] == [("checkpoint", "checkpoint")]
     assert "covers 2 entries but the log has 3" in report["findings"][0]["message"]
+    assert "'factledger repair --key KEY' re-signs it" in report["findings"][0]["hint"]
 
 
 def test_the_next_append_re_signs_a_checkpoint_left_behind_by_a_crash(book: Book) -> None:
