@@ -134,9 +134,18 @@ def check_state(state: rules.LedgerState, file: str) -> list[Finding]:
                 file=file,
             )
         )
+    # A revoked key's stream ends at its revocation, so its head is the revocation's
+    # event; a range that a cascade voided ends at the revocation of another void key.
+    revocations: dict[int, str] = {}
+    for author in {void.author for void in state.void}:
+        head = state.heads.get(author)
+        info = state.events.get(head) if head else None
+        if head and info is not None and info.kind == "key.revoked":
+            revocations[info.seq] = head
     for void in state.void:
         key = state.keys.get(void.author)
         name = key.name if key else void.author
+        revocation = revocations.get(void.revoked_seq)
         found.append(
             Finding(
                 "key-compromised",
@@ -148,6 +157,7 @@ def check_state(state: rules.LedgerState, file: str) -> list[Finding]:
                 )
                 + " before the revocation are void",
                 void.revoked_seq + 1,
+                revocation,
                 severity="notice",
                 file=file,
             )

@@ -103,6 +103,12 @@ def test_keys_granted_by_a_compromised_key_lose_their_authority_with_it(book: Bo
     assert book.verify().ok  # the history itself stays valid; the voided entries are notices
     notices = [f for f in book.verify().findings if f.rule == "key-compromised"]
     assert len(notices) == 2  # the thief, and the key the thief granted
+    # each names the revocation on its line by its id, as every other finding does
+    ids = [
+        event_id(decode_entry(line)) for line in book.ledger.events_path.read_bytes().splitlines()
+    ]
+    assert [(f.line, f.event_id) for f in notices] == [(f.line, ids[f.line - 1]) for f in notices]
+    assert all(f.event_id is not None for f in notices)
 
 
 def test_a_key_revoked_by_a_compromised_key_gets_its_authority_back(book: Book) -> None:
