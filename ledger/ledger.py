@@ -26,7 +26,6 @@ from ledger.errors import (
     InconsistentTree,
     LedgerError,
     NotALedger,
-    StorageError,
     TornWrite,
     UsageError,
     io_error,
@@ -495,7 +494,7 @@ class Ledger:
                 self.write_checkpoint(snap.size, snap.root(), key)
                 return True
             except OSError as exc:
-                raise StorageError(f"could not read the checkpoint: {exc.strerror}") from None
+                raise io_error("read it", self.checkpoint_path, exc) from None
             finally:
                 snap.close()
 

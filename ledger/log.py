@@ -34,7 +34,9 @@ class Line(msgspec.Struct, frozen=True):
     data: bytes
 
 
-def scan(path: Path, *, start_offset: int = 0, start_index: int = 0) -> Iterator[Line]:
+def scan(
+    path: Path, *, start_offset: int = 0, start_index: int = 0, missing: str = NOT_A_LEDGER
+) -> Iterator[Line]:
     """Yield the log's complete lines in order, then raise :class:`TornWrite` for a partial tail.
 
     Reads in large chunks; memory is bounded by the longest line, not the log.
@@ -42,7 +44,7 @@ def scan(path: Path, *, start_offset: int = 0, start_index: int = 0) -> Iterator
     try:
         handle = path.open("rb")
     except OSError as exc:
-        raise io_error("read it", path, exc, missing=NOT_A_LEDGER) from None
+        raise io_error("read it", path, exc, missing=missing) from None
     with handle:
         handle.seek(start_offset)
         index, offset, pending = start_index, start_offset, b""

@@ -27,6 +27,7 @@ from ledger.keys import SigningKey
 from ledger.ledger import Appended, Ledger, Refused
 
 CONFLICT_RULES = frozenset({"fork", "stale-parent"})
+OTHER_HINT = "name the other branch's events file (e.g. 'git show BRANCH:events.jsonl > F')"
 SKIPPABLE = ("clm_", "src_")
 """Subjects whose fork a merge may leave out: claims and sources, never keys."""
 
@@ -57,7 +58,7 @@ def read_other(path: Path) -> list[tuple[str, Entry]]:
     """Decode another events file strictly: (event id, entry) in order."""
     out: list[tuple[str, Entry]] = []
     try:
-        for line in log.scan(path):
+        for line in log.scan(path, missing=OTHER_HINT):
             entry = decode_entry(line.data, lineno=line.index + 1, path=str(path))
             out.append((event_id(entry), entry))
     except TornWrite as exc:
@@ -148,16 +149,18 @@ def _leave_out(
             left.append(Skipped(line, event_id(entry), entry))
         else:
             kept.append((line, entry))
-    gone = {s.event_id for s in left}
+    gone = {s.event_id: s.entry.subject for s in left}
     for line, entry in kept:
         if isinstance(entry.body, KeyRevokedBody) and entry.body.void_after in gone:
             raise RuleViolation(
-                f"this key revocation's void_after names an entry on {entry.subject}, which "
-                "both branches changed; nothing was merged",
+                f"this key revocation's void_after names an entry on "
+                f"{gone[entry.body.void_after]}, which both branches changed; nothing was merged",
                 path=str(other),
                 line=line,
                 rule="fork",
-                hint="a revocation is never left out: re-apply the fork by hand first",
+                hint="a revocation is never left out, so this branch cannot be merged in part: "
+                "redo its changes on this branch by hand ('factledger key revoke' first), "
+                "and drop the branch",
             )
     return kept, left
 
@@ -180,15 +183,19 @@ def _explained(
             return RuleViolation(
                 problem.message, path=str(other), line=line, rule=problem.rule, hint=problem.hint
             )
-    conflicts = [entry.subject for (_, entry), p in problems if p.rule in CONFLICT_RULES]
+    conflicts = sorted({entry.subject for (_, entry), p in problems if p.rule in CONFLICT_RULES})
     if conflicts:
+        skippable = all(subject.startswith(SKIPPABLE) for subject in conflicts)
         return RuleViolation(
-            f"both branches changed {', '.join(sorted(set(conflicts)))} from the same state; "
-            "nothing was merged",
+            f"both branches changed {', '.join(conflicts)} from the same state; nothing was merged",
             rule="fork",
             hint="merge the rest with 'factledger merge --skip-conflicts', then re-apply "
             "the other branch's changes to those subjects with 'factledger claim ...' "
-            "(or 'source ...')",
+            "(or 'source ...')"
+            if skippable
+            else "a fork on a key is never left out, so this branch cannot be merged in "
+            "part: redo its changes on this branch by hand ('factledger key ...' first), "
+            "and drop the branch",
         )
     (line, _), first = problems[0]
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

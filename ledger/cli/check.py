@@ -104,9 +104,9 @@ def _since(ctx: Context, ledger: Ledger, ref: str) -> Since | None:
         note = path.read_bytes()
     except OSError as exc:
         raise io_error("read it", path, exc) from None
-    # Relative to the ledger, as every finding's file: joined with the ledger's path
-    # as given, it names the file as given.
-    where = os.path.relpath(path.absolute(), ledger.root.absolute())
+    # Relative to the ledger, as every finding's file, both resolved as the text
+    # report's base is (through a symlinked ledger, `..` then folds in the right place).
+    where = os.path.relpath(path.resolve(), ledger.root.resolve())
     return Since(note, None, label=f"checkpoint {path}", file=where)
 
 

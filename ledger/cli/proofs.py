@@ -186,6 +186,7 @@ def cmd_merge(ctx: Context, args: argparse.Namespace) -> int:
         f"merged {_entries(len(merged.appended))} and left out {len(merged.skipped)} on "
         f"{', '.join(merged.forked)}, which both branches changed",
         rule="fork",
-        hint="re-apply the changes left out (the lines above) with 'factledger claim ...' "
-        "or 'source ...'",
+        hint="re-apply the changes left out (the lines above) once, with 'factledger "
+        "claim ...' or 'source ...'; a later merge of this file lists them again, so drop "
+        "the branch once they are in",
     )

@@ -536,6 +536,16 @@ def test_a_torn_file_of_theirs_does_not_send_the_user_to_repair_ours(
     assert "copy it again" in line
 
 
+def test_a_merge_of_a_file_that_is_not_there_names_it_as_the_other_branchs(
+    run: Run, ledger_dir: Path, tmp_path: Path
+) -> None:
+    result = run("merge", tmp_path / "nosuch.jsonl")
+    assert result.code == 3
+    line = result.one_error_line()
+    assert line.startswith(f"error: {tmp_path / 'nosuch.jsonl'}: no such file; name the other")
+    assert "is this a ledger" not in line  # ours is; the other file is missing
+
+
 def test_a_merge_with_nothing_to_merge_needs_no_key(run: Run, ledger_dir: Path) -> None:
     result = run("merge", "/dev/null")
     assert result.code == 0, result.err
@@ -635,10 +645,14 @@ def test_skip_conflicts_never_leaves_out_a_fork_on_a_key(
     assert run(*revoke).code == 0
     assert run(*revoke, "--note", "theirs", "--ledger", other).code == 0
     assert run("claim", "add", "Theirs.", "--key", keys.editor, "--ledger", other).code == 0
-    line = refused_merge(run, ledger_dir, other / "events.jsonl", "--key", keys.owner,
-                         "--skip-conflicts")  # fmt: skip
-    assert line.startswith("error: [fork] both branches changed ")
-    assert "nothing was merged" in line
+    for extra in ((), ("--skip-conflicts",)):
+        line = refused_merge(run, ledger_dir, other / "events.jsonl", "--key", keys.owner,
+                             *extra)  # fmt: skip
+        assert line.startswith("error: [fork] both branches changed SHA256:")
+        assert "nothing was merged" in line
+        # --skip-conflicts cannot help here, so the hint must not send the user to it
+        assert "--skip-conflicts" not in line
+        assert "a fork on a key is never left out" in line
 
 
 def test_skip_conflicts_never_leaves_a_revocation_naming_an_entry_it_left_out(
@@ -651,7 +665,9 @@ def test_skip_conflicts_never_leaves_a_revocation_naming_an_entry_it_left_out(
     assert run(*revoke, "--void-after", their_note["id"], "--ledger", other.parent).code == 0
     line = refused_merge(run, ledger_dir, other, "--key", keys.owner, "--skip-conflicts")
     assert line.startswith(f"error: {other}:")
-    assert "[fork] this key revocation's void_after names an entry on" in line
+    # the claim both branches changed, not the revoked key's own subject
+    assert f"[fork] this key revocation's void_after names an entry on {claim}," in line
+    assert "cannot be merged in part" in line
 
 
 def test_merge_json_is_an_array_for_none_one_or_several_entries(

@@ -384,14 +384,16 @@ def test_a_since_file_outside_the_ledger_is_shown_as_the_user_named_it(
     file beside the ledger that read "repo/claims/../../not-a-checkpoint"."""
     (tmp_path / "not-a-checkpoint").write_text("hello\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "link").symlink_to(repo / "claims")  # the ledger through a symlink too
     github = "::error file=not-a-checkpoint,title=factledger since::"
-    for fmt, shown in (("text", "not-a-checkpoint: error [since]"), ("github", github)):
-        argv = ["verify", "repo/claims", "--since", "not-a-checkpoint", "--format", fmt]
-        code = main([*argv, "--unsafe-allow-test-keys"])
-        out = capsys.readouterr().out
-        assert code == 1
-        (line,) = [line for line in out.splitlines() if "[since]" in line or "::error" in line]
-        assert line.startswith(shown), line
+    for ledger_path in ("repo/claims", "link"):
+        for fmt, shown in (("text", "not-a-checkpoint: error [since]"), ("github", github)):
+            argv = ["verify", ledger_path, "--since", "not-a-checkpoint", "--format", fmt]
+            code = main([*argv, "--unsafe-allow-test-keys"])
+            out = capsys.readouterr().out
+            assert code == 1
+            (line,) = [line for line in out.splitlines() if "[since]" in line or "::" in line]
+            assert line.startswith(shown), (ledger_path, line)
 
 
 # --- a ledger new at the base: the pull request or first commit that adds it ----------
