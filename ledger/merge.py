@@ -14,7 +14,7 @@ revocation that names a left-out entry, is never skipped: that merge stops.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +30,10 @@ CONFLICT_RULES = frozenset({"fork", "stale-parent"})
 OTHER_HINT = "name the other branch's events file (e.g. 'git show BRANCH:events.jsonl > F')"
 SKIPPABLE = ("clm_", "src_")
 """Subjects whose fork a merge may leave out: claims and sources, never keys."""
+
+
+def _skippable(subjects: Iterable[str]) -> bool:
+    return all(subject.startswith(SKIPPABLE) for subject in subjects)
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,7 @@ def _skippable_forks(refused: Refused, todo: list[tuple[int, Entry]], base: int)
     all it takes; empty when any other problem (or a fork on a key) is among these."""
     problems = [(todo[pos - base][1], p) for pos, _, p in refused.problems]
     forks = {entry.subject for entry, p in problems if p.rule in CONFLICT_RULES}
-    if not forks or not all(subject.startswith(SKIPPABLE) for subject in forks):
+    if not forks or not _skippable(forks):
         return set()
     if any(entry.subject not in forks or p.rule == "signature" for entry, p in problems):
         return set()  # a problem of its own beside the forks, or an altered entry
@@ -185,14 +189,13 @@ def _explained(
             )
     conflicts = sorted({entry.subject for (_, entry), p in problems if p.rule in CONFLICT_RULES})
     if conflicts:
-        skippable = all(subject.startswith(SKIPPABLE) for subject in conflicts)
         return RuleViolation(
             f"both branches changed {', '.join(conflicts)} from the same state; nothing was merged",
             rule="fork",
             hint="merge the rest with 'factledger merge --skip-conflicts', then re-apply "
             "the other branch's changes to those subjects with 'factledger claim ...' "
             "(or 'source ...')"
-            if skippable
+            if _skippable(conflicts)
             else "a fork on a key is never left out, so this branch cannot be merged in "
             "part: redo its changes on this branch by hand ('factledger key ...' first), "
             "and drop the branch",

@@ -87,9 +87,10 @@ FINGERPRINT_RE: Final = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")
 DEFAULT_SKEW: Final = timedelta(days=1)
 
 
-def _hours(span: timedelta) -> str:
-    """A skew as --max-skew takes it: ``24 h``, ``0.5 h``."""
-    return f"{span.total_seconds() / 3600:g} h"
+def _in_the_future(at: str, skew: timedelta) -> RuleViolation:
+    """The skew said as --max-skew takes it (``24 h``), not as timedelta prints it."""
+    hours = f"{skew.total_seconds() / 3600:g} h"
+    return _violation("time", f"'at' {at} is in the future (allowed skew {hours})")
 
 
 @dataclass(frozen=True)
@@ -213,9 +214,7 @@ def violations(
             if when is None:
                 yield _violation("time", f"'at' {entry.at} is not a real UTC time")
             elif now is not None and when > now + skew:
-                yield _violation(
-                    "time", f"'at' {entry.at} is in the future (allowed skew {_hours(skew)})"
-                )
+                yield _in_the_future(entry.at, skew)
             return
     else:
         yield from _authority(state, entry)
@@ -333,7 +332,7 @@ def _stream(
     if last is not None and entry.at < last:
         yield _violation("time", f"'at' {entry.at} is before the previous {subject} entry ({last})")
     if now is not None and when > now + skew:
-        yield _violation("time", f"'at' {entry.at} is in the future (allowed skew {_hours(skew)})")
+        yield _in_the_future(entry.at, skew)
 
 
 def _may_repeat(state: LedgerState, entry: Entry, head: str | None) -> bool:

@@ -156,7 +156,7 @@ def cmd_check_receipt(ctx: Context, args: argparse.Namespace) -> int:
         ctx.emit(f"{index:>6}  {entry.at}  {who}  {entry.kind}  {entry.subject}")
     of = f" of claim {checked.claim}" if checked.claim else ""
     ctx.info(
-        f"valid: {len(checked.entries)} entr{'y' if len(checked.entries) == 1 else 'ies'}{of} "
+        f"valid: {_entries(len(checked.entries))}{of} "
         f"included in {checked.origin} at size {checked.size}, signed by keys its chain "
         "grants (a receipt carries no revocations: compare the checkpoint with the ledger's)"
     )
