@@ -2,11 +2,19 @@
 
 Position-independent, so :mod:`ledger.verify` hands them off while its main process
 folds the rules; at most ``2 × workers`` chunks are in flight, so memory stays bounded.
+
+The workers are forked, so they inherit the verifier's descriptors, its shared hold on
+the ledger lock among them. A verifier killed outright (a CI timeout, the terminal UI
+cancelling its verification) cannot shut its pool down, and workers left waiting for
+work would keep every writer locked out; so each worker watches its parent and exits
+as soon as it is gone.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
@@ -17,6 +25,7 @@ if TYPE_CHECKING:
 from ledger.keys import signature_ok
 
 CHUNK: Final = 2048
+WATCH_SECONDS: Final = 0.2
 
 Job = tuple[int, str, bytes, bytes, bytes]
 
@@ -51,7 +60,9 @@ class Signatures:
             from multiprocessing import get_context
 
             method = "fork" if threading.active_count() == 1 else "forkserver"
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context(method))
+            self.pool = ProcessPoolExecutor(
+                self.workers, mp_context=get_context(method), initializer=watch_parent
+            )
         self.inflight.append(self.pool.submit(check_batch, batch))
         while len(self.inflight) > 2 * self.workers:
             self.bad.extend(self.inflight.popleft().result())
@@ -65,6 +76,18 @@ class Signatures:
             if self.pool is not None:
                 self.pool.shutdown(cancel_futures=True)
         return self.bad
+
+
+def watch_parent() -> None:
+    """In a worker: exit at once when the process that started it is gone."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 def check_batch(jobs: Sequence[Job]) -> list[tuple[int, str]]:

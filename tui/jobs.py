@@ -118,9 +118,12 @@ def run(
                 return None
             if not parent.poll(0.1):
                 if not process.is_alive() and not parent.poll(0):
-                    raise JobFailed(f"the worker process exited with code {process.exitcode}")
+                    raise _died(process)
                 continue
-            kind, *payload = parent.recv()
+            try:
+                kind, *payload = parent.recv()
+            except EOFError:  # it died without a word: killed, or out of memory
+                raise _died(process) from None
             if kind == "progress":
                 progress(payload[0], payload[1])
             elif kind == "error":
@@ -133,6 +136,17 @@ def run(
         process.join(timeout=5)
         if process.is_alive():
             process.kill()
+
+
+def _died(process: multiprocessing.process.BaseProcess) -> JobFailed:
+    process.join(timeout=5)
+    code = process.exitcode
+    how = (
+        f"was killed by signal {-code}"
+        if code is not None and code < 0
+        else f"exited with code {code}"
+    )
+    return JobFailed(f"the worker process {how}")
 
 
 __all__ = ["PROCESS_MIN_BYTES", "JobFailed", "prepare", "run", "scan_job", "verify_job"]
