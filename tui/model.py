@@ -171,7 +171,7 @@ class Verification:
         """``finding`` if an error names the entry's line; ``void`` if it checked but a
         ``compromised`` revocation of its ``author``'s key voided it; ``verified`` if it
         was checked and neither; ``unchecked`` for entries the run did not cover."""
-        if seq + 1 in self.bad_lines:
+        if self.faulted(seq):
             return "finding"
         if not 0 <= seq < self.report.entries:
             return "unchecked"
@@ -186,10 +186,15 @@ class Verification:
             for start, end in self.void_verdicts.get(claim_id, ())
         )
 
+    def faulted(self, seq: int) -> bool:
+        """Whether an error finding names entry ``seq``'s line (its signature does not
+        match what it says, say): nothing it sets is proven to be its signer's."""
+        return seq + 1 in self.bad_lines
+
     def voided(self, seq: int, author: str, as_of: int | None = None) -> bool:
         """Whether a ``compromised`` revocation the run saw voids entry ``seq`` (one at
         or before position ``as_of``, when given)."""
-        return seq + 1 not in self.bad_lines and is_void(self.report.void, seq, author, as_of)
+        return not self.faulted(seq) and is_void(self.report.void, seq, author, as_of)
 
 
 @dataclass(frozen=True)

@@ -277,6 +277,28 @@ def test_a_withdrawal_a_compromised_key_signed_is_marked_in_the_sources_pane() -
     assert "VOID" not in attribution_text(link, 14, {}, verification).plain  # not yet
 
 
+def test_an_attribution_whose_entry_has_a_finding_is_marked_in_the_sources_pane() -> None:
+    from ledger.projections.views import AttributionView, Signed
+    from tui.widgets.attributions import attribution_text
+
+    def signed(seq: int) -> Signed:
+        return Signed(id="e" * 64, seq=seq, kind="x", author="SHA256:k", author_name="Ravi",
+                      at="2024-06-01T00:00:00Z")  # fmt: skip
+
+    report = Report(origin="o", trust_root="t", entries=20)
+    report.findings.append(Finding("signature", "bad", line=4))  # entry #3
+    link = AttributionView(
+        source_id="src_a", source_title="A report", source_grade="B", stance="supports",
+        quote="altered", locator=None, retrieved=None, credibility=None, withdrawn=False,
+        withdraw_reason=None, redacted=False, signed=signed(3), withdrawn_by=None,
+    )  # fmt: skip
+    marked = attribution_text(link, 19, {}, Verification.of(report)).plain
+    assert "Ravi  ✘ FINDING: the verifier found fault with this entry" in marked
+    assert "FINDING" not in attribution_text(link, 19, {}, None).plain  # not verified yet
+    sound = Report(origin="o", trust_root="t", entries=20)
+    assert "FINDING" not in attribution_text(link, 19, {}, Verification.of(sound)).plain
+
+
 def test_the_claims_list_judges_a_verdict_as_of_the_rows_it_draws() -> None:
     from ledger.projections.views import ClaimRow
     from tui.widgets.claims_table import ClaimsTable

@@ -57,6 +57,34 @@ async def test_verification_finds_the_flipped_byte_and_enter_lands_on_it(tampere
     assert "#23    2024-06-03 13:35  claim.asserted        ✔" in landed
 
 
+async def test_text_an_entry_with_a_finding_set_is_not_shown_as_its_signers_unmarked(
+    tampered: Path,
+) -> None:
+    """The correction's text was altered after signing: once verified, the claim pane
+    must not attribute that text to the signer without saying a finding names it."""
+    from tui.widgets.claim_pane import ClaimPane
+
+    app = make_app(tampered)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, SHOWCASE)
+        pane = app.screen.query_one(ClaimPane)
+        unverified = str(pane._shown)
+        await press(pilot, "v")
+        verified = str(pane._shown)
+    assert "Pledged" in verified  # the text as it now reads in the log
+    assert "FINDING" not in unverified  # nothing is said before the verifier ran
+    signer = next(line for line in verified.splitlines() if line.startswith("text v2 "))
+    assert signer.endswith(
+        "Ravi Menon (demo) · reviewer  ✘ FINDING: the verifier found fault with this entry"
+    )
+    warning = next(line for line in verified.splitlines() if line.startswith("FINDING"))
+    named = warning.removeprefix("FINDING").split(":")[0].strip(" ✘").split(", ")
+    assert named == ["text"]  # the later status and verdict entries are sound
+    assert warning.endswith(": set by entries with findings, not proven signed")
+    assert "VOID" not in verified
+
+
 async def test_badges_are_not_checked_until_the_verifier_ran(demo: Path) -> None:
     app = make_app(demo)
     async with app.run_test(size=SIZE) as pilot:

@@ -18,7 +18,7 @@ from ledger.projections import AttributionView
 from tui.model import ClaimView, Verification
 from tui.widgets.keys import scroll_bindings
 from tui.widgets.safe import safe_text
-from tui.widgets.styles import CHANGED, DIM, signer, void_mark, when
+from tui.widgets.styles import CHANGED, DIM, entry_mark, signer, when
 
 RELIABILITY: Final = {
     "A": "completely reliable",
@@ -85,13 +85,13 @@ def attribution_text(
     if a.signed is not None:
         out.append(f"\n  #{a.signed.seq} {when(a.signed.at)} ", style=DIM)
         out.append_text(signer(a.signed, roles.get(a.signed.author)))
-        out.append_text(void_mark(verification, a.signed, position))
+        out.append_text(entry_mark(verification, a.signed, position))
     if a.withdrawn:
         out.append("\n  withdrawn: ", style="red")
         out.append_text(safe_text(a.withdraw_reason or ""))
         if a.withdrawn_by is not None:
             out.append(f" (#{a.withdrawn_by.seq})", style=DIM)
-            out.append_text(void_mark(verification, a.withdrawn_by, position))
+            out.append_text(entry_mark(verification, a.withdrawn_by, position))
     return out
 
 

@@ -30,9 +30,9 @@ from tui.widgets.styles import (
     LABEL,
     STATUS,
     VOID_WHY,
+    entry_mark,
     signer,
     verdict_style,
-    void_mark,
     when,
 )
 
@@ -101,7 +101,8 @@ def claim_text(
     verification: Verification | None = None,
 ) -> Text:
     """The whole pane as one Text (pure). A signer whose entry the last verifier run
-    found void (its key revoked as compromised, by the cursor's position) is marked."""
+    did not accept (an error finding names it, or its key was revoked as compromised by
+    the cursor's position) is marked, and so is every field such an entry set."""
     if view is None:
         return Text("No claim selected. Move in the claims list, or search with /.", style=DIM)
     out = Text()
@@ -132,7 +133,7 @@ def claim_text(
         out.append(f"text v{view.versions}", style=LABEL)
         out.append(f" · #{ts.event.seq} · ", style=DIM)
         out.append_text(signer(ts.event, roles.get(ts.event.author)))
-        out.append_text(void_mark(verification, ts.event, view.position))
+        out.append_text(entry_mark(verification, ts.event, view.position))
     out.append("\n")
     out.append_text(diff_text(view, highlight=kind == "claim.corrected"))
     out.append("\n")
@@ -162,7 +163,11 @@ def claim_text(
         status.append(" — ")
         status.append_text(safe_text(state.status_reason))
     _field(out, "status", status, style=CHANGED if kind == "claim.status" else "")
-    if verification is not None:  # every field a void entry set, as `show` warns
+    if verification is not None:  # every field a faulted or void entry set, as `show` warns
+        faulted = [b.field for b in state.blame if verification.faulted(b.event.seq)]
+        if faulted:
+            warning = f"✘ {', '.join(faulted)}: set by entries with findings, not proven signed"
+            _field(out, "FINDING", Text(warning, style=BADGE["finding"][1]))
         void = [
             b.field
             for b in state.blame
@@ -198,7 +203,7 @@ def _verdict(
     _field(out, "verdict", value, style=CHANGED if changed else "")
     who = Text(f"#{verdict.signed.seq} {when(verdict.signed.at)} ", style=DIM)
     who.append_text(signer(verdict.signed, roles.get(verdict.signed.author)))
-    who.append_text(void_mark(verification, verdict.signed, view.position))
+    who.append_text(entry_mark(verification, verdict.signed, view.position))
     _field(out, "", who)
     if verdict.rationale:
         _field(out, "", safe_text(verdict.rationale, multiline=True))

@@ -83,12 +83,22 @@ VOID_WHY: Final = "its key was revoked as compromised"
 VOID_MARK: Final = f"  ⊘ VOID: {VOID_WHY}"
 
 
-def void_mark(verification: Verification | None, signed: Signed | EventView, as_of: int) -> Text:
-    """The warning after a signer whose entry the last verifier run found void (as of
+FINDING_WHY: Final = "the verifier found fault with this entry"
+FINDING_MARK: Final = f"  ✘ FINDING: {FINDING_WHY}"
+
+
+def entry_mark(verification: Verification | None, signed: Signed | EventView, as_of: int) -> Text:
+    """The warning after a signer whose entry the last verifier run did not accept: an
+    error finding names its line (its signature does not match what it says, say: the
+    signer shown is not proven), or a ``compromised`` revocation voided it (as of
     position ``as_of``: a revocation after it had voided nothing yet); empty otherwise."""
-    if verification is None or not verification.voided(signed.seq, signed.author, as_of):
+    if verification is None:
         return Text()
-    return Text(VOID_MARK, style=BADGE["void"][1])
+    if verification.faulted(signed.seq):
+        return Text(FINDING_MARK, style=BADGE["finding"][1])
+    if verification.voided(signed.seq, signed.author, as_of):
+        return Text(VOID_MARK, style=BADGE["void"][1])
+    return Text()
 
 
 def when(at: str) -> str:
@@ -101,6 +111,8 @@ __all__ = [
     "CHANGED",
     "DELETED",
     "DIM",
+    "FINDING_MARK",
+    "FINDING_WHY",
     "FUTURE",
     "INSERTED",
     "LABEL",
@@ -110,8 +122,8 @@ __all__ = [
     "VOID_WHY",
     "badge",
     "badge_legend",
+    "entry_mark",
     "signer",
     "verdict_style",
-    "void_mark",
     "when",
 ]
