@@ -10,7 +10,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from ledger.findings import Finding
-from ledger.projections import ClaimPage, EventView
+from ledger.projections import ClaimPage, EventView, Refresh
 from tui.catalog import Catalog
 from tui.model import ClaimView, Filters, Inspection, LedgerInfo, Verification
 from tui.reader import Reader
@@ -19,12 +19,21 @@ from tui.reader import Reader
 class LedgerOpened(Message):
     """The projection is ready; the ledger's size, origin and timeline are known."""
 
-    def __init__(self, reader: Reader, info: LedgerInfo, *, reloaded: bool = False) -> None:
+    def __init__(
+        self,
+        reader: Reader,
+        info: LedgerInfo,
+        *,
+        reloaded: bool = False,
+        refresh: Refresh | None = None,
+    ) -> None:
         super().__init__()
         self.reader = reader
         self.info = info
         self.reloaded = reloaded
         """A reload (``r``) of a ledger already open: keep the cursor where it is."""
+        self.refresh = refresh
+        """What the reload found: entries appended, or a log changed other than by that."""
 
 
 class CatalogLoaded(Message):

@@ -210,6 +210,9 @@ class Inspection:
     proof: Proof | None
     proof_note: str | None
     """Why there is no proof, when there is none."""
+    changed: bool = False
+    """The log no longer reads at this entry as it did when the screen read it: it was
+    changed other than by appending, and the panes show what it said before."""
 
 
 def badge_for(verification: Verification | None, seq: int, author: str | None = None) -> Badge:

@@ -23,6 +23,7 @@ from ledger.projections import (
     EventView,
     HistoryStep,
     Projection,
+    Refresh,
     open_projection,
     queries,
 )
@@ -97,15 +98,16 @@ class Reader:
             return None
         return Checkpoint(cp.size, cp.root)
 
-    def refresh(self) -> None:
+    def refresh(self) -> Refresh:
         """Catch the projection up with the log (entries appended since it was opened).
 
         With the full check, as every command-line read: the cheap one (the last entry
         still in its place) misses a line edited in place at the same length, and the
         panes and the inspector would then show the old text beside the new bytes."""
-        self.projection.refresh(full_check=True)
+        done = self.projection.refresh(full_check=True)
         with self._lock:
             self._histories.clear()
+        return done
 
     # --- positions and claims -----------------------------------------------------
 
@@ -197,6 +199,9 @@ class Reader:
             checkpoint=checkpoint,
             proof=proof,
             proof_note=note,
+            changed=not self.projection.holds(
+                event.byte_offset, event.byte_offset + event.byte_length + 1
+            ),
         )
 
 

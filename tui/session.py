@@ -90,8 +90,10 @@ class LedgerSession(Widget):
     @work(thread=True, exclusive=True, group="open", exit_on_error=False)
     def reload_ledger(self) -> None:
         assert self.reader is not None
-        self.reader.refresh()
-        self.post_message(msg.LedgerOpened(self.reader, self.reader.info(), reloaded=True))
+        done = self.reader.refresh()
+        self.post_message(
+            msg.LedgerOpened(self.reader, self.reader.info(), reloaded=True, refresh=done)
+        )
 
     @work(thread=True, exclusive=True, group="event", exit_on_error=False)
     def load_event(self, position: int) -> None:

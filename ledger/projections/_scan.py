@@ -34,7 +34,8 @@ PIECE: Final = 8 << 20
 """The prefix digest hashes the file in pieces of this many bytes (the last one shorter)."""
 
 
-def _read(path: Path, start: int, end: int) -> bytes:
+def read_range(path: Path, start: int, end: int) -> bytes:
+    """Bytes ``[start, end)`` of the file (fewer where it ends sooner)."""
     try:
         with path.open("rb") as handle:
             return os.pread(handle.fileno(), end - start, start)
@@ -71,10 +72,10 @@ class Pieces:
             workers = min(len(missing), os.cpu_count() or 1, 4)
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 known += pool.map(
-                    lambda i: blake3(_read(path, i * PIECE, (i + 1) * PIECE)).digest(),
+                    lambda i: blake3(read_range(path, i * PIECE, (i + 1) * PIECE)).digest(),
                     missing,
                 )
-        tail = blake3(_read(path, complete * PIECE, end))
+        tail = blake3(read_range(path, complete * PIECE, end))
         return cls(known, tail, end - complete * PIECE)
 
     def update(self, data: bytes) -> None:

@@ -34,12 +34,14 @@ from pathlib import Path
 from typing import Final, Literal, TypeVar, cast
 
 import duckdb
+from blake3 import blake3
 
 from ledger import merkle
 from ledger.codec import decode_entry
 from ledger.entry import event_id
 from ledger.errors import LedgerError, StorageError
 from ledger.ledger import Ledger
+from ledger.projections import _scan
 from ledger.projections._loader import (
     CACHE_NAME,
     Reapply,
@@ -51,7 +53,7 @@ from ledger.projections._loader import (
     stage_lines,
     stat_file,
 )
-from ledger.projections._scan import Pieces, Scan
+from ledger.projections._scan import Pieces, Scan, read_range
 
 SCHEMA_VERSION: Final = 5
 T = TypeVar("T")
@@ -132,6 +134,9 @@ class Refresh:
     """Entries in the projection now (the log's complete lines)."""
     reason: str | None = None
     """Why a rebuild was needed."""
+    rewritten: bool = False
+    """The rebuild was needed because the log changed other than by appending (lines
+    projected before were cut, replaced or edited): what was read from it is gone."""
 
 
 @dataclass(frozen=True)
@@ -223,6 +228,36 @@ class Projection:
             finally:
                 self._forget()
 
+    def holds(self, start: int, end: int) -> bool:
+        """Whether bytes ``[start, end)`` of the log still read as they did when projected.
+
+        Only the pieces they fall in are read and hashed against the digests the
+        projection recorded (the last, shorter piece through the prefix digest): a few
+        milliseconds, where the full check reads the whole prefix. False for bytes past
+        the projected prefix, and for a log that can no longer be read there.
+        """
+        with self._lock:
+            meta = self._meta()
+        if meta is None or meta.schema_version != SCHEMA_VERSION or end > meta.byte_offset:
+            return False
+        size = _scan.PIECE
+        complete = meta.byte_offset // size
+        if len(meta.pieces) < complete:
+            return False
+        try:
+            for piece in range(start // size, max(end - 1, start) // size + 1):
+                if piece < complete:
+                    data = read_range(self.events_path, piece * size, (piece + 1) * size)
+                    if blake3(data).hexdigest() != meta.pieces[piece]:
+                        return False
+                    continue
+                tail = blake3(read_range(self.events_path, complete * size, meta.byte_offset))
+                done = [bytes.fromhex(h) for h in meta.pieces[:complete]]
+                return Pieces(done, tail).hexdigest() == meta.prefix_digest
+        except StorageError:
+            return False
+        return True
+
     def rebuild(self, reason: str = "asked for") -> Refresh:
         """Rebuild every table from the log, in one transaction."""
         with self._lock:
@@ -242,13 +277,15 @@ class Projection:
         if stat == meta.file_stat and stat[1] != -1:
             return Refresh("unchanged", 0, meta.tree_size)
         if stat[0] < meta.byte_offset:
-            return self._rebuild("the log is shorter than the projected prefix")
+            return self._rebuild("the log is shorter than the projected prefix", rewritten=True)
         if not self._last_entry_holds(meta):
-            return self._rebuild("the last projected entry is no longer where it was")
+            return self._rebuild(
+                "the last projected entry is no longer where it was", rewritten=True
+            )
         done = None if full_check else [bytes.fromhex(h) for h in meta.pieces]
         pieces = Pieces.of(self.events_path, meta.byte_offset, done)
         if full_check and pieces.hexdigest() != meta.prefix_digest:
-            return self._rebuild("the projected prefix of the log changed")
+            return self._rebuild("the projected prefix of the log changed", rewritten=True)
         edge = merkle.RightEdge(meta.tree_size, tuple(bytes.fromhex(h) for h in meta.edge))
         scan = Scan(
             self.events_path,
@@ -302,7 +339,7 @@ class Projection:
 
     # --- rebuilding -----------------------------------------------------------
 
-    def _rebuild(self, reason: str) -> Refresh:
+    def _rebuild(self, reason: str, *, rewritten: bool = False) -> Refresh:
         con = self._con
         stat = stat_file(self.events_path)
         con.begin()
@@ -326,7 +363,7 @@ class Projection:
         except BaseException:
             con.rollback()
             raise
-        return Refresh("rebuilt", scan.count, scan.size, reason)
+        return Refresh("rebuilt", scan.count, scan.size, reason, rewritten)
 
     def _create(self) -> None:
         """Empty tables, views and macros (dropping what was there)."""

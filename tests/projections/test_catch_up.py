@@ -149,3 +149,29 @@ def test_a_line_that_does_not_decode_stops_a_rebuild_read_by_duckdb(
     path.write_bytes(b"".join(lines))
     with pytest.raises(DecodeError):
         open_projection(builder.ledger, in_memory=True)
+
+
+def test_holds_hashes_only_the_pieces_of_a_range_and_sees_an_edit_in_them(
+    builder: Builder, open_proj: list[Projection], tiny_pieces: int
+) -> None:
+    """The TUI's inspector asks, for each entry it shows, whether its bytes are still
+    the ones projected; an edit elsewhere in the log is not that entry's change."""
+    small(builder)
+    path = builder.ledger.events_path
+    projection = project(builder.ledger, open_proj)
+    data = path.read_bytes()
+    pieces = range(0, len(data), tiny_pieces)
+    assert all(projection.holds(start, start + 1) for start in pieces)
+    assert projection.holds(0, len(data))
+    assert not projection.holds(len(data) - 1, len(data) + 1)  # past what was projected
+    last = len(pieces) - 1  # the shorter piece, checked through the prefix digest
+    for edited in (2, last):
+        at = edited * tiny_pieces + 5
+        path.write_bytes(data[:at] + bytes([data[at] ^ 1]) + data[at + 1 :])
+        held = [projection.holds(start, start + 1) for start in pieces]
+        assert held == [piece != edited for piece in range(len(pieces))], edited
+        assert not projection.holds(0, len(data))
+        assert projection.holds(at - 5 - tiny_pieces, at - 5)  # the piece before it
+        path.write_bytes(data)
+    path.write_bytes(data[: len(data) // 2])  # cut short: what is gone cannot hold
+    assert not projection.holds(len(data) - 10, len(data) - 9)

@@ -116,6 +116,7 @@ def test_editing_a_line_under_the_cache_rebuilds_instead_of_answering_stale(
     assert done.action == "rebuilt"
     assert done.reason is not None
     assert "changed" in done.reason
+    assert done.rewritten  # the TUI says so loudly
     first = queries.claim_history(projection, ids["clm"])[0]
     assert first.text == "Unemployment fell by 138 thousand last year"
 
@@ -173,7 +174,9 @@ def test_a_redaction_that_moves_no_offset_is_seen_by_the_quick_catch_up(
     redaction = builder.redact(status.id, "erasure request")
     rewritten = builder.ledger.events_path.read_bytes()
     assert len(rewritten) - len(encode_entry(redaction.entry)) - 1 == size  # nothing moved
-    assert projection.refresh(full_check=False).action == "rebuilt"
+    done = projection.refresh(full_check=False)
+    assert done.action == "rebuilt"
+    assert not done.rewritten  # the log's own redaction: no edit from outside
     state = queries.claim_state(projection, clm)
     assert (state.status, state.status_reason, state.redacted) == (None, None, ["status"])
     assert queries.event(projection, status.id).body is None

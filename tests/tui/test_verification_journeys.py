@@ -21,6 +21,7 @@ from tests.tui.conftest import (
     screen_text,
     select,
     settle,
+    type_text,
 )
 from tui.widgets.findings import FindingsPanel
 
@@ -226,8 +227,51 @@ async def test_r_notices_a_line_edited_in_place_at_the_same_length(demo: Path) -
         path.write_bytes(data.replace(b"Doha Agreement", b"Dpha Agreement"))
         await press(pilot, "r")
         shown = str(pane._shown)
+        told = [(n.title, n.message, n.severity) for n in app._notifications]
     assert "Dpha Agreement" in shown
     assert "Doha Agreement" not in shown
+    # said loudly: an append is routine, this is what a tamperer does
+    assert (
+        "the log changed other than by appending",
+        "the projected prefix of the log changed: entries the screen had read were cut, "
+        "replaced or edited on disk (a redaction erases a body so; anything else is "
+        "tampering), and it now shows the log as it reads; press v to verify it",
+        "error",
+    ) in told
+
+
+async def test_the_inspector_says_when_the_log_was_rewritten_under_the_screen(demo: Path) -> None:
+    """Read without r, the inspector's bytes are the new ones while the panes show the
+    old text: it must say the two disagree, not show the bytes as the entry's."""
+    from tui.widgets.inspector import CHANGED_WARNING
+
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "t")
+        await type_text(pilot, "121")  # the showcase's correction, which names Doha
+        await press(pilot, "enter")
+        await press(pilot, "i")
+        await settle(pilot)
+        before = screen_text(app)
+        await press(pilot, "escape")
+        path = demo / "events.jsonl"
+        path.write_bytes(path.read_bytes().replace(b"Doha Agreement", b"Dpha Agreement"))
+        await press(pilot, "i")
+        await settle(pilot)
+        rewritten = screen_text(app)
+        await press(pilot, "escape")
+        await press(pilot, "r")
+        await press(pilot, "i")
+        await settle(pilot)
+        reread = screen_text(app)
+    warning = CHANGED_WARNING[:40]  # the JSON wraps: single words, the warning's start
+    assert "Doha" in before
+    assert warning not in before
+    assert "Dpha" in rewritten
+    assert warning in rewritten
+    assert "Dpha" in reread
+    assert warning not in reread  # the screen caught up
 
 
 async def test_r_reads_entries_appended_while_open(demo: Path) -> None:
@@ -248,10 +292,12 @@ async def test_r_reads_entries_appended_while_open(demo: Path) -> None:
         )
         await press(pilot, "r")
         screen = screen_text(app)
+        told = [(n.title, n.message) for n in app._notifications]
         assert main.position == 210  # it was at the last entry: it follows the log
         assert main.verification is None  # what was verified is not what is there now
     assert "211 entries" in screen.splitlines()[0]
     assert "unverified" in screen.splitlines()[0]
+    assert ("appended since last read", "1 new entry") in told
     assert "#210 of 210  2024-07-25T09:00:00Z  note.added  clm_adltccitm776" in screen
 
 

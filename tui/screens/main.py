@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from ledger.ledger import Ledger
-from ledger.projections import EventView, Projection
+from ledger.projections import EventView, Projection, Refresh
 from tui import messages as msg
 from tui.catalog import Catalog
 from tui.commands import LedgerCommands
@@ -228,6 +228,7 @@ class MainScreen(Screen[None]):
             self.table.set_verification(None)
             self.query_one(FindingsPanel).hide()
             self._panel_open = False
+            self._say_how_it_changed(message.refresh)
         if not message.reloaded or at_head or self.position > message.info.head:
             self.position = message.info.head
         self.table.scale = message.info.scale
@@ -235,6 +236,29 @@ class MainScreen(Screen[None]):
         self._header()
         self._moved()
         self.session.load_catalog()
+
+    def _say_how_it_changed(self, refresh: Refresh | None) -> None:
+        """After ``r``: loudly, if the log changed other than by appending."""
+        if refresh is None or refresh.action == "unchanged":
+            return
+        if refresh.rewritten:
+            self.notify(
+                f"{refresh.reason}: entries the screen had read were cut, replaced or "
+                "edited on disk (a redaction erases a body so; anything else is tampering), "
+                "and it now shows the log as it reads; press v to verify it",
+                title="the log changed other than by appending",
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
+        elif refresh.action == "rebuilt":
+            self.notify(f"read the log again: {refresh.reason}", title="reread", markup=False)
+        else:
+            self.notify(
+                f"{refresh.applied:,} new {'entry' if refresh.applied == 1 else 'entries'}",
+                title="appended since last read",
+                markup=False,
+            )
 
     def on_catalog_loaded(self, message: msg.CatalogLoaded) -> None:
         self.catalog = message.catalog

@@ -9,6 +9,10 @@ from tui.widgets.safe import safe_text
 from tui.widgets.styles import BADGE, DIM, LABEL, VOID_WHY, badge
 
 WIDTH = 11
+CHANGED_WARNING = (
+    "⚠ the log changed on disk other than by appending since the screen read it: the "
+    "bytes below are not what the panes show. Press r to reread it, then v to verify."
+)
 
 
 def _row(out: Text, label: str, value: Text | str) -> None:
@@ -26,6 +30,9 @@ def inspection_text(inspection: Inspection, head: int, status: Badge) -> Text:
     out.append_text(badge(status, words=True))
     if status == "void":
         out.append(f": {VOID_WHY}", style=BADGE["void"][1])
+    if inspection.changed:
+        out.append("\n")
+        out.append(CHANGED_WARNING, style="bold red")
     _row(out, "id", e.id)
     _row(out, "subject", safe_text(e.subject))
     _row(out, "parent", e.parent or Text("none (first of its stream)", style=DIM))
@@ -74,4 +81,4 @@ def proof_text(inspection: Inspection, *, verified: bool = False) -> Text:
     return out
 
 
-__all__ = ["inspection_text", "proof_text"]
+__all__ = ["CHANGED_WARNING", "inspection_text", "proof_text"]
