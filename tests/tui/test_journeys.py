@@ -8,6 +8,7 @@ and reloading are in test_verification_journeys.py.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -473,3 +474,69 @@ async def test_the_dialogs_fit_a_small_terminal(demo: Path) -> None:
         assert app.focused is not None
         assert app.focused.id == "filter-cancel"
         assert app.screen.region.contains_region(app.focused.region)
+
+
+ZAWAHIRI = "clm_3y3j5kx3hsmz"
+"""A claim low in the list with two sources, the second attributed at #205."""
+
+
+async def jump(pilot: Any, position: int, claim: str | None = None) -> None:
+    """``t position`` (with ``claim`` selected first, when given)."""
+    if claim is not None:
+        await select(pilot, claim)
+    await press(pilot, "t")
+    await type_text(pilot, str(position))
+    await press(pilot, "enter")
+    await settle(pilot)
+
+
+async def screen_at(demo: Path, position: int, size: tuple[int, int] = SIZE) -> str:
+    """The screen at ``position`` with the Zawahiri claim selected."""
+    app = make_app(demo)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await jump(pilot, position, ZAWAHIRI)
+        return screen_text(app)
+
+
+async def test_the_sources_pane_scrolls_to_the_attribution_the_cursors_entry_made(
+    demo: Path,
+) -> None:
+    # the second attribution, below the fold of a pane of five lines
+    sources = (await screen_at(demo, 205, (SIZE[0], 30))).split("╭─ Sources (2)")[1]
+    assert "◆ src_wb2ybl4lq36h  supports" in sources
+
+
+async def test_a_shorter_terminal_keeps_the_selected_claim_in_view(demo: Path) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, ZAWAHIRI)
+        table = main_of(app).table
+        await pilot.resize_terminal(SIZE[0], 24)
+        await settle(pilot)
+        top, rows = int(table.scroll_offset.y), table.size.height - 1
+        listed = screen_text(app).split("╭─ Claims")[1].split("╭─ Claim ─")[0]
+    assert top <= table.cursor_row < top + rows
+    assert ZAWAHIRI in listed
+
+
+async def test_stepping_in_the_inspector_shows_each_entry_from_its_top(demo: Path) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=(SIZE[0], 24)) as pilot:  # the entry is taller than the box
+        await settle(pilot)
+        await jump(pilot, 206)  # a verdict with a long rationale
+        await press(pilot, "i")
+        await settle(pilot)
+        await press(pilot, *["down"] * 12)  # to the proof, below the entry's name
+        scrolled = screen_text(app)
+        await press(pilot, "left_square_bracket")
+        await settle(pilot)
+        stepped = screen_text(app)
+    assert "entry #206 of 209" not in scrolled
+    assert "entry #205 of 209" in stepped
+
+
+async def test_a_verdict_issued_again_with_the_same_rating_says_what_it_did(demo: Path) -> None:
+    history = (await screen_at(demo, 206)).split("─ History")[1]
+    assert "verdict true kept (update): Update: the rat…" in history  # not just its kind

@@ -62,6 +62,7 @@ class InspectorScreen(ModalScreen[None]):
         self.verification = verification
         self.on_step = on_step
         self._started = False
+        self._shown: int | None = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="inspector-box"):
@@ -92,6 +93,9 @@ class InspectorScreen(ModalScreen[None]):
         status = badge_for(self.verification, event.seq, event.author)
         body = inspection_text(inspection, self.info.head, status)
         self.query_one("#inspector-body", Static).update(body)
+        if self._shown != event.seq:  # another entry: from its top, where it is named
+            self._shown = event.seq
+            self.query_one("#inspector-box", VerticalScroll).scroll_home(animate=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:

@@ -39,6 +39,13 @@ CREDIBILITY: Final = {
 STANCE: Final = {"supports": "green", "disputes": "red", "context": "cyan"}
 
 
+def touched(a: AttributionView, position: int) -> bool:
+    """Whether the entry at ``position`` made or withdrew this attribution (marked ◆)."""
+    return (a.signed is not None and a.signed.seq == position) or (
+        a.withdrawn_by is not None and a.withdrawn_by.seq == position
+    )
+
+
 def attribution_text(
     a: AttributionView,
     position: int,
@@ -47,9 +54,7 @@ def attribution_text(
 ) -> Text:
     """One attribution, four or five lines (pure); its signer marked when the last
     verifier run found the attribution void."""
-    changed = (a.signed is not None and a.signed.seq == position) or (
-        a.withdrawn_by is not None and a.withdrawn_by.seq == position
-    )
+    changed = touched(a, position)
     out = Text()
     out.append("◆ " if changed else "• ", style="bold")
     head = safe_text(a.source_id or "[redacted]")
@@ -148,6 +153,24 @@ class AttributionsPane(VerticalScroll, inherit_bindings=False):
             self._shown = text
             body = self.query_one("#attributions-body", Static)
             body.update(text, layout=self._height_changed(text))
+        if view is not None and view.state is not None:
+            items = view.state.attributions
+            mark = next((i for i, a in enumerate(items) if touched(a, view.position)), None)
+            if mark is not None:  # once laid out: the text may bring a scrollbar
+                shown = [attribution_text(a, view.position, roles, verification) for a in items]
+                self.call_after_refresh(self._show_item, self._shown, shown[: mark + 1])
+
+    def _show_item(self, text: Text | None, items: list[Text]) -> None:
+        """Scroll so that the last of ``items`` (the cursor's entry's, ◆) is in view:
+        the pane showed only the first few attributions, and not the one that changed."""
+        if self._shown is not text:
+            return  # another claim or position since
+        width = max(self.query_one("#attributions-body", Static).size.width, 1)
+        lines = [len(item.wrap(self.app.console, width)) for item in items]
+        top, bottom = sum(lines[:-1]), sum(lines)
+        y, rows = int(self.scroll_offset.y), self.scrollable_content_region.height
+        if top < y or bottom > y + rows:
+            self.scroll_to(y=top, animate=False, immediate=True)
 
 
-__all__ = ["AttributionsPane", "attribution_text", "attributions_text"]
+__all__ = ["AttributionsPane", "attribution_text", "attributions_text", "touched"]

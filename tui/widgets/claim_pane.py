@@ -59,6 +59,12 @@ def describe_step(step: HistoryStep) -> str:
         return f"note: {detail.get('text', '')}"
     if kind == "verdict.voided":
         return f"verdict voided: {detail.get('reason', '')}"
+    if kind == "verdict.issued":  # the same rating again: a new rationale, say
+        rating, revision = detail.get("rating"), detail.get("revision")
+        said = f"verdict {rating} kept" if rating else "verdict issued again"
+        said += f" ({revision})" if revision else ""
+        rationale = detail.get("rationale")
+        return f"{said}: {rationale}" if rationale else said
     return kind
 
 

@@ -296,6 +296,7 @@ class ClaimsTable(ScrollView, can_focus=True):
 
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(event.size.width, self.total + 1)
+        self.scroll_to_cursor()  # a shorter list must still show the selected row
         self._want_rows()
 
     def on_click(self, event: events.Click) -> None:
