@@ -98,8 +98,10 @@ def merge_file(
     """Append the new entries of ``other`` after ours; the checkpoint is re-signed by ``key``.
 
     ``key`` may be a function, called only when there is something to merge (it may ask
-    for a passphrase, which is not done while the ledger is locked). Nothing is written
-    unless every entry appended passes the rules at its new position.
+    for a passphrase, which is not done while the ledger is locked): a dry run under the
+    lock first finds out whether any entry will be left once conflicts are left out,
+    and raises a refusal before any prompt. Nothing is written unless every entry
+    appended passes the rules at its new position.
     """
     theirs = read_other(other)
     with ledger.reading():
@@ -107,21 +109,19 @@ def merge_file(
     _same_ledger(ours, theirs, other)
     if not new_entries(ours, theirs):
         return Merged()
+    if callable(key):  # what a merge would do, found out before asking for the key
+        with ledger.writer() as writer:
+            fits, left_out = _fit(ledger, theirs, other, skip_conflicts, writer.check_signed)
+        if not fits:  # every new entry is left out: nothing to sign
+            return Merged(skipped=sorted(left_out, key=lambda s: s.line))
     signing = key() if callable(key) else key
     merged = Merged()
     with ledger.writer() as writer:
-        ours = [event_id(entry) for _, entry in ledger.entries()]
-        todo = new_entries(ours, theirs)
-        while todo:
-            try:
-                merged.appended = writer.append_signed([entry for _, entry in todo], signing)
-                break
-            except Refused as refused:
-                forks = _skippable_forks(refused, todo, len(ours)) if skip_conflicts else set()
-                if not forks:
-                    raise _explained(refused, todo, len(ours), other) from None
-                todo, left_out = _leave_out(todo, forks, other)
-                merged.skipped.extend(left_out)
+
+        def append(entries: list[Entry]) -> None:
+            merged.appended = writer.append_signed(entries, signing)
+
+        _, merged.skipped = _fit(ledger, theirs, other, skip_conflicts, append)
         merged.skipped.sort(key=lambda s: s.line)
         # The other branch erased these bodies; carry the erasure out here too.
         appended = [a.entry for a in merged.appended]
@@ -129,6 +129,32 @@ def merge_file(
         if targets and ledger.erase(targets):
             writer.reload()
         return merged
+
+
+def _fit(
+    ledger: Ledger,
+    theirs: list[tuple[str, Entry]],
+    other: Path,
+    skip_conflicts: bool,
+    attempt: Callable[[list[Entry]], None],
+) -> tuple[bool, list[Skipped]]:
+    """``attempt`` the new entries (under the writer's lock), leaving out forks (with
+    ``skip_conflicts``) until the rest passes: whether any entry was left to attempt,
+    and those left out. A refusal that leaving out cannot cure is raised, explained."""
+    ours = [event_id(entry) for _, entry in ledger.entries()]
+    todo = new_entries(ours, theirs)
+    skipped: list[Skipped] = []
+    while todo:
+        try:
+            attempt([entry for _, entry in todo])
+            return True, skipped
+        except Refused as refused:
+            forks = _skippable_forks(refused, todo, len(ours)) if skip_conflicts else set()
+            if not forks:
+                raise _explained(refused, todo, len(ours), other) from None
+            todo, left_out = _leave_out(todo, forks, other)
+            skipped.extend(left_out)
+    return False, skipped
 
 
 def _skippable_forks(refused: Refused, todo: list[tuple[int, Entry]], base: int) -> set[str]:

@@ -258,6 +258,17 @@ class Writer:
             [(entry, event_id(entry)) for entry in entries], None, key, check_signatures
         )
 
+    def check_signed(self, entries: Sequence[Entry]) -> None:
+        """Raise :class:`Refused` exactly as :meth:`append_signed` would; write nothing.
+
+        Lets a merge find out, before it asks for a key (and a passphrase), whether
+        anything will be left to sign once the conflicting entries are left out.
+        """
+        try:
+            self._append_checked([(entry, event_id(entry)) for entry in entries], None, None, True)
+        except _Passed:
+            return
+
     def append_sealed(self, sealed: Sequence[Sealed], key: SigningKey) -> list[Appended]:
         """Append entries this process has just sealed (:func:`ledger.entry.seal_line`).
 
@@ -271,9 +282,11 @@ class Writer:
         self,
         entries: list[tuple[Entry, str]],
         lines: list[bytes] | None,
-        key: SigningKey,
+        key: SigningKey | None,
         check_signatures: bool,
     ) -> list[Appended]:
+        """Check the batch at its position; write it and sign with ``key``, or, with no
+        key, raise :class:`_Passed` once every entry passed (the fold undone)."""
         wall = self._begin()
         snap = self.snapshot
         out: list[Appended] = []
@@ -298,6 +311,8 @@ class Writer:
                 snap.add(entry, eid)
             if problems:
                 raise Refused(problems)
+            if key is None:
+                raise _Passed
             require_current_key(snap.state, key)  # it signs the checkpoint over them
         except BaseException as exc:
             self._undo(exc)  # the fold took in a batch that will not be written
@@ -329,6 +344,10 @@ class Writer:
                     ) from None
         if not self.ahead and (self.last_key is not None or snap.store is None):
             self.ledger.save_cache(snap)
+
+
+class _Passed(Exception):
+    """A dry run's batch passed every check (:meth:`Writer.check_signed`)."""
 
 
 def _reread_hint(subject: str) -> str:

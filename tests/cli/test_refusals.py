@@ -622,6 +622,13 @@ def test_skip_conflicts_merges_the_rest_and_names_each_entry_left_out(
     again = run("merge", other, "--key", keys.reviewer, "--skip-conflicts", "--json")
     assert (again.code, json.loads(again.out)) == (1, [])  # what merges is in; the fork stays
     assert log_json(run) == ours
+    # Every new entry is left out: nothing to sign, so no key (nor passphrase) is asked for.
+    keyless = run("merge", other, "--skip-conflicts", "--json")
+    assert (keyless.code, json.loads(keyless.out)) == (1, []), keyless.err
+    assert keyless.err == again.err  # the same report, no "needs a key"
+    # And a fork refused without --skip-conflicts is said before a key is asked for.
+    line = refused_merge(run, ledger_dir, other)
+    assert line.startswith(f"error: [fork] both branches changed {claim} from the same state")
 
 
 def test_skip_conflicts_never_leaves_out_an_altered_entry_unsaid(
