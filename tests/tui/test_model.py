@@ -314,3 +314,25 @@ def test_the_claims_list_judges_a_verdict_as_of_the_rows_it_draws() -> None:
     assert table._verdict_void(row)  # the rows on screen are those of #12
     table.loaded = table.wanted
     assert not table._verdict_void(row)
+
+
+def test_a_history_row_keeps_its_badge_on_its_first_line_in_a_narrow_pane(
+    projection: Projection,
+) -> None:
+    from tui.widgets.history import step_text
+
+    history = queries.claim_history(projection, "clm_3y3j5kx3hsmz")
+    attributed = next(s for s in history if s.event.kind == "source.attributed")
+    report = Report(origin="o", trust_root="t", entries=300)
+    verification = Verification.of(report)
+    rows = {
+        width: step_text(attributed, 209, "reviewer", verification, width).plain.split("\n")[0]
+        for width in (54, 44, 38, 30)
+    }
+    assert rows[54] == f"  #{attributed.event.seq:<6}2024-07-16 09:05  source.attributed     ✔"
+    assert rows[44] == f"  #{attributed.event.seq:<6}2024-07-16  source.attributed     ✔"
+    for width, row in rows.items():
+        assert len(row) <= width, (width, row)
+        assert row.endswith("✔"), (width, row)  # never wrapped onto the next line
+    assert "source.attribu… ✔" in rows[38]  # then the kind is cut
+    assert "source… ✔" in rows[30]

@@ -24,6 +24,11 @@ from tui.widgets.keys import list_bindings
 from tui.widgets.safe import shorten
 from tui.widgets.styles import DIM, FUTURE, badge, badge_legend, signer, when
 
+KIND_CELLS = 22
+"""The kind column, with the space before the badge."""
+KIND_FITS = 18
+"""Cells the longest kind (``source.attributed``) takes, with that space."""
+
 
 def step_text(
     step: HistoryStep,
@@ -39,8 +44,13 @@ def step_text(
     top = Text()
     top.append("▶ " if here else "  ", style="bold")
     top.append(f"#{seq:<6}", style="bold" if here else "")
-    top.append(f"{when(step.event.at)}  ")
-    top.append(f"{step.event.kind:<22}", style="bold" if here else "")
+    # Narrow, the badge must stay on the line: the time goes first, then the kind is cut.
+    stamp = when(step.event.at)
+    if width - 12 - len(stamp) < KIND_FITS:
+        stamp = stamp[:10]  # the day
+    kind = max(min(KIND_CELLS, width - 12 - len(stamp)), 7)
+    top.append(f"{stamp}  ")
+    top.append(f"{shorten(step.event.kind, kind - 1):<{kind}}", style="bold" if here else "")
     top.append_text(badge(badge_for(verification, seq, step.event.author)))
     who = Text("        ")
     who.append_text(signer(step.event, role))
