@@ -87,6 +87,18 @@ async def test_the_footer_shows_the_main_bindings(demo: Path) -> None:
         assert shown in footer
 
 
+async def test_help_and_quit_stay_in_a_footer_too_narrow_for_every_key(demo: Path) -> None:
+    """At 80 columns (a terminal's default) the footer cannot show every key: the cut
+    ones must be those help lists, never help and quit themselves."""
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        footer = screen_text(app).splitlines()[-1]
+    assert footer.rstrip().endswith("? help q quit")
+    assert footer.startswith(" ↑↓ move  [] step")
+    assert "^p palette" not in footer  # cut, for the two that matter most
+
+
 def test_docs_document_every_binding() -> None:
     text = DOCS.read_text(encoding="utf-8")
     documented = set(re.findall(r"`([a-z_.]+)`", text))

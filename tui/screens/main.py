@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from ledger.ledger import Ledger
 from ledger.projections import EventView, Projection, Refresh
@@ -43,6 +43,7 @@ from tui.widgets.attributions import AttributionsPane
 from tui.widgets.claim_pane import ClaimPane
 from tui.widgets.claims_table import ClaimsTable
 from tui.widgets.findings import FindingsPanel
+from tui.widgets.footer import KeysFooter
 from tui.widgets.header import LedgerHeader
 from tui.widgets.history import HistoryList
 from tui.widgets.safe import visible
@@ -150,7 +151,7 @@ class MainScreen(Screen[None]):
         yield Input(
             placeholder="search claim text or claimant; enter keeps it, esc clears", id="search"
         )
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeysFooter(compact=True, show_command_palette=False)
         yield self.session
 
     @property
