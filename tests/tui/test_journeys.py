@@ -540,3 +540,24 @@ async def test_stepping_in_the_inspector_shows_each_entry_from_its_top(demo: Pat
 async def test_a_verdict_issued_again_with_the_same_rating_says_what_it_did(demo: Path) -> None:
     history = (await screen_at(demo, 206)).split("─ History")[1]
     assert "verdict true kept (update): Update: the rat…" in history  # not just its kind
+
+
+async def test_an_empty_claims_list_says_why_and_what_to_do(demo: Path, tmp_path: Path) -> None:
+    from ledger.keys import SigningKey
+
+    key = SigningKey.from_seed(b"\x09" * 32, "owner@example.org")
+    empty = tmp_path / "empty"
+    Ledger.init(empty, origin="empty.example/claims", key=key, owner_name="Owner")
+    app = make_app(empty)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        fresh = screen_text(app).split("╭─ Claims")[1].split("╰")[0]
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "slash")
+        await type_text(pilot, "no claim says this")
+        await press(pilot, "enter")
+        unmatched = screen_text(app).split("╭─ Claims")[1].split("╰")[0]
+    assert "No claims as of #0; 'factledger claim add' adds one." in fresh
+    assert "No claim matches the search and filters here: esc clears them." in unmatched

@@ -27,7 +27,7 @@ from ledger.projections import ClaimPage, ClaimRow, ScaleStep
 from tui.messages import ClaimHighlighted, ClaimWanted, PageWanted
 from tui.model import Filters, Verification
 from tui.widgets.safe import shorten
-from tui.widgets.styles import BADGE, STATUS, verdict_style
+from tui.widgets.styles import BADGE, DIM, STATUS, verdict_style
 
 MARGIN: Final = 20
 """Rows fetched beyond the viewport on each side."""
@@ -328,6 +328,9 @@ class ClaimsTable(ScrollView, can_focus=True):
             return self._strip(text, width, style)
         index = int(self.scroll_offset.y) + y - 1
         base = self.rich_style
+        if index == 0 and not self.total and self.loaded is not None:
+            said = Text("  " + shorten(self._none_listed(), width - 2), style=DIM)
+            return self._strip(said, width, base)
         if index >= self.total:
             return Strip.blank(width, base)
         row = self.rows.get(index)
@@ -347,6 +350,14 @@ class ClaimsTable(ScrollView, can_focus=True):
                 self._strips.clear()
             self._strips[key] = strip
         return strip
+
+    def _none_listed(self) -> str:
+        """Why the list is empty, and what to do: not a blank box."""
+        assert self.loaded is not None
+        position, filters = self.loaded
+        if filters.active:
+            return "No claim matches the search and filters here: esc clears them."
+        return f"No claims as of #{position}; 'factledger claim add' adds one."
 
     def _verdict_void(self, row: ClaimRow) -> bool:
         # the rows drawn are those loaded: judged as of their position, not the one asked
