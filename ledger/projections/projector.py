@@ -236,8 +236,11 @@ class Projection:
         milliseconds, where the full check reads the whole prefix. False for bytes past
         the projected prefix, and for a log that can no longer be read there.
         """
-        with self._lock:
-            meta = self._meta()
+        cursor = self.cursor()  # its own: a refresh may hold the lock for a rebuild
+        try:
+            meta = self._meta(cursor)
+        finally:
+            cursor.close()
         if meta is None or meta.schema_version != SCHEMA_VERSION or end > meta.byte_offset:
             return False
         size = _scan.PIECE
@@ -408,9 +411,11 @@ class Projection:
 
     # --- meta -------------------------------------------------------------------
 
-    def _meta(self) -> _Meta | None:
+    def _meta(self, con: duckdb.DuckDBPyConnection | None = None) -> _Meta | None:
+        """The meta row, read on ``con`` (default: the projection's own connection)."""
+        con = self._con if con is None else con
         try:
-            row = self._con.execute(
+            row = con.execute(
                 "SELECT schema_version, tree_size, root, byte_offset, last_id, last_offset, "
                 "prefix_digest, pieces, edge, file_stat FROM meta"
             ).fetchone()
@@ -418,7 +423,7 @@ class Projection:
             return None
         except duckdb.BinderException:  # another schema's columns: its version, if it has one
             try:
-                found = self._con.execute("SELECT schema_version FROM meta").fetchone()
+                found = con.execute("SELECT schema_version FROM meta").fetchone()
             except duckdb.Error:
                 found = None
             version = found[0] if found and isinstance(found[0], int) else -1

@@ -157,8 +157,11 @@ class AttributionsPane(VerticalScroll, inherit_bindings=False):
             items = view.state.attributions
             mark = next((i for i, a in enumerate(items) if touched(a, view.position)), None)
             if mark is not None:  # once laid out: the text may bring a scrollbar
-                shown = [attribution_text(a, view.position, roles, verification) for a in items]
-                self.call_after_refresh(self._show_item, self._shown, shown[: mark + 1])
+                upto = [
+                    attribution_text(a, view.position, roles, verification)
+                    for a in items[: mark + 1]
+                ]
+                self.call_after_refresh(self._show_item, self._shown, upto)
 
     def _show_item(self, text: Text | None, items: list[Text]) -> None:
         """Scroll so that the last of ``items`` (the cursor's entry's, ◆) is in view:
