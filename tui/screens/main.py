@@ -21,8 +21,9 @@ from textual.screen import Screen
 from textual.widgets import Input
 
 from ledger.ledger import Ledger
-from ledger.projections import EventView, Projection, Refresh
+from ledger.projections import EventView, Projection
 from tui import messages as msg
+from tui import notices
 from tui.catalog import Catalog
 from tui.commands import LedgerCommands
 from tui.model import (
@@ -37,6 +38,7 @@ from tui.model import (
     finding_position,
     step_claim,
 )
+from tui.notices import Notice
 from tui.reader import Reader
 from tui.session import LedgerSession
 from tui.widgets.attributions import AttributionsPane
@@ -229,7 +231,7 @@ class MainScreen(Screen[None]):
             self.table.set_verification(None)
             self.query_one(FindingsPanel).hide()
             self._panel_open = False
-            self._say_how_it_changed(message.refresh)
+            self.tell(notices.after_reload(message.refresh))
         if not message.reloaded or at_head or self.position > message.info.head:
             self.position = message.info.head
         self.table.scale = message.info.scale
@@ -238,28 +240,11 @@ class MainScreen(Screen[None]):
         self._moved()
         self.session.load_catalog()
 
-    def _say_how_it_changed(self, refresh: Refresh | None) -> None:
-        """After ``r``: loudly, if the log changed other than by appending."""
-        if refresh is None or refresh.action == "unchanged":
-            return
-        if refresh.rewritten:
-            self.notify(
-                f"{refresh.reason}: entries the screen had read were cut, replaced or "
-                "edited on disk (a redaction erases a body so; anything else is tampering), "
-                "and it now shows the log as it reads; press v to verify it",
-                title="the log changed other than by appending",
-                severity="error",
-                timeout=30,
-                markup=False,
-            )
-        elif refresh.action == "rebuilt":
-            self.notify(f"read the log again: {refresh.reason}", title="reread", markup=False)
-        else:
-            self.notify(
-                f"{refresh.applied:,} new {'entry' if refresh.applied == 1 else 'entries'}",
-                title="appended since last read",
-                markup=False,
-            )
+    def tell(self, notice: Notice | None) -> None:
+        """Show a notice from :mod:`tui.notices` (plain text: it quotes the ledger)."""
+        if notice is not None:
+            title, message, severity, timeout = notice
+            self.notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def on_catalog_loaded(self, message: msg.CatalogLoaded) -> None:
         self.catalog = message.catalog
@@ -330,15 +315,9 @@ class MainScreen(Screen[None]):
         self.verification = message.verification
         self.table.set_verification(message.verification)
         self.query_one(FindingsPanel).finish(message.verification)
-        entries = message.verification.report.entries
-        if self.info is not None and entries != self.info.size:
-            self.notify(
-                f"the verifier read {entries:,} entries and the screen shows {self.info.size:,}: "
-                "the log changed since it was read; press r to read it again, then v",
-                title="the log changed",
-                severity="warning",
-                markup=False,
-            )
+        if self.info is not None:
+            entries = message.verification.report.entries
+            self.tell(notices.verified_another_size(entries, self.info.size))
         if message.verification.findings:
             self.query_one("#findings-list").focus()
         self._header()
@@ -350,22 +329,11 @@ class MainScreen(Screen[None]):
         line = message.finding.line
         report = self.verification.report if self.verification is not None else None
         if line is not None and report is not None and self.info.size < line <= report.entries:
-            self.notify(
-                f"line {line} was appended after the screen read the log: press r to read it",
-                title="not on screen yet",
-                severity="warning",
-                markup=False,
-            )
+            self.tell(notices.not_on_screen(line))
             return
         position = finding_position(message.finding, self.info.head, self.ledger.config.events)
         if position is None:  # said, not silently ignored
-            finding = message.finding
-            where = f"line {line} of {finding.file}" if line is not None else finding.file
-            self.notify(
-                f"{where} is no entry of the log, so the cursor stays where it is",
-                title="no entry to go to",
-                markup=False,
-            )
+            self.tell(notices.no_entry(message.finding))
         else:
             self._follow_subject = True
             self.go(position, force=True)

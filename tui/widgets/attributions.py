@@ -6,6 +6,7 @@ the information's credibility 1–6 (on this claim–source link).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar, Final
 
 from rich.text import Text
@@ -103,12 +104,21 @@ def attribution_text(
 def attributions_text(
     view: ClaimView | None, roles: dict[str, str], verification: Verification | None = None
 ) -> Text:
+    """The whole pane (pure): each attribution's text, one after another."""
     if view is None or view.state is None:
         return Text("")
-    items = view.state.attributions
-    if not items:
+    if not view.state.attributions:
         return Text("No sources attributed yet.", style=DIM)
-    return Text("\n").join(attribution_text(a, view.position, roles, verification) for a in items)
+    return Text("\n").join(_items(view.state.attributions, view.position, roles, verification))
+
+
+def _items(
+    links: Sequence[AttributionView],
+    position: int,
+    roles: dict[str, str],
+    verification: Verification | None,
+) -> list[Text]:
+    return [attribution_text(a, position, roles, verification) for a in links]
 
 
 class AttributionsPane(VerticalScroll, inherit_bindings=False):
@@ -146,22 +156,18 @@ class AttributionsPane(VerticalScroll, inherit_bindings=False):
         roles: dict[str, str],
         verification: Verification | None = None,
     ) -> None:
-        count = len(view.state.attributions) if view and view.state else 0
-        self.border_title = f"Sources ({count})" if count else "Sources"
-        text = attributions_text(view, roles, verification)
+        links = view.state.attributions if view and view.state else []
+        self.border_title = f"Sources ({len(links)})" if links else "Sources"
+        items = _items(links, view.position, roles, verification) if view and links else []
+        text = Text("\n").join(items) if items else attributions_text(view, roles, verification)
         if text != self._shown:
             self._shown = text
             body = self.query_one("#attributions-body", Static)
             body.update(text, layout=self._height_changed(text))
-        if view is not None and view.state is not None:
-            items = view.state.attributions
-            mark = next((i for i, a in enumerate(items) if touched(a, view.position)), None)
+        if view is not None:
+            mark = next((i for i, a in enumerate(links) if touched(a, view.position)), None)
             if mark is not None:  # once laid out: the text may bring a scrollbar
-                upto = [
-                    attribution_text(a, view.position, roles, verification)
-                    for a in items[: mark + 1]
-                ]
-                self.call_after_refresh(self._show_item, self._shown, upto)
+                self.call_after_refresh(self._show_item, self._shown, items[: mark + 1])
 
     def _show_item(self, text: Text | None, items: list[Text]) -> None:
         """Scroll so that the last of ``items`` (the cursor's entry's, ◆) is in view:

@@ -1,0 +1,74 @@
+"""What the main screen tells the reviewer in a notification, decided without a terminal.
+
+Each function returns the :class:`Notice` to show (or ``None``: nothing to say); the
+screen shows it with :meth:`textual.app.App.notify`, as plain text (no markup: reasons
+and file names come from the ledger).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+from ledger.findings import Finding
+from ledger.projections import Refresh
+
+
+class Notice(NamedTuple):
+    title: str
+    message: str
+    severity: Literal["information", "warning", "error"] = "information"
+    timeout: float | None = None
+    """Seconds shown; ``None``: Textual's default."""
+
+
+def after_reload(refresh: Refresh | None) -> Notice | None:
+    """After ``r``: how many entries were appended, or, loudly, that the log changed
+    other than by appending."""
+    if refresh is None or refresh.action == "unchanged":
+        return None
+    if refresh.rewritten:
+        return Notice(
+            "the log changed other than by appending",
+            f"{refresh.reason}: entries the screen had read were cut, replaced or "
+            "edited on disk (a redaction erases a body so; anything else is tampering), "
+            "and it now shows the log as it reads; press v to verify it",
+            "error",
+            30,
+        )
+    if refresh.action == "rebuilt":
+        return Notice("reread", f"read the log again: {refresh.reason}")
+    entries = "entry" if refresh.applied == 1 else "entries"
+    return Notice("appended since last read", f"{refresh.applied:,} new {entries}")
+
+
+def verified_another_size(entries: int, shown: int) -> Notice | None:
+    """After a verifier run that read another number of entries than the screen shows."""
+    if entries == shown:
+        return None
+    return Notice(
+        "the log changed",
+        f"the verifier read {entries:,} entries and the screen shows {shown:,}: "
+        "the log changed since it was read; press r to read it again, then v",
+        "warning",
+    )
+
+
+def not_on_screen(line: int) -> Notice:
+    """Enter on a finding of a line appended after the screen read the log."""
+    return Notice(
+        "not on screen yet",
+        f"line {line} was appended after the screen read the log: press r to read it",
+        "warning",
+    )
+
+
+def no_entry(finding: Finding) -> Notice:
+    """Enter on a finding that names no entry of the log (the checkpoint, a torn tail)."""
+    line = finding.line
+    where = f"line {line} of {finding.file}" if line is not None else finding.file
+    return Notice(
+        "no entry to go to", f"{where} is no entry of the log, so the cursor stays where it is"
+    )
+
+
+__all__ = ["Notice", "after_reload", "no_entry", "not_on_screen", "verified_another_size"]
