@@ -59,10 +59,16 @@ class Signatures:
             from concurrent.futures import ProcessPoolExecutor
             from multiprocessing import get_context
 
-            method = "fork" if threading.active_count() == 1 else "forkserver"
-            self.pool = ProcessPoolExecutor(
-                self.workers, mp_context=get_context(method), initializer=watch_parent
-            )
+            if threading.active_count() == 1:
+                # forked: they share our descriptors, so they must not outlive us
+                self.pool = ProcessPoolExecutor(
+                    self.workers,
+                    mp_context=get_context("fork"),
+                    initializer=watch_parent,
+                    initargs=(os.getpid(),),
+                )
+            else:  # the fork server's children share nothing of ours
+                self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("forkserver"))
         self.inflight.append(self.pool.submit(check_batch, batch))
         while len(self.inflight) > 2 * self.workers:
             self.bad.extend(self.inflight.popleft().result())
@@ -78,9 +84,12 @@ class Signatures:
         return self.bad
 
 
-def watch_parent() -> None:
-    """In a worker: exit at once when the process that started it is gone."""
-    parent = os.getppid()
+def watch_parent(parent: int) -> None:
+    """In a worker: exit at once when ``parent``, the process that forked it, is gone.
+
+    Its pid is taken in the parent: one that dies while the worker starts would
+    otherwise leave the worker watching its new parent (init) for ever.
+    """
 
     def watch() -> None:
         while os.getppid() == parent:
