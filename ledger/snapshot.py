@@ -52,6 +52,22 @@ def format_time(when: datetime) -> str:
     return utc.isoformat() + "Z"
 
 
+def parse_time(text: str) -> datetime:
+    """An RFC 3339 time with a zone (``Z`` or an offset), as an aware UTC datetime.
+
+    Raises ValueError with a one-line reason. The one parser of times a user types:
+    ``--at`` (which also refuses a fraction of a second), ``--as-of`` and the TUI's jump.
+    """
+    try:
+        when = datetime.fromisoformat(text)
+        utc = when.astimezone(UTC)  # an offset past year 1 or 9999 overflows here
+    except (ValueError, OverflowError):
+        raise ValueError(f"{text!r} is not an RFC 3339 time like 2024-04-02T09:15:00Z") from None
+    if when.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone; add Z for UTC")
+    return utc
+
+
 def new_salt(rng: Rng) -> str:
     return base64.b64encode(rng(16)).decode()
 

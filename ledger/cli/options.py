@@ -6,10 +6,11 @@ import argparse
 import os
 import re
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from ledger.ledger import format_time
+from ledger.snapshot import parse_time
 from ledger.text import is_web_url
 
 
@@ -80,17 +81,12 @@ def signing_parser() -> argparse.ArgumentParser:
 def timestamp(text: str) -> str:
     """An RFC 3339 time with a zone, normalised to ``YYYY-MM-DDTHH:MM:SSZ``."""
     try:
-        when = datetime.fromisoformat(text)
-        when.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an RFC 3339 time like 2024-04-02T09:15:00Z"
-        ) from None
-    if when.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; add Z for UTC")
+        when = parse_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if when.microsecond:
         raise argparse.ArgumentTypeError(f"{text!r}: times are recorded in whole seconds")
-    return format_time(when.astimezone(UTC))
+    return format_time(when)
 
 
 def date(text: str) -> str:

@@ -44,7 +44,9 @@ def register(
     p.add_argument(
         "--as-of",
         metavar="SEQ|DATE",
-        help="a log position (0 is the first entry), YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ",
+        help="a log position (0 is the first entry), a date YYYY-MM-DD (the end of that UTC "
+        "day) or an RFC 3339 time with its zone (2024-04-02T09:15:00Z, "
+        "2024-04-02T11:15:00+02:00)",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=show)

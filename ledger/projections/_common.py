@@ -12,6 +12,7 @@ import msgspec
 
 from ledger.errors import UsageError
 from ledger.projections.views import Signed
+from ledger.snapshot import format_time, parse_time
 
 Kind = Literal["claim", "source", "event", "key"]
 S = TypeVar("S", bound=msgspec.Struct)
@@ -34,7 +35,12 @@ _IDS: Final[dict[str, tuple[str, str]]] = {
 }
 _SEQ: Final = re.compile(r"[0-9]{1,18}")
 _DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_TIME: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_LIKE_TIME: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
+"""A date and then a time: :func:`ledger.snapshot.parse_time` says whether it is one."""
+AS_OF_HINT: Final = (
+    "give a number (0 is the first entry), a date (2024-04-02) or a time with its zone "
+    "(2024-04-02T09:15:00Z)"
+)
 SIGNED: Final = (
     'SELECT e.id, e.seq, e.kind, e.author, k.name, e."at" FROM events AS e '
     "LEFT JOIN keys_now AS k ON k.fingerprint = e.author "
@@ -117,7 +123,7 @@ def at_position(cur: Cur, as_of: int | str | None, head: int | None = None) -> i
         if not text:  # not position 0, which "".lstrip("0") or "0" would make it
             raise UsageError(
                 "the position is empty",
-                hint="give a number (0 is the first entry), YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ",
+                hint=AS_OF_HINT,
             )
         digits = (text.lstrip("0") or "0") if text.isascii() else text
         if _SEQ.fullmatch(digits):  # ASCII digits: str.isdigit also takes "²" and "٣"
@@ -125,31 +131,44 @@ def at_position(cur: Cur, as_of: int | str | None, head: int | None = None) -> i
         elif text.isascii() and text.isdigit():
             shown = text if len(text) <= 20 else f"{text[:20]}…"
             raise UsageError(f"position {shown} is outside the log (0 to {head})")
-        elif _DATE.fullmatch(text) or _TIME.fullmatch(text):
-            return seq_at(cur, text, head)
+        elif _DATE.fullmatch(text):
+            return _seq_at(cur, _end_of_day(text), head, text)
+        elif _LIKE_TIME.match(text):
+            return _seq_at(cur, _utc_bound(text), head, text)
         else:
-            raise UsageError(
-                f"{as_of!r} is neither a sequence number nor a date",
-                hint="give a number (0 is the first entry), YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ",
-            )
+            raise UsageError(f"{as_of!r} is neither a sequence number nor a date", hint=AS_OF_HINT)
     if not 0 <= as_of <= head:
         raise UsageError(f"position {as_of} is outside the log (0 to {head})")
     return as_of
 
 
-def seq_at(cur: Cur, when: str, head: int) -> int:
-    bound = when if "T" in when else f"{when}T23:59:59Z"
+def _utc_bound(text: str) -> str:
+    """A typed time as the ``at`` it bounds: UTC, whole seconds (a fraction is dropped:
+    every ``at`` is whole seconds, so 10:00:00.5 bounds what 10:00:00 does)."""
     try:
-        datetime.strptime(bound, "%Y-%m-%dT%H:%M:%SZ")
+        return format_time(parse_time(text))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _end_of_day(date: str) -> str:
+    """The last ``at`` of a UTC day ``YYYY-MM-DD``."""
+    try:
+        datetime.strptime(date, "%Y-%m-%d")
     except ValueError:
-        raise UsageError(f"{when!r} is not a real date") from None
+        raise UsageError(f"{date!r} is not a real date", hint=AS_OF_HINT) from None
+    return f"{date}T23:59:59Z"
+
+
+def _seq_at(cur: Cur, bound: str, head: int, typed: str) -> int:
+    """The position as of ``bound``, an ``at`` (UTC, whole seconds) the user typed as ``typed``."""
     # The longest prefix of the log stated at or before the bound: an entry backdated
     # after later ones must not make every date after its own mean "now".
     row = fetch_one(cur, 'SELECT min(seq) FROM events WHERE "at" > $1', [bound])
     if row is None or row[0] is None:
         return head
     if int(row[0]) == 0:
-        raise UsageError(f"nothing was recorded on or before {when}")
+        raise UsageError(f"nothing was recorded on or before {typed}")
     return int(row[0]) - 1
 
 

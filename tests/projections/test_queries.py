@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -165,6 +166,26 @@ def test_claim_state_as_of_a_position_or_a_date(desk: Desk, proj: Projection) ->
     assert by_date.text == before.text
     with pytest.raises(UsageError, match="did not exist yet"):
         queries.claim_state(proj, desk.rumour, as_of=desk.correction.seq)
+
+
+def test_a_time_names_the_same_position_in_any_zone_and_to_the_second(
+    desk: Desk, proj: Projection
+) -> None:
+    # Entries tick a minute apart: the correction is the only one at its time.
+    seq = desk.correction.seq
+    at = datetime.fromisoformat(desk.correction.entry.at)
+    plus_two = timezone(timedelta(hours=2))
+    assert queries.position(proj, desk.correction.entry.at) == seq
+    assert queries.position(proj, at.astimezone(plus_two).isoformat()) == seq
+    assert queries.position(proj, (at + timedelta(seconds=0.5)).isoformat()) == seq
+    second_before = (at - timedelta(seconds=1)).astimezone(timezone(timedelta(hours=-5)))
+    assert queries.position(proj, second_before.isoformat()) == seq - 1
+    with pytest.raises(UsageError, match="has no time zone; add Z for UTC"):
+        queries.position(proj, at.replace(tzinfo=None).isoformat())
+    with pytest.raises(UsageError, match="is not an RFC 3339 time"):
+        queries.position(proj, "2024-04-02T25:00:00Z")
+    with pytest.raises(UsageError, match="is not a real date"):
+        queries.position(proj, "2024-02-30")
 
 
 def test_blame_names_the_signed_event_behind_each_field(desk: Desk, proj: Projection) -> None:

@@ -130,6 +130,19 @@ async def test_t_jumps_to_a_date_and_to_a_sequence_number(demo: Path) -> None:
         await press(pilot, "enter")
         assert "position 9999 is outside the log (0 to 209)" in screen_text(app)
         assert main.position == 42
+        await press(pilot, "escape")
+        # a time in any zone, as --at takes it: 11:01 at +02:00 is 09:01 UTC
+        with open_projection(Ledger.open(demo)) as projection:
+            utc = queries.position(projection, "2024-06-12T09:01:00Z")
+        await press(pilot, "t")
+        await type_text(pilot, "2024-06-12T11:01:00+02:00")
+        await press(pilot, "enter")
+        assert main.position == utc
+        assert main.position not in (42, 122)
+        await press(pilot, "t")
+        await type_text(pilot, "2024-06-12T11:01:00")
+        await press(pilot, "enter")
+        assert "has no time zone; add Z for UTC" in screen_text(app)
 
 
 async def test_search_narrows_the_claims_list_and_esc_clears_it(demo: Path) -> None:

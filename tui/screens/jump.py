@@ -17,7 +17,8 @@ from ledger.errors import LedgerError
 from tui.messages import Failed, PositionResolved
 from tui.reader import Reader
 
-FORMAT: Final = re.compile(r"[0-9]+|[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)?")
+FORMAT: Final = re.compile(r"[0-9]+|[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ].+)?")
+"""What could be a position: the ledger reads it and says what is wrong with it."""
 
 
 class JumpScreen(ModalScreen[int | None]):
@@ -38,7 +39,10 @@ class JumpScreen(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="jump-box"):
-            yield Label("Jump to a sequence number, or a date (the end of that UTC day)")
+            yield Label(
+                "Jump to a sequence number, a date (the end of that UTC day) or a time "
+                "with its zone"
+            )
             yield Input(
                 placeholder=f"e.g. 42, 2024-06-12 or 2024-06-12T14:00:00Z (now #{self.position})",
                 id="jump-input",
@@ -49,7 +53,7 @@ class JumpScreen(ModalScreen[int | None]):
     def _submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         if not FORMAT.fullmatch(text):
-            self._error("give a number, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
+            self._error("give a number, a date YYYY-MM-DD or a time like 2024-06-12T14:00:00Z")
             return
         self.resolve(text)
 
