@@ -67,15 +67,22 @@ def register(
         help="read-only SQL over the projections",
         description=(
             "Run one read-only SQL statement over the projections (tables events, claims, "
-            "attributions, sources, verdicts, keys, scale, meta; views *_now; macros "
-            '*_as_of(n)). Quote the column "at". Writes are refused (exit 2). With --json, '
-            "NaN and infinities are null and blobs are hex. Rows are written as they are read, "
-            "so a result of any size streams; a table's column widths are set by its first "
-            "1,024 rows."
+            "attributions, sources, verdicts, keys, scale, claim_list, claim_order, "
+            "claim_states, meta; views *_now; macros *_as_of(n)); --schema prints each "
+            'table\'s columns and what they mean. Quote the column "at". Writes are refused '
+            "(exit 2). With --json, NaN and infinities are null and blobs are hex. Rows are "
+            "written as they are read, so a result of any size streams; a table's column "
+            "widths are set by its first 1,024 rows. The tables say what the log records, not "
+            "whether it verified: run 'factledger verify' for that."
         ),
     )
-    p.add_argument("sql", metavar="SQL", type=utf8_text)
+    p.add_argument("sql", metavar="SQL", type=utf8_text, nargs="?")
     p.add_argument("--json", action="store_true", help="print rows as JSON objects")
+    p.add_argument(
+        "--schema",
+        action="store_true",
+        help="print the projections' tables, views and macros (their SQL, commented) and exit",
+    )
     p.set_defaults(func=query)
 
     p = sub.add_parser(
@@ -268,6 +275,17 @@ def _history_lines(step: HistoryStep, *, void: bool = False) -> list[str]:
 
 
 def query(ctx: Context, args: argparse.Namespace) -> int:
+    if args.schema:
+        if args.sql is not None:
+            raise UsageError("give SQL or --schema, not both")
+        from ledger.projections import schema_sql
+
+        print(schema_sql(), end="")
+        return 0
+    if args.sql is None:
+        raise UsageError(
+            "give one SQL statement", hint="'factledger query --schema' lists the tables"
+        )
     import duckdb
 
     sql: str = args.sql

@@ -16,6 +16,7 @@ from ledger.projections.projector import (
     Projection,
     Refresh,
     open_projection,
+    schema_sql,
 )
 from ledger.projections.views import (
     Appearance,
@@ -63,5 +64,6 @@ __all__ = [
     "open_projection",
     "queries",
     "render_diff",
+    "schema_sql",
     "word_diff",
 ]

@@ -84,6 +84,11 @@ def _sql(name: str) -> str:
     return resources.files("ledger.projections").joinpath(name).read_text(encoding="utf-8")
 
 
+def schema_sql() -> str:
+    """The projections' tables, views and macros: their SQL, with what each column means."""
+    return _sql("schema.sql")
+
+
 STEP_KINDS: Final[dict[str, frozenset[str]]] = {
     "claims": frozenset(
         {"claim.asserted", "claim.corrected", "claim.status", "verdict.issued", "verdict.voided"}
@@ -376,7 +381,7 @@ class Projection:
             con.execute(f"DROP VIEW IF EXISTS {name}_now")
         for name in _TABLES:
             con.execute(f"DROP TABLE IF EXISTS {name}")
-        for statement in con.extract_statements(_sql("schema.sql")):
+        for statement in con.extract_statements(schema_sql()):
             con.execute(statement)
 
     def _apply_unsigned(self) -> None:
@@ -510,4 +515,11 @@ def open_projection(
     return projection
 
 
-__all__ = ["CACHE_NAME", "SCHEMA_VERSION", "Projection", "Refresh", "open_projection"]
+__all__ = [
+    "CACHE_NAME",
+    "SCHEMA_VERSION",
+    "Projection",
+    "Refresh",
+    "open_projection",
+    "schema_sql",
+]

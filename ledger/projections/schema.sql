@@ -1,7 +1,10 @@
 -- factledger projections (DESIGN §9): DuckDB read models rebuilt from events.jsonl.
 --
 -- Nothing here is ever trusted for verification; everything can be dropped and
--- rebuilt from the log. History tables keep validity intervals of log positions:
+-- rebuilt from the log. The tables say what the log records, whether or not it
+-- verifies: an entry with a bad signature, one that breaks a rule, or one a key
+-- revoked as compromised made void, is projected like any other ('factledger
+-- verify' says which). History tables keep validity intervals of log positions:
 -- a version is current from seq_from (the event that made it) up to, not
 -- including, seq_to. "Now" is seq_to IS NULL; "as of N" is
 -- seq_from <= N AND (seq_to IS NULL OR seq_to > N). The *_now views and the
@@ -126,7 +129,9 @@ CREATE TABLE verdicts (
     redacted BOOLEAN NOT NULL
 );
 
--- Keys: the genesis owner and every grant, with revocations.
+-- Keys: the genesis owner and every grant, with revocations, as the log records them.
+-- A revocation as compromised voids the key's entries after void_after, and with them
+-- the keys it granted there; those keys' own rows here are unchanged (verify judges them).
 CREATE TABLE keys (
     fingerprint VARCHAR NOT NULL,
     seq_from BIGINT NOT NULL,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,6 +78,42 @@ def test_query_runs_read_only_sql(desk: Desk, capsys: pytest.CaptureFixture[str]
     code, out, _ = run(desk, capsys, "query", "SELECT count(*) AS n FROM claims_as_of(5)")
     assert code == 0
     assert out.splitlines()[0].strip() == "n"
+
+
+def test_query_schema_names_every_table_and_column_a_query_can_read(
+    desk: Desk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(desk, capsys, "query", "--json",
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal "
+        "AND database_name = current_database() AND schema_name = 'main'")  # fmt: skip
+    assert code == 0
+    columns = json.loads(out)
+    assert {"claims", "claim_states", "keys", "events"} <= {c["table_name"] for c in columns}
+    code, schema, _ = run(desk, capsys, "query", "--schema")
+    assert code == 0
+    with pytest.raises(SystemExit):
+        main(["query", "--help"])
+    described = " ".join(capsys.readouterr().out.split())
+    for column in columns:
+        table = column["table_name"]
+        if table.endswith("_now"):  # a view: SELECT * of its table
+            assert f"CREATE VIEW {table} AS SELECT * FROM {table[:-4]} " in schema
+            continue
+        body = schema.split(f"CREATE TABLE {table} (\n", 1)[1].split("\n);", 1)[0]
+        assert re.search(rf'^    "?{column["column_name"]}"? ', body, re.M), column
+        assert table in described
+    assert "whether or not it\n-- verifies" in schema
+
+
+def test_query_without_sql_says_how_to_see_the_tables(
+    desk: Desk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(desk, capsys, "query")
+    assert (code, out) == (2, "")
+    assert "factledger query --schema" in err
+    code, out, err = run(desk, capsys, "query", "SELECT 1", "--schema")
+    assert (code, out) == (2, "")
+    assert "not both" in err
 
 
 @pytest.mark.parametrize(
