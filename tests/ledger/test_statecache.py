@@ -348,3 +348,41 @@ def test_a_long_fold_says_how_far_it_is_and_a_cached_load_says_nothing(
     with pytest.raises(LedgerError):
         ledger.load()
     assert told[-1] == (size, size)  # a refused fold ends its line too
+
+
+def test_a_spilled_table_looks_up_only_keys_it_may_hold_and_finds_every_one(
+    tmp_path: Path,
+) -> None:
+    """A scratch table (verify's, folding a large log) answers a key it never wrote
+    without asking SQLite; a key it wrote and forgot comes back from the file."""
+    state, con = statecache.scratch_state(
+        tmp_path / "scratch.sqlite", origin=None, trust_root=None, spill_at=64
+    )
+    heads = state.heads
+    assert isinstance(heads, statecache.SqlMap)
+    lookups: list[str] = []
+    con.set_trace_callback(lambda sql: lookups.append(sql) if sql.startswith("SELECT") else None)
+    written = {f"clm_{i:012d}": f"{i:064x}" for i in range(5_000)}
+    for key, value in written.items():
+        assert heads.get(key) is None  # a new subject: no lookup
+        heads[key] = value
+    assert lookups == []
+    assert heads.resident <= 65  # the rest went to the file
+    assert all(heads.get(key) == value for key, value in written.items())
+    assert lookups  # the forgotten ones were read back
+    lookups.clear()
+    absent = [f"src_{i:012d}" for i in range(5_000)]
+    assert all(key not in heads for key in absent)
+    assert len(lookups) < 50  # the filter's false positives, asked and answered
+    con.close()
+
+
+def test_a_table_of_a_cache_file_still_looks_up_keys_it_did_not_write(ledger: Ledger) -> None:
+    """The state cache is written by other processes too: a key absent from this
+    process's writes may be in the file, so it is looked up."""
+    snap = ledger.load()
+    ledger.save_cache(snap)
+    again = ledger.load()
+    assert isinstance(again.state.heads, statecache.SqlMap)
+    subject = next(iter(snap.state.heads))
+    assert again.state.heads.get(subject) == snap.state.heads[subject]
