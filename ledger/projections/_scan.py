@@ -1,8 +1,11 @@
 """The strict Python pass over the log that every projected entry goes through.
 
 Each complete line is decoded with :func:`ledger.codec.decode_entry` (so only a
-log that decodes is projected), its id computed with :func:`ledger.entry.event_id`,
-its leaf appended to the Merkle right edge and its bytes to the prefix digest.
+log that decodes is projected), its id computed from its bytes as
+:func:`ledger.entry.event_id` computes it from the decoded entry (a canonical line's
+body is cut out and its hash put in its place: :func:`ledger.prefix.raw_leaf`, half
+the time of encoding the header again), its leaf appended to the Merkle right edge
+and its bytes to the prefix digest.
 A torn final line (no newline) is not part of the log yet and is left out.
 
 The prefix digest is BLAKE3 (the ``blake3`` package, the BLAKE3 team's bindings to
@@ -16,6 +19,7 @@ from __future__ import annotations
 import os
 from array import array
 from concurrent.futures import ThreadPoolExecutor
+from hashlib import sha256
 from pathlib import Path
 from typing import Final
 
@@ -23,9 +27,9 @@ from blake3 import blake3
 
 from ledger import log, merkle
 from ledger.codec import decode_entry
-from ledger.entry import event_id
 from ledger.errors import NOT_A_LEDGER, TornWrite, io_error
 from ledger.events import EntryRedactedBody
+from ledger.prefix import raw_leaf
 
 _REDACTION: Final = '"kind":"entry.redacted"'
 """In every canonical ``entry.redacted`` line (a string holding it would escape its quotes)."""
@@ -150,8 +154,8 @@ class Scan:
                 self.path, start_offset=self.start_offset, start_index=self.start_index
             ):
                 data = line.data
-                entry = decode_entry(data, lineno=line.index + 1, path=name)
-                ids += bytes.fromhex(event_id(entry))
+                decode_entry(data, lineno=line.index + 1, path=name)  # canonical, so:
+                ids += sha256(b"\x00" + raw_leaf(data)).digest()  # its id, from its bytes
                 offsets.append(line.offset)
                 whole = data + b"\n"
                 if size + len(whole) < PIECE:
