@@ -7,7 +7,6 @@ deterministic; the command line passes the real clock and ``os.urandom``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -504,8 +503,7 @@ class Ledger:
         edge = merkle.EMPTY_EDGE
         if size:
             for line in log.scan(self.events_path):
-                leaf = hashlib.sha256(b"\x00" + prefix.raw_leaf(line.data)).digest()
-                edge = merkle.append_leaf(edge, leaf)
+                edge = merkle.append_leaf(edge, prefix.leaf_hash(line.data))
                 if edge.size == size:
                     break
         return merkle.edge_root(edge)

@@ -65,6 +65,11 @@ def raw_leaf(line: bytes) -> bytes:
     return b"".join((line[:start], _BODY_HASH, digest, b'"', line[end:]))
 
 
+def leaf_hash(line: bytes) -> bytes:
+    """The raw 32-byte event id (and Merkle leaf hash) of a canonical line, from its bytes."""
+    return hashlib.sha256(b"\x00" + raw_leaf(line)).digest()
+
+
 def line_digest(line: bytes) -> Digest:
     """:func:`ledger.entry.digest` of a line already decoded as canonical, from its bytes.
 
@@ -221,4 +226,4 @@ def hash_prefix(
     return edge, index
 
 
-__all__ = ["Plan", "hash_prefix", "line_digest", "locate", "plan", "raw_leaf"]
+__all__ = ["Plan", "hash_prefix", "leaf_hash", "line_digest", "locate", "plan", "raw_leaf"]

@@ -3,7 +3,7 @@
 Each complete line is decoded with :func:`ledger.codec.decode_entry` (so only a
 log that decodes is projected), its id computed from its bytes as
 :func:`ledger.entry.event_id` computes it from the decoded entry (a canonical line's
-body is cut out and its hash put in its place: :func:`ledger.prefix.raw_leaf`, half
+body is cut out and its hash put in its place: :func:`ledger.prefix.leaf_hash`, half
 the time of encoding the header again), its leaf appended to the Merkle right edge
 and its bytes to the prefix digest.
 A torn final line (no newline) is not part of the log yet and is left out.
@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 from array import array
 from concurrent.futures import ThreadPoolExecutor
-from hashlib import sha256
 from pathlib import Path
 from typing import Final
 
@@ -29,7 +28,7 @@ from ledger import log, merkle
 from ledger.codec import decode_entry
 from ledger.errors import NOT_A_LEDGER, TornWrite, io_error
 from ledger.events import EntryRedactedBody
-from ledger.prefix import raw_leaf
+from ledger.prefix import leaf_hash
 
 _REDACTION: Final = '"kind":"entry.redacted"'
 """In every canonical ``entry.redacted`` line (a string holding it would escape its quotes)."""
@@ -155,7 +154,7 @@ class Scan:
             ):
                 data = line.data
                 decode_entry(data, lineno=line.index + 1, path=name)  # canonical, so:
-                ids += sha256(b"\x00" + raw_leaf(data)).digest()  # its id, from its bytes
+                ids += leaf_hash(data)  # its id, from its bytes
                 offsets.append(line.offset)
                 whole = data + b"\n"
                 if size + len(whole) < PIECE:
