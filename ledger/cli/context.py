@@ -6,9 +6,10 @@ stdout carries data (ids, JSON, tables); stderr carries messages.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -138,3 +139,32 @@ class Context(msgspec.Struct):
 
     def info(self, text: str) -> None:
         self.err.write(one_line(text) + "\n")
+
+
+@contextlib.contextmanager
+def build_progress(err: TextIO) -> Iterator[Callable[[int, int], None] | None]:
+    """On a terminal, a long build of the projections says how far it is on one line,
+    rewritten in place and cleared at the end; elsewhere nothing is told (``None``)."""
+    if not err.isatty():
+        yield None
+        return
+    told = False
+
+    def tell(done: int, end: int) -> None:
+        nonlocal told
+        told = True
+        step = (
+            "writing the tables" if done >= end else f"{100 * done // end:3d}% of {end >> 20} MiB"
+        )
+        err.write(
+            f"\r\x1b[Kbuilding the projections… {step} "
+            "(once: the next command reads them from the cache)"
+        )
+        err.flush()
+
+    try:
+        yield tell
+    finally:
+        if told:
+            err.write("\r\x1b[K")
+            err.flush()

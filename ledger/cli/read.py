@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ledger import log
-from ledger.cli.context import Context
+from ledger.cli.context import Context, build_progress
 from ledger.cli.options import nonempty, url_template, utf8_text
 from ledger.cli.output import write_output
 from ledger.errors import LedgerError, UsageError
@@ -108,8 +108,9 @@ def _open(ctx: Context, *, read_only: bool = False) -> Projection:
     from ledger.projections import open_projection
 
     ledger = ctx.ledger()
-    with ledger.reading():  # catch up with the log as one state, not mid-append
-        projection = open_projection(ledger, read_only=read_only)
+    # catch up with the log as one state, not mid-append
+    with ledger.reading(), build_progress(ctx.err) as tell:
+        projection = open_projection(ledger, read_only=read_only, on_build=tell)
         torn = log.partial_tail(ledger.events_path)  # no writer is mid-append now
     if torn:
         # as the projections do, the whole entries are read; log and verify refuse

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from ledger.cli.context import Context
+from ledger.cli.context import Context, build_progress
 from ledger.cli.options import path
 from ledger.errors import EXIT_OK, DecodeError, UsageError
 from ledger.ledger import Ledger
@@ -76,14 +76,17 @@ def open_tui(ledger: Ledger, *, unsafe_allow_test_keys: bool = False) -> None:
     """Run the terminal UI until the user quits (imports Textual only now).
 
     The projection is built or caught up first, while the terminal is still a plain
-    terminal: a long rebuild shows DuckDB's progress bar here, not over the UI.
+    terminal: a long rebuild says how far it is here, not over the UI.
     """
     from ledger.projections import open_projection
     from tui import run
 
     sys.stderr.write("opening the ledger (a large one's first opening builds its projection)\n")
-    ledger.on_fold = None  # nothing may write to the terminal under the UI
-    with open_projection(ledger) as projection:
+    ledger.on_fold = None  # nothing may write to the terminal under the UI,
+    with build_progress(sys.stderr) as tell:
+        projection = open_projection(ledger, on_build=tell)
+    projection.on_build = None  # not even a rebuild there (after 'r')
+    with projection:
         run(ledger, projection=projection, unsafe_allow_test_keys=unsafe_allow_test_keys)
 
 

@@ -14,13 +14,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import duckdb
 
 from ledger.codec import MAX_LINE_BYTES
 from ledger.errors import NOT_A_LEDGER, io_error
-from ledger.projections._scan import Scan
+from ledger.projections._scan import Scan, Tell
 
 CACHE_NAME: Final = "projections.duckdb"
 RACY_NS: Final = 2_000_000_000
@@ -80,7 +80,9 @@ FROM raw_file
 """``raw`` from DuckDB's own read: offsets from the line lengths, ids still to come."""
 
 
-def stage_file(con: duckdb.DuckDBPyConnection, path: Path, apply: Callable[[], None]) -> Scan:
+def stage_file(
+    con: duckdb.DuckDBPyConnection, path: Path, apply: Callable[[], None], tell: Tell | None = None
+) -> Scan:
     """Stage every complete line in ``raw`` and ``apply()`` it (the steps that need no ids).
 
     A large file is read and applied by DuckDB, in a thread, while Python checks it:
@@ -95,14 +97,14 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path, apply: Callable[[], N
     except OSError as exc:
         raise io_error("read it", path, exc, missing=NOT_A_LEDGER) from None
     if small:
-        scan = Scan(path, keep_lines=True)
+        scan = Scan(path, keep_lines=True, tell=tell)
         scan.run()
         stage_lines(con, scan)
         apply()
         return scan
     reader = FileReader(con, path, apply)
     reader.start()
-    scan = Scan(path, keep_lines=False)
+    scan = Scan(path, keep_lines=False, tell=tell)
     try:
         scan.run()
     except BaseException:
@@ -128,11 +130,11 @@ class Reapply(Exception):
     """DuckDB's read of the file is not what Python decoded: clear the tables, apply again."""
 
 
-def stage_checked(con: duckdb.DuckDBPyConnection, path: Path) -> Scan:
+def stage_checked(con: duckdb.DuckDBPyConnection, path: Path, tell: Tell | None = None) -> Scan:
     """``raw`` from exactly the lines Python decodes (after a :class:`Reapply`)."""
     for name in ("raw_file", "raw", "staged"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
-    scan = Scan(path, keep_lines=True)
+    scan = Scan(path, keep_lines=True, tell=tell)
     scan.run()
     stage_lines(con, scan)
     return scan
@@ -177,6 +179,20 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def quiet_connect(database: str, **options: Any) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect``, with DuckDB's progress bar off.
+
+    DuckDB draws that bar on stdout, where ``--json`` rows go and where the TUI
+    draws, whenever it takes Python to be interactive (``python -c``, a REPL): a
+    long rebuild would put it between a script's rows. Its cursors inherit the
+    setting. A long rebuild's progress is factledger's to tell, on stderr
+    (:attr:`Projection.on_build`).
+    """
+    con = duckdb.connect(database, **options)
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def connect(cache_dir: Path) -> tuple[duckdb.DuckDBPyConnection, Path | None, str | None]:
     """Open (or create) the cache file; fall back to memory when it cannot be written."""
     path = cache_dir / CACHE_NAME
@@ -185,14 +201,14 @@ def connect(cache_dir: Path) -> tuple[duckdb.DuckDBPyConnection, Path | None, st
         if not os.access(cache_dir, os.W_OK):
             raise PermissionError(f"{cache_dir} is not writable")
     except OSError as exc:
-        return duckdb.connect(":memory:"), None, f"cache directory not writable ({exc})"
+        return quiet_connect(":memory:"), None, f"cache directory not writable ({exc})"
     for attempt in (1, 2):
         try:
-            return duckdb.connect(str(path)), path, None
+            return quiet_connect(str(path)), path, None
         except duckdb.Error as exc:
             message = first_line(exc)
             if "lock" in message.lower() or attempt == 2:
-                return duckdb.connect(":memory:"), None, message
+                return quiet_connect(":memory:"), None, message
             # Not a DuckDB file, or a damaged one: it is only a cache.
             for stale in (path, path.with_name(path.name + ".wal")):
                 with contextlib.suppress(OSError):

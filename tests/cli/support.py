@@ -18,6 +18,23 @@ EVENT_ID = re.compile(r"[0-9a-f]{64}")
 PASSPHRASE = "correct horse battery staple"
 
 
+class Terminal:
+    """A stderr that says it is a terminal, keeping what was written to it."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
+
+
 @dataclass(frozen=True)
 class Result:
     code: int

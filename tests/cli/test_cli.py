@@ -33,6 +33,7 @@ from tests.cli.support import (
     SOURCE_ID,
     Keys,
     Run,
+    Terminal,
     add_claim,
     add_source,
     factledger,
@@ -410,23 +411,6 @@ def test_console_script_refuses_text_that_is_not_utf8_without_a_traceback(
     assert (ledger_dir / "events.jsonl").read_bytes() == before
 
 
-class _Terminal:
-    """A stderr that says it is a terminal, keeping what was written to it."""
-
-    def __init__(self) -> None:
-        self.text = ""
-
-    def write(self, text: str) -> int:
-        self.text += text
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return True
-
-
 def test_a_long_fold_shows_its_progress_on_a_terminal_and_clears_it(
     ledger_dir: Path, tmp_path: Path
 ) -> None:
@@ -434,7 +418,7 @@ def test_a_long_fold_shows_its_progress_on_a_terminal_and_clears_it(
 
     from ledger.cli.context import Context
 
-    terminal = _Terminal()
+    terminal = Terminal()
     ctx = Context(argparse.Namespace(ledger=str(ledger_dir)), err=terminal)  # type: ignore[arg-type]
     ledger = ctx.ledger()
     assert ledger.on_fold == ctx.folding

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ledger.cli.main import main
+from tests.cli.support import Terminal
 from tests.projections.test_queries import Desk, build_desk
 
 
@@ -269,3 +271,107 @@ def test_query_streams_a_result_larger_than_its_memory(desk: Desk, tmp_path: Pat
     assert out.read_text().splitlines()[-1] == "(200000 rows)"
     peak_mib = usage.ru_maxrss / 1024  # KiB on Linux
     assert peak_mib < 600, f"peak {peak_mib:.0f} MiB for a 2 GB result"
+
+
+# --- a long build says how far it is, on a terminal's stderr only -----------------
+
+DEMO = Path(__file__).parents[2] / "fixtures" / "ledgers" / "firstpost-2024-al-qaeda-taliban"
+
+
+def _demo_copy(tmp_path: Path) -> Path:
+    root = tmp_path / "demo"
+    shutil.copytree(DEMO, root, ignore=shutil.ignore_patterns(".cache"))
+    return root
+
+
+def test_a_long_build_tells_how_far_it_is_on_a_terminal_and_clears_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.projections import _scan
+
+    monkeypatch.setattr(_scan, "TELL_EVERY", 16)  # the demo's 210 entries: a long pass
+    root = _demo_copy(tmp_path)
+    sql = "SELECT count(*) AS n FROM events"
+    piped, terminal = sys.stderr, Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["query", "--ledger", str(root), "--json", sql]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"n": 210}]  # stdout: the rows only
+    told = terminal.text.split("\r\x1b[K")
+    assert told[0] == ""  # the line is rewritten in place,
+    assert told[-1] == ""  # then cleared
+    steps = [re.sub(r" \(once: .*\)$", "", t) for t in told[1:-1]]
+    percents = [int(m.group(1)) for m in (re.search(r"… +(\d+)% of", s) for s in steps) if m]
+    assert len(percents) == 210 // 16
+    assert percents == sorted(percents)
+    assert percents[-1] < 100
+    assert steps[-1] == "building the projections… writing the tables"
+    terminal.text = ""
+    assert main(["query", "--ledger", str(root), "--json", sql]) == 0
+    assert terminal.text == ""  # from the cache: nothing to tell
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stderr", piped)
+    shutil.rmtree(root / ".cache")
+    assert main(["query", "--ledger", str(root), "--json", sql]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == [{"n": 210}]
+    assert err == ""  # not a terminal: nothing told
+
+
+def test_the_tui_opens_with_the_build_told_and_nothing_written_under_the_ui(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tui
+    from ledger.cli.tui_cmd import open_tui
+    from ledger.ledger import Ledger
+    from ledger.projections import _scan
+
+    monkeypatch.setattr(_scan, "TELL_EVERY", 16)
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    under_the_ui: list[str] = []
+
+    def run(ledger: Ledger, *, projection: object, **_: object) -> None:
+        before = terminal.text
+        projection.rebuild("asked for")  # type: ignore[attr-defined]  # 'r' in the TUI
+        under_the_ui.append(terminal.text[len(before) :])
+
+    monkeypatch.setattr(tui, "run", run)
+    open_tui(Ledger.open(_demo_copy(tmp_path)), unsafe_allow_test_keys=True)
+    assert "building the projections…  " in terminal.text
+    assert terminal.text.endswith("\r\x1b[K")
+    assert under_the_ui == [""]
+
+
+def test_duckdb_draws_no_progress_bar_on_stdout_even_in_an_interactive_python(
+    tmp_path: Path,
+) -> None:
+    # DuckDB draws a progress bar on stdout, between a script's rows, during any query
+    # over two seconds (a rebuild's, at a million entries) when it takes Python to be
+    # interactive, as under 'python -c'. Every connection the projections open has it
+    # off. (Shown by the setting: the suite has no two-second rebuild, and setting
+    # DuckDB's progress_bar_time to shorten the wait turns the bar back on.)
+    script = """if True:
+        import sys, duckdb
+        from pathlib import Path
+        from ledger.ledger import Ledger
+        from ledger.projections import open_projection
+
+        ledger = Ledger.open(Path(sys.argv[1]))
+        setting = "SELECT current_setting('enable_progress_bar')"
+        print(duckdb.connect().execute(setting).fetchone()[0])
+        for kind in ({}, {"in_memory": True}, {"read_only": True}):
+            with open_projection(ledger, **kind) as projection:
+                # the connection a rebuild runs on (its cursors have the bar off anyway)
+                print(projection._con.execute(setting).fetchone()[0])
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(_demo_copy(tmp_path))],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parents[2],
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False", "False", "False"]  # DuckDB's default here; ours
+    assert done.stderr == ""
