@@ -124,6 +124,16 @@ class JumpTo(Message):
         self.claim_id = claim_id
 
 
+class Rereading(Message):
+    """How far ``r``'s pass over a log that must be read again is: ``(offset, end)``,
+    then ``(end, end)`` while DuckDB writes the tables."""
+
+    def __init__(self, done: int, end: int) -> None:
+        super().__init__()
+        self.done = done
+        self.end = end
+
+
 class VerifyProgress(Message):
     def __init__(self, done: int, total: int) -> None:
         super().__init__()
@@ -182,6 +192,7 @@ __all__ = [
     "PageLoaded",
     "PageWanted",
     "PositionResolved",
+    "Rereading",
     "VerifyFinished",
     "VerifyProgress",
 ]

@@ -89,11 +89,18 @@ class LedgerSession(Widget):
 
     @work(thread=True, exclusive=True, group="open", exit_on_error=False)
     def reload_ledger(self) -> None:
-        assert self.reader is not None
-        done = self.reader.refresh()
-        self.post_message(
-            msg.LedgerOpened(self.reader, self.reader.info(), reloaded=True, refresh=done)
-        )
+        reader = self.reader
+        assert reader is not None
+
+        def tell(done: int, end: int) -> None:
+            self.post_message(msg.Rereading(done, end))
+
+        reader.projection.on_build = tell
+        try:
+            done = reader.refresh()  # a log rewritten under it: read whole again, told
+        finally:
+            reader.projection.on_build = None
+        self.post_message(msg.LedgerOpened(reader, reader.info(), reloaded=True, refresh=done))
 
     @work(thread=True, exclusive=True, group="event", exit_on_error=False)
     def load_event(self, position: int) -> None:

@@ -239,6 +239,13 @@ def test_the_header_keeps_its_badges_when_narrow_and_drops_the_counts_first() ->
     assert "(checkpoint of 218)" in narrow  # kept: part of the log is not signed
     assert "✔ verified 218" in narrow
     assert "220 entries" not in narrow
+    rereading = header_text(info(218), None, None, width=60, rereading=0.45).plain
+    assert len(rereading) <= 60
+    assert " reading the log 45% " in rereading  # r's pass over a rewritten log
+    assert "⚠ unsafe: demo keys" in rereading
+    writing = header_text(info(218), None, None, width=60, rereading=1.0).plain
+    assert " writing the tables " in writing
+    assert "reading the log" not in writing
 
 
 def test_the_findings_summary_counts_in_words_and_offers_enter_only_where_it_goes() -> None:

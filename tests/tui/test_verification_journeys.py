@@ -5,7 +5,12 @@ marks of a compromised key, proofs, and a log that changes under the screen.
 
 from __future__ import annotations
 
+import itertools
+import re
+import threading
 from pathlib import Path
+
+import pytest
 
 from ledger.events import KeyRevokedBody, NoteAddedBody
 from ledger.keys import load_signing_key
@@ -15,6 +20,7 @@ from tests.tui.conftest import (
     SHOWCASE,
     SIZE,
     TAMPERED_LINE,
+    key_event,
     main_of,
     make_app,
     press,
@@ -270,6 +276,47 @@ async def test_the_inspector_says_when_the_log_was_rewritten_under_the_screen(de
     assert warning in rewritten
     assert "Dpha" in reread
     assert warning not in reread  # the screen caught up
+
+
+async def test_r_on_a_rewritten_log_says_how_far_the_reread_is_then_clears_it(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A log rewritten under the screen is read whole again after r (about 30 s at a
+    million entries): the header says how far, and says nothing of it once done."""
+    from ledger.projections import _scan
+
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        monkeypatch.setattr(_scan, "TELL_EVERY", 16)  # the demo's 210 entries: a long pass
+        reached, go_on, calls = threading.Event(), threading.Event(), itertools.count()
+        leaf_hash = _scan.leaf_hash
+
+        def held(data: bytes) -> bytes:  # the pass waits at its 100th line
+            if next(calls) == 100:
+                reached.set()
+                go_on.wait(30)
+            return leaf_hash(data)
+
+        monkeypatch.setattr(_scan, "leaf_hash", held)
+        path = demo / "events.jsonl"
+        path.write_bytes(path.read_bytes().replace(b"Doha Agreement", b"Dpha Agreement"))
+        try:
+            app.post_message(key_event("r"))
+            for _ in range(500):
+                await pilot.pause(0.01)
+                during = screen_text(app).splitlines()[0]
+                if reached.is_set() and "reading the log" in during:
+                    break
+        finally:
+            go_on.set()
+        await settle(pilot)
+        after = screen_text(app).splitlines()[0]
+        told = [n.title for n in app._notifications]
+    assert re.search(r" reading the log \d+% ", during), during
+    assert "reading the log" not in after
+    assert "writing the tables" not in after
+    assert "the log changed other than by appending" in told
 
 
 async def test_r_reads_entries_appended_while_open(demo: Path) -> None:

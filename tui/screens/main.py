@@ -117,6 +117,7 @@ class MainScreen(Screen[None]):
         self.roles: dict[str, str] = {}
         self.verification: Verification | None = None
         self.verifying: float | None = None
+        self.rereading: float | None = None
         self.error: str | None = None
         self.position = 0
         self.claim_id: str | None = None
@@ -200,6 +201,7 @@ class MainScreen(Screen[None]):
         self._check_settled()
 
     def on_failed(self, message: msg.Failed) -> None:
+        self.rereading = None
         if message.what == "open":
             self.error = message.error
             self._check_settled()
@@ -219,7 +221,12 @@ class MainScreen(Screen[None]):
                 message.error, title=f"{message.what} failed", severity="error", markup=False
             )
 
+    def on_rereading(self, message: msg.Rereading) -> None:
+        self.rereading = message.done / max(message.end, 1)
+        self._header()
+
     def on_ledger_opened(self, message: msg.LedgerOpened) -> None:
+        self.rereading = None
         at_head = self.info is None or self.position == self.info.head
         self.reader, self.info = message.reader, message.info
         if message.reloaded:
@@ -456,6 +463,7 @@ class MainScreen(Screen[None]):
             verification=self.verification,
             progress=self.verifying,
             error=self.error,
+            rereading=self.rereading,
         )
 
     def _render_claim(self) -> None:

@@ -16,10 +16,12 @@ def header_text(
     progress: float | None,
     error: str | None = None,
     width: int = 120,
+    rereading: float | None = None,
 ) -> Text:
     """The one-line header (pure): what is open, and whether it was verified.
 
-    The badges on the right always fit; the origin is shortened first.
+    The badges on the right always fit; the origin is shortened first. ``rereading``:
+    how far ``r``'s pass over a log read whole again is (1: DuckDB writes the tables).
     """
     out = Text(" ")
     if info is None:
@@ -37,6 +39,10 @@ def header_text(
         warning.append(" · no checkpoint", style="yellow")
     detail.append_text(warning)
     badges = Text("  ")
+    if rereading is not None:
+        step = "writing the tables" if rereading >= 1 else f"reading the log {rereading:.0%}"
+        badges.append(f" {step} ", style="bold black on cyan")
+        badges.append(" ")
     badges.append_text(verification_badge(verification, progress))
     if info.unsafe_allow_test_keys:
         badges.append(" ")
@@ -90,6 +96,7 @@ class LedgerHeader(Widget):
         self.verification: Verification | None = None
         self.progress: float | None = None
         self.error: str | None = None
+        self.rereading: float | None = None
 
     def update_state(
         self,
@@ -98,17 +105,21 @@ class LedgerHeader(Widget):
         verification: Verification | None,
         progress: float | None,
         error: str | None = None,
+        rereading: float | None = None,
     ) -> None:
-        self.info, self.verification, self.progress, self.error = (
-            info,
-            verification,
-            progress,
-            error,
-        )
+        self.info, self.verification, self.progress = info, verification, progress
+        self.error, self.rereading = error, rereading
         self.refresh()
 
     def render(self) -> Text:
-        text = header_text(self.info, self.verification, self.progress, self.error, self.size.width)
+        text = header_text(
+            self.info,
+            self.verification,
+            self.progress,
+            self.error,
+            self.size.width,
+            self.rereading,
+        )
         text.truncate(self.size.width, overflow="ellipsis")
         return text
 
