@@ -26,6 +26,7 @@ class LedgerOpened(Message):
         *,
         reloaded: bool = False,
         refresh: Refresh | None = None,
+        beside: bytes | None = None,
     ) -> None:
         super().__init__()
         self.reader = reader
@@ -33,6 +34,8 @@ class LedgerOpened(Message):
         self.reloaded = reloaded
         """A reload (``r``) of a ledger already open: keep the cursor where it is."""
         self.refresh = refresh
+        self.beside = beside
+        """A reload's :func:`tui.reader.beside_log`, taken after the log was read."""
         """What the reload found: entries appended, or a log changed other than by that."""
 
 

@@ -147,17 +147,21 @@ class Verification:
     void_verdicts: Mapping[str, tuple[tuple[int, int | None], ...]] = field(default_factory=dict)
     """Per claim, the positions ``[from, to)`` at which its current verdict is one a
     ``compromised`` revocation voided (``to`` ``None``: from then on)."""
+    beside: bytes | None = None
+    """:func:`tui.reader.beside_log` of the files read besides the log, the same before
+    and after the run (``None``: they changed during it, or were not noted)."""
 
     @classmethod
     def of(
         cls,
         report: Report,
         void_verdicts: Mapping[str, tuple[tuple[int, int | None], ...]] | None = None,
+        beside: bytes | None = None,
     ) -> Verification:
         bad = frozenset(
             f.line for f in report.findings if f.severity == "error" and f.line is not None
         )
-        return cls(report, bad, dict(void_verdicts or {}))
+        return cls(report, bad, dict(void_verdicts or {}), beside)
 
     @property
     def ok(self) -> bool:

@@ -11,6 +11,7 @@ from typing import Literal, NamedTuple
 
 from ledger.findings import Finding
 from ledger.projections import Refresh
+from tui.model import Verification
 
 
 class Notice(NamedTuple):
@@ -21,11 +22,38 @@ class Notice(NamedTuple):
     """Seconds shown; ``None``: Textual's default."""
 
 
-def after_reload(refresh: Refresh | None) -> Notice | None:
+def verification_stands(
+    refresh: Refresh | None, verification: Verification | None, beside: bytes | None
+) -> bool:
+    """After ``r``: whether the last verification still holds, i.e. the log is as it
+    was read and the checkpoint and ``ledger.toml`` are as they were verified."""
+    return (
+        refresh is not None
+        and refresh.action == "unchanged"
+        and verification is not None
+        and verification.beside is not None
+        and verification.beside == beside
+    )
+
+
+def after_reload(
+    refresh: Refresh | None, *, stands: bool = False, forgot: bool = False
+) -> Notice | None:
     """After ``r``: how many entries were appended, or, loudly, that the log changed
-    other than by appending."""
-    if refresh is None or refresh.action == "unchanged":
+    other than by appending; or that nothing did, and whether the last verification
+    ``stands`` or was ``forgot`` (the checkpoint or ``ledger.toml`` changed)."""
+    if refresh is None:
         return None
+    if refresh.action == "unchanged":
+        if forgot:
+            return Notice(
+                "nothing appended",
+                "the log is as it was read, but the checkpoint or ledger.toml changed "
+                "since it was verified: press v to verify it again",
+                "warning",
+            )
+        verified = "; the last verification stands" if stands else ""
+        return Notice("nothing appended", f"the log is as it was read{verified}")
     if refresh.rewritten:
         return Notice(
             "the log changed other than by appending",
@@ -71,4 +99,11 @@ def no_entry(finding: Finding) -> Notice:
     )
 
 
-__all__ = ["Notice", "after_reload", "no_entry", "not_on_screen", "verified_another_size"]
+__all__ = [
+    "Notice",
+    "after_reload",
+    "no_entry",
+    "not_on_screen",
+    "verification_stands",
+    "verified_another_size",
+]

@@ -9,15 +9,17 @@ cursor, so workers in different threads never share one — and through
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TypedDict
 
 import msgspec
 
 from ledger.checkpoint import parse_body
 from ledger.errors import LedgerError, UsageError
-from ledger.ledger import CHECKPOINT_NAME, Ledger
+from ledger.ledger import CHECKPOINT_NAME, CONFIG_NAME, Ledger
 from ledger.projections import (
     ClaimPage,
     EventView,
@@ -38,6 +40,20 @@ from tui.model import (
     LedgerInfo,
     claim_view,
 )
+
+
+def beside_log(root: Path) -> bytes:
+    """A digest of what a verifier reads besides the log: the checkpoint and
+    ``ledger.toml`` (a log the projection finds unchanged and these as they were: the
+    last verification still holds)."""
+    digest = hashlib.sha256()
+    for name in (CHECKPOINT_NAME, CONFIG_NAME):
+        try:
+            data = (root / name).read_bytes()
+        except OSError as exc:
+            data = f"unreadable: {exc.errno}".encode()
+        digest.update(hashlib.sha256(data).digest())
+    return digest.digest()
 
 
 class Reader:

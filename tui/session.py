@@ -26,7 +26,7 @@ from tui import messages as msg
 from tui.catalog import Catalog
 from tui.flight import Flight
 from tui.model import Filters, Verification
-from tui.reader import Reader
+from tui.reader import Reader, beside_log
 
 _DONE = (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
 
@@ -100,7 +100,11 @@ class LedgerSession(Widget):
             done = reader.refresh()  # a log rewritten under it: read whole again, told
         finally:
             reader.projection.on_build = None
-        self.post_message(msg.LedgerOpened(reader, reader.info(), reloaded=True, refresh=done))
+        beside = beside_log(self.ledger.root)
+        info = reader.info()
+        self.post_message(
+            msg.LedgerOpened(reader, info, reloaded=True, refresh=done, beside=beside)
+        )
 
     @work(thread=True, exclusive=True, group="event", exit_on_error=False)
     def load_event(self, position: int) -> None:
@@ -144,6 +148,7 @@ class LedgerSession(Widget):
         def progress(done: int, total: int) -> None:
             self.post_message(msg.VerifyProgress(done, total))
 
+        before = beside_log(self.ledger.root)
         report = jobs.run(
             jobs.verify_job,
             (self.ledger.root, self.unsafe_allow_test_keys),
@@ -153,7 +158,8 @@ class LedgerSession(Widget):
         )
         if report is not None:
             void = self.reader.void_verdicts(report.void) if report.void and self.reader else {}
-            self.post_message(msg.VerifyFinished(Verification.of(report, void)))
+            beside = before if beside_log(self.ledger.root) == before else None
+            self.post_message(msg.VerifyFinished(Verification.of(report, void, beside)))
 
     def _log_size(self) -> int:
         try:

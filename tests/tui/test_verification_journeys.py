@@ -319,6 +319,42 @@ async def test_r_on_a_rewritten_log_says_how_far_the_reread_is_then_clears_it(
     assert "the log changed other than by appending" in told
 
 
+async def test_r_on_an_unchanged_log_says_so_and_keeps_the_verification_it_still_has(
+    demo: Path,
+) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        await press(pilot, "r")
+        unverified = [(n.title, n.message) for n in app._notifications]
+        await press(pilot, "v", "escape")
+        verification = main.verification
+        await press(pilot, "r")
+        kept = main.verification
+        header = screen_text(app).splitlines()[0]
+        told = [(n.title, n.message) for n in app._notifications]
+        checkpoint = demo / "checkpoint"
+        checkpoint.write_bytes(checkpoint.read_bytes() + b"\n")  # not what was verified
+        await press(pilot, "r")
+        forgotten = main.verification
+        after = screen_text(app).splitlines()[0]
+        warned = [(n.title, n.message, n.severity) for n in app._notifications]
+    assert ("nothing appended", "the log is as it was read") in unverified
+    assert verification is not None
+    assert kept is verification
+    assert "✔ verified 210" in header
+    assert ("nothing appended", "the log is as it was read; the last verification stands") in told
+    assert forgotten is None
+    assert "unverified" in after
+    assert (
+        "nothing appended",
+        "the log is as it was read, but the checkpoint or ledger.toml changed since it "
+        "was verified: press v to verify it again",
+        "warning",
+    ) in warned
+
+
 async def test_r_reads_entries_appended_while_open(demo: Path) -> None:
     app = make_app(demo)
     async with app.run_test(size=SIZE) as pilot:

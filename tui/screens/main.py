@@ -229,16 +229,19 @@ class MainScreen(Screen[None]):
         self.rereading = None
         at_head = self.info is None or self.position == self.info.head
         self.reader, self.info = message.reader, message.info
-        if message.reloaded:
+        stands = notices.verification_stands(message.refresh, self.verification, message.beside)
+        if message.reloaded and not stands:
             # The log may have changed under us: what was read and verified is stale.
+            forgot, self.verification = self.verification is not None, None
             self._seen.clear()
-            self.verification = None
             self.claim_view = None
             self.table.reset()
             self.table.set_verification(None)
             self.query_one(FindingsPanel).hide()
             self._panel_open = False
-            self.tell(notices.after_reload(message.refresh))
+            self.tell(notices.after_reload(message.refresh, forgot=forgot))
+        elif message.reloaded:
+            self.tell(notices.after_reload(message.refresh, stands=True))
         if not message.reloaded or at_head or self.position > message.info.head:
             self.position = message.info.head
         self.table.scale = message.info.scale
