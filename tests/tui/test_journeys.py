@@ -574,3 +574,35 @@ async def test_an_empty_claims_list_says_why_and_what_to_do(demo: Path, tmp_path
         unmatched = screen_text(app).split("╭─ Claims")[1].split("╰")[0]
     assert "No claims as of #0; 'factledger claim add' adds one." in fresh
     assert "No claim matches the search and filters here: esc clears them." in unmatched
+
+
+def history_rows(app: Any) -> list[str]:
+    from tui.widgets.history import HistoryList
+
+    pane = app.screen.query_one(HistoryList)
+    return [str(pane.get_option_at_index(i).prompt) for i in range(pane.option_count)]
+
+
+async def test_the_history_is_laid_out_again_for_a_resized_terminal(demo: Path) -> None:
+    async def rows_at(size: tuple[int, int]) -> list[str]:
+        app = make_app(demo)
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await select(pilot, SHOWCASE)
+            return history_rows(app)
+
+    wide, narrow = (160, 50), (80, 24)
+    app = make_app(demo)
+    async with app.run_test(size=wide) as pilot:
+        await settle(pilot)
+        await select(pilot, SHOWCASE)
+        before = history_rows(app)
+        await pilot.resize_terminal(*narrow)
+        await settle(pilot)
+        shrunk = history_rows(app)
+        await pilot.resize_terminal(*wide)
+        await settle(pilot)
+        grown = history_rows(app)
+    assert shrunk == await rows_at(narrow)  # as a terminal of that size draws it
+    assert shrunk != before
+    assert grown == before

@@ -332,10 +332,11 @@ def test_a_history_row_keeps_its_badge_on_its_first_line_in_a_narrow_pane(
     attributed = next(s for s in history if s.event.kind == "source.attributed")
     report = Report(origin="o", trust_root="t", entries=300)
     verification = Verification.of(report)
-    rows = {
-        width: step_text(attributed, 209, "reviewer", verification, width).plain.split("\n")[0]
-        for width in (54, 44, 38, 30)
+    lines = {
+        width: step_text(attributed, 209, "reviewer", verification, width).plain.split("\n")
+        for width in (54, 44, 38, 30, 24, 18)
     }
+    rows = {width: three[0] for width, three in lines.items()}
     assert rows[54] == f"  #{attributed.event.seq:<6}2024-07-16 09:05  source.attributed     ✔"
     assert rows[44] == f"  #{attributed.event.seq:<6}2024-07-16  source.attributed     ✔"
     for width, row in rows.items():
@@ -343,3 +344,7 @@ def test_a_history_row_keeps_its_badge_on_its_first_line_in_a_narrow_pane(
         assert row.endswith("✔"), (width, row)  # never wrapped onto the next line
     assert "source.attribu… ✔" in rows[38]  # then the kind is cut
     assert "source… ✔" in rows[30]
+    assert rows[24] == f"  #{attributed.event.seq:<6}source.attri… ✔"  # then the day goes
+    assert rows[18] == f"  #{attributed.event.seq:<6}source… ✔"
+    for width, three in lines.items():  # the signer and what it did are cut to fit too
+        assert all(len(line) <= width for line in three), (width, three)

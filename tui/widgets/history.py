@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
@@ -48,12 +49,16 @@ def step_text(
     stamp = when(step.event.at)
     if width - 12 - len(stamp) < KIND_FITS:
         stamp = stamp[:10]  # the day
-    kind = max(min(KIND_CELLS, width - 12 - len(stamp)), 7)
-    top.append(f"{stamp}  ")
+    if width - 12 - len(stamp) < 7:
+        stamp = ""  # narrower still: the kind keeps what room there is
+    kind = max(min(KIND_CELLS, width - 12 - len(stamp) if stamp else width - 10), 4)
+    if stamp:
+        top.append(f"{stamp}  ")
     top.append(f"{shorten(step.event.kind, kind - 1):<{kind}}", style="bold" if here else "")
     top.append_text(badge(badge_for(verification, seq, step.event.author)))
     who = Text("        ")
     who.append_text(signer(step.event, role))
+    who.truncate(width, overflow="ellipsis")
     what = Text("        ")
     what.append(shorten(describe_step(step), max(width - 8, 10)), style=DIM)
     out = Text("\n").join([top, who, what])
@@ -83,6 +88,7 @@ class HistoryList(OptionList, inherit_bindings=False):
         super().__init__(id=id)
         self._base: tuple[object, ...] | None = None
         self._states: list[tuple[bool, bool]] = []
+        self._shown: tuple[ClaimView | None, dict[str, str], Verification | None] | None = None
 
     def on_mount(self) -> None:
         self.border_title = "History"
@@ -94,6 +100,7 @@ class HistoryList(OptionList, inherit_bindings=False):
         roles: dict[str, str],
         verification: Verification | None,
     ) -> None:
+        self._shown = (view, roles, verification)
         history = view.history if view is not None else ()
         position = view.position if view is not None else -1
         past = [i for i, s in enumerate(history) if s.event.seq <= position]
@@ -101,7 +108,7 @@ class HistoryList(OptionList, inherit_bindings=False):
         # a claim can have hundreds of events.
         base = (id(history), id(verification), len(roles), self.size.width)
         states = [(s.event.seq > position, s.event.seq == position) for s in history]
-        width = max(self.size.width - 4, 30)
+        width = max(self.size.width - 4, 16)
 
         def prompt(i: int) -> Text:
             step = history[i]
@@ -120,6 +127,15 @@ class HistoryList(OptionList, inherit_bindings=False):
         count = len(history)
         noun = "event" if count == 1 else "events"
         self.border_title = f"History ({count} {noun})" if count else "History"
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Lay the rows out again for the new width (each row is cut to fit it)."""
+        if (
+            self._shown is not None
+            and self._base is not None
+            and self._base[-1] != event.size.width
+        ):
+            self.show(*self._shown)
 
     def _scroll_to_cursor(self) -> None:
         """Show the cursor's event near the top, after the one before it (the same view
