@@ -75,3 +75,24 @@ def is_web_url(text: str | None) -> bool:
         and bool(host)
         and all(c.isprintable() and not c.isspace() for c in text)  # also bidi, zero-width
     )
+
+
+_PRIVATE_KEY: Final = re.compile(
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)"
+    r"|b3BlbnNzaC1rZXktdjE[A-Za-z0-9+/=\r\n]*"  # an OpenSSH private key's body (openssh-key-v1)
+    r"|MC4CAQAwBQYDK2VwBCIE[A-Za-z0-9+/=]*",  # a PKCS#8 Ed25519 private key's DER, in base64
+    re.DOTALL,
+)
+KEY_NOT_SHOWN: Final = "⟨private key, not shown⟩"
+
+
+def holds_private_key(text: str) -> bool:
+    """Whether ``text`` holds a private key (PEM, OpenSSH, or their base64 body): the key
+    itself given where its file's name belongs, say ``FACTLEDGER_KEY="$(cat key)"``."""
+    return _PRIVATE_KEY.search(text) is not None
+
+
+def hide_private_keys(text: str) -> str:
+    """``text`` with any private key in it replaced by :data:`KEY_NOT_SHOWN`: every
+    message the command line prints goes through it, since many quote what was typed."""
+    return _PRIVATE_KEY.sub(KEY_NOT_SHOWN, text)

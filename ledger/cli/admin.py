@@ -17,6 +17,7 @@ from ledger.events import KeyGrantedBody, KeyRevokedBody
 from ledger.ids import resolve
 from ledger.keys import PublicKey, SigningKey, parse_public_key, save_signing_key
 from ledger.ledger import Draft, Ledger, Snapshot, new_salt
+from ledger.text import holds_private_key
 from ledger.trust import is_test_key
 
 Sub = Any  # argparse's _SubParsersAction is private; typed loosely on purpose
@@ -196,6 +197,12 @@ def cmd_init(ctx: Context, args: argparse.Namespace) -> int:
 
 def _public_key_arg(text: str) -> str:
     """PUBKEY's OpenSSH line: the content of the file it names, or the argument itself."""
+    if holds_private_key(text):
+        raise UsageError(
+            "PUBKEY is a private key: grant its public key, which the key's holder gets with "
+            "'factledger key pub KEYFILE'",
+            hint="never hand a private key to an admin",
+        )
     file = Path(text)
     if not file.is_file() and (text.lstrip().startswith("ssh-") or " " in text.strip()):
         return text.strip()  # a key line (parse_public_key names what is wrong with it)
@@ -252,7 +259,7 @@ def cmd_key_grant(ctx: Context, args: argparse.Namespace) -> int:
         )
         return [Draft("key.granted", public.fingerprint, body)]
 
-    print_appended(ctx, ctx.ledger().append(build, ctx.key(), at=args.at, on_wait=ctx.waiting))
+    print_appended(ctx, ctx.append(build, args.at))
     return 0
 
 
@@ -293,7 +300,7 @@ def cmd_key_revoke(ctx: Context, args: argparse.Namespace) -> int:
         )
         return [Draft("key.revoked", fingerprint, body)]
 
-    print_appended(ctx, ctx.ledger().append(build, ctx.key(), at=args.at, on_wait=ctx.waiting))
+    print_appended(ctx, ctx.append(build, args.at))
     return 0
 
 

@@ -9,17 +9,18 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 import msgspec
 
 from ledger.cli.keyfile import load_key
+from ledger.cli.options import KEY_NOT_A_NAME
 from ledger.errors import PassphraseNeeded, UsageError
 from ledger.keys import SigningKey, key_file_is_private, load_signing_key
-from ledger.ledger import Ledger, open_ledger
-from ledger.text import one_line
+from ledger.ledger import Appended, Draft, Ledger, Snapshot, open_ledger
+from ledger.text import hide_private_keys, holds_private_key, one_line
 
 
 class Context(msgspec.Struct):
@@ -70,6 +71,9 @@ class Context(msgspec.Struct):
                 "this command signs an entry and needs a key",
                 hint="pass --key FILE or set FACTLEDGER_KEY",
             )
+        if holds_private_key(str(name)):
+            where = "--key" if getattr(self.args, "key", None) else "$FACTLEDGER_KEY"
+            raise UsageError(f"{where} {KEY_NOT_A_NAME}")
         path = Path(name)
         env = os.environ.get("FACTLEDGER_PASSPHRASE")
         passphrase = env.encode() if env is not None else None
@@ -129,16 +133,38 @@ class Context(msgspec.Struct):
             opening = ",\n"
         self.out.write("[]\n" if opening == "[\n" else "\n]\n")
 
+    def append(
+        self, build: Callable[[Snapshot], Sequence[Draft]], at: str | None
+    ) -> list[Appended]:
+        """Sign with :meth:`key` and append what ``build`` drafts from the folded log.
+
+        Refused, with nothing written, when the text of an entry holds a private key (a
+        key pasted where a claim or note belongs): the ledger would publish it for good.
+        """
+
+        def checked(snap: Snapshot) -> Sequence[Draft]:
+            drafts = build(snap)
+            for draft in drafts:
+                if holds_private_key(msgspec.json.encode(draft.body).decode()):
+                    raise UsageError(
+                        f"the {draft.kind} entry holds a private key, which the ledger would "
+                        "publish for good; nothing was written",
+                        hint="check what was pasted into the command's arguments",
+                    )
+            return drafts
+
+        return self.ledger().append(checked, self.key(), at=at, on_wait=self.waiting)
+
     def waiting(self) -> None:
         """Told once when another writer holds the ledger's lock."""
         self.err.write("waiting for another writer to finish…\n")
         self.err.flush()
 
     def warn(self, text: str) -> None:
-        self.err.write(f"warning: {one_line(text)}\n")
+        self.err.write(f"warning: {one_line(hide_private_keys(text))}\n")
 
     def info(self, text: str) -> None:
-        self.err.write(one_line(text) + "\n")
+        self.err.write(one_line(hide_private_keys(text)) + "\n")
 
 
 @contextlib.contextmanager

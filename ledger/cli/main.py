@@ -14,7 +14,7 @@ from ledger import __version__
 from ledger.cli.context import Context
 from ledger.cli.options import Parser, common_parser
 from ledger.errors import EXIT_IO, EXIT_USAGE, LedgerError
-from ledger.text import one_line
+from ledger.text import hide_private_keys, one_line
 
 EXIT_CODES = """\
 exit codes:
@@ -34,7 +34,7 @@ class _Parser(Parser):
     """Usage errors are one line, like every other error, with where to look for help."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"error: {message}; see '{self.prog} --help'\n")
+        self.exit(EXIT_USAGE, f"error: {hide_private_keys(message)}; see '{self.prog} --help'\n")
 
 
 GROUPS: dict[str, str] = {
@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(ctx, args)
         ctx.out.flush()  # here, where a full disk is one error line, not at exit
     except LedgerError as exc:
-        ctx.err.write(f"error: {one_line(exc.one_line())}\n")
+        ctx.err.write(f"error: {one_line(hide_private_keys(exc.one_line()))}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         ctx.err.write("interrupted\n")
@@ -112,10 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
-        ctx.err.write(f"error: {where}{exc.strerror or exc}\n")
+        ctx.err.write(f"error: {hide_private_keys(f'{where}{exc.strerror or exc}')}\n")
         return EXIT_IO
     except UnicodeError as exc:
-        ctx.err.write(f"error: text that is not valid UTF-8: {exc}\n")
+        ctx.err.write(f"error: text that is not valid UTF-8: {hide_private_keys(str(exc))}\n")
         return EXIT_USAGE
     return code
 

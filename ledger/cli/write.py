@@ -239,7 +239,7 @@ def _append(
             draft = Draft(draft.kind, draft.subject, draft.body, parent, expect_parent=True)
         return [draft]
 
-    done = ctx.ledger().append(drafts, ctx.key(), at=args.at, on_wait=ctx.waiting)
+    done = ctx.append(drafts, args.at)
     print_appended(ctx, done, show_subject=show_subject)
     return 0
 
