@@ -87,6 +87,14 @@ def build_parser(command: str | None = None, verb: str | None = None) -> argpars
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:  # while the parser is built, before a command runs
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+def _run(argv: Sequence[str] | None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(*words[:2])
     if argv is None:
@@ -117,7 +125,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UnicodeError as exc:
         ctx.err.write(f"error: text that is not valid UTF-8: {hide_private_keys(str(exc))}\n")
         return EXIT_USAGE
+    except Exception as exc:
+        if interrupted(exc):
+            ctx.err.write("interrupted\n")
+            return 130
+        if type(exc).__module__ not in ("duckdb", "_duckdb"):
+            raise  # a bug: its traceback is what a report needs
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        ctx.err.write(
+            f"error: the projections' database failed: {one_line(hide_private_keys(first))}; "
+            "run the command again, and if it fails again delete the ledger's .cache "
+            "directory (it is rebuilt from the log)\n"
+        )
+        return EXIT_IO
     return code
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Ctrl-C as DuckDB raises it when it arrives during a statement or a commit."""
+    name = type(exc).__name__
+    return name == "InterruptException" or (
+        isinstance(exc, RuntimeError) and str(exc) == "Query interrupted"
+    )
 
 
 if __name__ == "__main__":

@@ -168,6 +168,22 @@ class FileReader(threading.Thread):
             self.join(0.05)
 
 
+_WRITE_FAILURES: Final = (
+    "No space left",
+    "Disk quota",
+    "Read-only file system",
+    "Could not write",
+    "Failed to commit",
+)
+
+
+def is_write_failure(exc: duckdb.Error) -> bool:
+    """Errors of a cache file that cannot be written (a full disk, a quota), which no
+    rebuild of the file would mend."""
+    text = str(exc)
+    return any(failure in text for failure in _WRITE_FAILURES)
+
+
 def is_damage(exc: duckdb.Error) -> bool:
     """Errors a damaged cache file raises (as opposed to a wrong query)."""
     damage = (duckdb.IOException, duckdb.InternalException, duckdb.SerializationException)

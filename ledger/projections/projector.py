@@ -48,6 +48,7 @@ from ledger.projections._loader import (
     connect,
     first_line,
     is_damage,
+    is_write_failure,
     quiet_connect,
     stage_checked,
     stage_file,
@@ -229,14 +230,29 @@ class Projection:
             raise LedgerError("a read-only projection cannot be refreshed")
         with self._lock:
             try:
-                return self._refresh(full_check)
+                try:
+                    return self._refresh(full_check)
+                except duckdb.Error as exc:
+                    if self.path is None or is_write_failure(exc) or not is_damage(exc):
+                        raise
+                    self._recreate()
+                    return self._rebuild(f"the cache was unreadable ({first_line(exc)})")
             except duckdb.Error as exc:
-                if self.path is None or not is_damage(exc):
+                if self.path is None or not is_write_failure(exc):
                     raise
-                self._recreate()
-                return self._rebuild(f"the cache was unreadable ({first_line(exc)})")
+                return self._in_memory(exc)
             finally:
                 self._forget()
+
+    def _in_memory(self, exc: duckdb.Error) -> Refresh:
+        """Go on in memory when the cache file cannot be written (a full disk), as when
+        its directory is read-only; the file keeps what it last committed."""
+        assert self.path is not None
+        self.note = f"could not write {self.path} ({first_line(exc)})"
+        with contextlib.suppress(duckdb.Error):
+            self._con.close()
+        self._con, self.path = quiet_connect(":memory:"), None
+        return self._rebuild(self.note)
 
     def holds(self, start: int, end: int) -> bool:
         """Whether bytes ``[start, end)`` of the log still read as they did when projected.
@@ -329,7 +345,7 @@ class Projection:
             self._write_meta(scan, stat)
             con.commit()
         except BaseException:
-            con.rollback()
+            _roll_back(con)
             raise
         action: Literal["unchanged", "caught-up"] = "caught-up" if scan.count else "unchanged"
         return Refresh(action, scan.count, scan.size)
@@ -375,7 +391,7 @@ class Projection:
             self._write_meta(scan, stat)
             con.commit()
         except BaseException:
-            con.rollback()
+            _roll_back(con)
             raise
         return Refresh("rebuilt", scan.count, scan.size, reason, rewritten)
 
@@ -488,6 +504,13 @@ class Projection:
         else:
             self._con.execute("SET enable_external_access = false")
         self.read_only = True
+
+
+def _roll_back(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back a failed refresh, if DuckDB has not already (a commit that failed, an
+    interrupted statement): the failure, not "no transaction is active", is the news."""
+    with contextlib.suppress(duckdb.Error):
+        con.rollback()
 
 
 def open_projection(

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ledger.cli.main import main
@@ -375,3 +376,68 @@ def test_duckdb_draws_no_progress_bar_on_stdout_even_in_an_interactive_python(
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "False", "False", "False"]  # DuckDB's default here; ours
     assert done.stderr == ""
+
+
+# --- Ctrl-C and a failing DuckDB: one line, never a traceback ----------------------
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "said"),
+    [
+        (RuntimeError("Query interrupted"), 130, "interrupted\n"),  # Ctrl-C during a commit
+        (duckdb.InterruptException("INTERRUPT Error: Interrupted!"), 130, "interrupted\n"),
+        (
+            duckdb.ConstraintException("Constraint Error: duplicate key"),
+            3,
+            "error: the projections' database failed: Constraint Error: duplicate key; run "
+            "the command again, and if it fails again delete the ledger's .cache directory "
+            "(it is rebuilt from the log)\n",
+        ),
+    ],
+    ids=["ctrl-c in a commit", "ctrl-c in a statement", "another duckdb error"],
+)
+def test_a_build_that_duckdb_stops_ends_in_one_line_and_its_exit_code(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    raised: Exception,
+    code: int,
+    said: str,
+) -> None:
+    from ledger.projections import Projection
+
+    def stopped(self: Projection, *args: object) -> None:
+        raise raised
+
+    monkeypatch.setattr(Projection, "_write_meta", stopped)
+    root = _demo_copy(tmp_path)
+    assert main(["show", "--ledger", str(root), "clm_3y3j5kx3hsmz"]) == code
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == said
+
+
+def test_ctrl_c_before_a_command_runs_is_interrupted_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.cli import main as cli
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["log"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_a_bug_outside_duckdb_keeps_its_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.projections import Projection
+
+    def bug(self: Projection, *args: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(Projection, "_write_meta", bug)
+    with pytest.raises(ZeroDivisionError):
+        main(["show", "--ledger", str(_demo_copy(tmp_path)), "clm_3y3j5kx3hsmz"])

@@ -236,6 +236,35 @@ def test_an_unwritable_cache_directory_falls_back_to_memory(
     assert queries.claim_state(projection, ids["clm"]).text is not None
 
 
+FULL_DISK = 'Failed to commit: Could not write file "projections.duckdb.wal": No space left'
+
+
+def test_a_cache_that_cannot_be_written_falls_back_to_memory_with_the_reason(
+    builder: Builder, open_proj: list[Projection], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk: DuckDB's commit fails and ends the transaction (so a rollback
+    would fail too); the projection goes on in memory, as a read-only cache does."""
+    ids = small(builder)
+    expected = dump(project(builder.ledger, open_proj, in_memory=True))
+    write_meta = Projection._write_meta
+
+    def full_disk(self: Projection, *args: Any) -> None:
+        write_meta(self, *args)
+        if self.path is not None:
+            self._con.commit()
+            raise duckdb.TransactionException(FULL_DISK)
+
+    monkeypatch.setattr(Projection, "_write_meta", full_disk)
+    projection = project(builder.ledger, open_proj)
+    assert projection.path is None
+    assert projection.note is not None
+    assert projection.note.endswith(f"({FULL_DISK})")
+    assert dump(projection) == expected
+    assert queries.claim_state(projection, ids["clm"]).text is not None
+    monkeypatch.undo()  # space again: the cache file is written
+    assert project(builder.ledger, open_proj).path == builder.ledger.cache_dir / CACHE_NAME
+
+
 def test_a_cache_locked_by_another_process_falls_back_to_memory(
     builder: Builder, open_proj: list[Projection]
 ) -> None:
