@@ -9,6 +9,7 @@ an ``fsync`` of the directory.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import signal
@@ -194,9 +195,11 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
 def check_replaceable(path: Path) -> None:
     """Raise :class:`StorageError` unless :func:`write_atomic` could create its temp file
     beside ``path`` now (a read-only directory refuses it, though the files in it may
-    still be writable)."""
+    still be writable), or where ``path`` is a directory, which no file replaces."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
         os.unlink(tmp)
     except OSError as exc:

@@ -200,6 +200,24 @@ def test_a_directory_where_the_checkpoint_cannot_be_replaced_refuses_before_appe
     assert snapshot(book) == before  # nothing appended, so a retry appends it once
 
 
+def test_a_directory_in_the_checkpoints_place_refuses_before_appending(
+    book: Book, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No file replaces a directory: found out before the entry is appended, which would
+    otherwise be in the log with no checkpoint over it."""
+    checkpoint = book.root / "checkpoint"
+    checkpoint.unlink()
+    checkpoint.mkdir()
+    before = book.events.read_bytes()
+    code, out, err = run(note_args(book), capsys)
+    assert code == 3
+    assert out == ""
+    (line,) = error_lines(err)
+    assert "Is a directory" in line
+    assert "checkpoint" in line
+    assert book.events.read_bytes() == before  # nothing appended
+
+
 def test_a_checkpoint_that_fails_after_the_append_says_the_entry_is_in_and_repair_mends_it(
     book: Book, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
