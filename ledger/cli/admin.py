@@ -83,7 +83,7 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         "entries with ROLE: reviewer (claims, sources, attributions, notes), editor (also "
         "verdicts and status) or admin (also keys and redactions).",
     )
-    p.add_argument("pubkey", metavar="PUBKEY")
+    p.add_argument("pubkey", metavar="PUBKEY", type=nonempty)
     p.add_argument("--name", required=True, type=nonempty, help="the person's display name")
     p.add_argument("--role", required=True, choices=["admin", "editor", "reviewer"])
     p.add_argument(
@@ -213,9 +213,13 @@ def _public_key_arg(text: str) -> str:
             f"{file}: no such file",
             hint="PUBKEY is a .pub file, or one OpenSSH line 'ssh-ed25519 AAAA… comment'",
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise StorageError(f"could not read it: {reason}", path=str(file)) from None
+    except UnicodeDecodeError:
+        raise BadKey(
+            f"{file} is not a public key (not UTF-8 text)",
+            hint="PUBKEY is a .pub file, or one OpenSSH line 'ssh-ed25519 AAAA… comment'",
+        ) from None
+    except OSError as exc:
+        raise StorageError(f"could not read it: {exc.strerror}", path=str(file)) from None
 
 
 def _openssh_line(text: str, file: Path) -> str:

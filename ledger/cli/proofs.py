@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.cli.context import Context
-from ledger.cli.options import fingerprint, path
+from ledger.cli.options import fingerprint, nonempty, path
 from ledger.cli.output import print_appended, write_output
 from ledger.errors import LedgerError, RuleViolation, StorageError
 from ledger.ledger import Ledger
@@ -42,7 +42,7 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         description="Check the inclusion proofs, entry signatures and the checkpoint "
         "signature against a pinned owner fingerprint. Exit 0 valid, 1 invalid.",
     )
-    p.add_argument("file", metavar="FILE")
+    p.add_argument("file", metavar="FILE", type=nonempty)
     p.add_argument(
         "--trust-root",
         required=True,
@@ -67,7 +67,7 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         "nothing, when both sides changed the same subject from the same parent (a fork), "
         "unless --skip-conflicts.",
     )
-    p.add_argument("other", metavar="OTHER_EVENTS_FILE")
+    p.add_argument("other", metavar="OTHER_EVENTS_FILE", type=nonempty)
     p.add_argument(
         "--key",
         metavar="FILE",

@@ -60,6 +60,9 @@ EMPTY_VALUES = [
     ("key", "new", ""),
     ("init", "", "--origin", "example.org/x", "--key", "{owner}"),
     ("init", "{tmp}/new", "--origin", " ", "--key", "{owner}"),
+    ("merge", ""),  # these three read the current directory
+    ("check-receipt", "", "--trust-root", "SHA256:cMucLRnf0Rb9q+dECBCiDDTHvlRgzRmoRNqGWsUagbE"),
+    ("key", "grant", "", "--name", "X", "--role", "reviewer", "--key", "{owner}"),
 ]
 
 
@@ -74,6 +77,18 @@ def test_an_empty_value_is_a_usage_error_and_writes_nothing(
     assert "empty" in result.one_error_line()
     assert result.out == ""  # in particular, `log --claim ""` lists no claim at all
     assert (files(ledger_dir), made(tmp_path)) == before
+
+
+def test_granting_a_file_that_is_not_text_is_a_usage_error(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    binary = tmp_path / "key.der"
+    binary.write_bytes(bytes(range(256)))  # a DER key, or any file that is not a .pub
+    before = files(ledger_dir)
+    result = run("key", "grant", binary, "--name", "X", "--role", "reviewer", "--key", keys.owner)
+    assert result.code == 2
+    assert f"{binary} is not a public key (not UTF-8 text)" in result.one_error_line()
+    assert files(ledger_dir) == before
 
 
 @pytest.mark.parametrize(
