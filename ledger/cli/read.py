@@ -72,8 +72,11 @@ def register(
             'table\'s columns and what they mean. Quote the column "at". Writes are refused '
             "(exit 2). With --json, NaN and infinities are null and blobs are hex. Rows are "
             "written as they are read, so a result of any size streams; a table's column "
-            "widths are set by its first 1,024 rows. The tables say what the log records, not "
-            "whether it verified: run 'factledger verify' for that."
+            "widths are set by its first 1,024 rows. A query that fails partway (a cast on a "
+            "later row) exits 2 after the rows written so far; with --json they are left "
+            "without their closing ']', so no parser takes them for the whole result. The "
+            "tables say what the log records, not whether it verified: run 'factledger "
+            "verify' for that."
         ),
     )
     p.add_argument("sql", metavar="SQL", type=utf8_text, nargs="?")

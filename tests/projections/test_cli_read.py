@@ -258,6 +258,18 @@ def test_a_query_failing_after_rows_were_written_names_how_many() -> None:
     )
 
 
+def test_a_json_query_that_fails_partway_leaves_no_json_a_parser_would_take(
+    desk: Desk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = "SELECT CASE WHEN i < 200000 THEN i ELSE error('boom') END AS v FROM range(300000) t(i)"
+    code, out, err = run(desk, capsys, "query", "--json", sql)
+    assert code == 2
+    assert re.fullmatch(r"error: query failed after \d+ rows: Invalid Input Error: boom\n", err)
+    assert out.startswith("[")
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(out)  # rows so far, and no closing bracket: not a result to trust
+
+
 def test_query_streams_a_result_larger_than_its_memory(desk: Desk, tmp_path: Path) -> None:
     """A 2 GB result is written in batches: the process stays far below the result's size
     (holding it whole took more than 2 GB)."""
