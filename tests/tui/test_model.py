@@ -248,6 +248,29 @@ def test_the_header_keeps_its_badges_when_narrow_and_drops_the_counts_first() ->
     assert "reading the log" not in writing
 
 
+def test_a_long_finding_wraps_under_its_message_not_back_under_the_marks() -> None:
+    from tui.widgets.findings import INDENT, finding_text
+
+    finding = Finding(
+        "signature",
+        "the signature does not verify for the stated author and header",
+        line=24,
+        event_id="501be2877998" + "0" * 52,
+        hint="the entry was altered after signing, or signed by another key",
+    )
+    lines = finding_text(finding, 78).plain.split("\n")
+    assert lines[0].startswith("✘ line 24    signature    the signature does not verify")
+    assert all(len(line) <= 78 for line in lines), lines
+    assert all(line.startswith(" " * INDENT) and line[INDENT] != " " for line in lines[1:])
+    words = " ".join(" ".join(line.split()) for line in lines)
+    assert words.endswith(
+        "the signature does not verify for the stated author and header (501be2877998) "
+        "the entry was altered after signing, or signed by another key"
+    )
+    unwrapped = finding_text(finding).plain.split("\n")  # no width: one line each
+    assert len(unwrapped) == 2
+
+
 def test_the_findings_summary_counts_in_words_and_offers_enter_only_where_it_goes() -> None:
     from tui.widgets.findings import summary_text
 

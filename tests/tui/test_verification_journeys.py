@@ -355,6 +355,29 @@ async def test_r_on_an_unchanged_log_says_so_and_keeps_the_verification_it_still
     ) in warned
 
 
+async def test_the_findings_panel_leaves_an_80_by_24_terminal_the_claim_and_its_history(
+    tampered: Path,
+) -> None:
+    from tui.widgets.claim_pane import ClaimPane
+    from tui.widgets.history import HistoryList
+
+    app = make_app(tampered)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await press(pilot, "v")
+        main = main_of(app)
+        panel = main.query_one(FindingsPanel)
+        shown = panel.shown, panel.size.height
+        claim_rows = main.query_one(ClaimPane).content_size.height
+        history_rows = main.query_one(HistoryList).content_size.height
+        screen = screen_text(app)
+    assert shown[0]
+    assert shown[1] >= 4  # its summary and findings
+    assert claim_rows >= 2
+    assert history_rows >= 3
+    assert "✘ 3 findings in 210 entries" in screen
+
+
 async def test_r_reads_entries_appended_while_open(demo: Path) -> None:
     app = make_app(demo)
     async with app.run_test(size=SIZE) as pilot:

@@ -6,9 +6,12 @@ Enter on a finding moves the time cursor to the offending entry (via
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -22,9 +25,16 @@ from tui.widgets.keys import list_bindings
 from tui.widgets.safe import safe_text
 from tui.widgets.styles import DIM
 
+INDENT = 26
+"""Cells before a finding's message: its mark, where, and rule."""
 
-def finding_text(finding: Finding) -> Text:
-    """``✘ line 122  signature  the signature does not verify … (8f51528befa6)`` (pure)."""
+
+def finding_text(finding: Finding, width: int | None = None) -> Text:
+    """``✘ line 122  signature  the signature does not verify … (8f51528befa6)`` (pure).
+
+    Given the ``width`` it is shown in, the message and the hint are wrapped under the
+    message's column rather than back at the left edge, where the next row's marks are.
+    """
     error = finding.severity == "error"
     out = Text()
     out.append("✘ " if error else "⚠ ", style="bold red" if error else "bold yellow")
@@ -33,13 +43,28 @@ def finding_text(finding: Finding) -> Text:
     # a rule as long as the column (key-compromised) keeps a space before the message
     rule = finding.rule if len(finding.rule) < 13 else f"{finding.rule} "
     out.append(f"{rule:<13}", style="red" if error else "yellow")
-    out.append_text(safe_text(finding.message))
+    message = safe_text(finding.message)
     if finding.event_id:
-        out.append(f" ({finding.event_id[:12]})", style=DIM)
-    if finding.hint:
-        out.append("\n" + " " * 26)
-        out.append_text(safe_text(finding.hint, DIM))
-    return out
+        message.append(f" ({finding.event_id[:12]})", style=DIM)
+    parts = [message] + ([safe_text(finding.hint, DIM)] if finding.hint else [])
+    room = width - INDENT if width is not None and width - INDENT >= 20 else None
+    lines = [line for part in parts for line in (_wrapped(part, room) if room else [part])]
+    return out + Text("\n" + " " * INDENT).join(lines)
+
+
+def _wrapped(text: Text, width: int) -> list[Text]:
+    """``text`` cut into lines of at most ``width`` cells at spaces (a longer word is
+    left whole: the list cuts it)."""
+    starts, length = [], 0
+    for word in re.finditer(r"\S+\s*", text.plain):
+        if length and length + cell_len(word.group().rstrip()) > width:
+            starts.append(word.start())
+            length = 0
+        length += cell_len(word.group())
+    lines = list(text.divide(starts))
+    for line in lines:
+        line.rstrip()
+    return lines
 
 
 def summary_text(verification: Verification) -> Text:
@@ -81,7 +106,7 @@ class FindingsPanel(Vertical):
     DEFAULT_CSS = """
     FindingsPanel {
         height: auto;
-        max-height: 12;
+        max-height: 33vh;  /* a short terminal keeps rows for the claim and its history */
         display: none;
         border-top: solid $error 50%;
     }
@@ -99,6 +124,7 @@ class FindingsPanel(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.findings: list[Finding] = []
+        self._width = 0
 
     def compose(self) -> ComposeResult:
         yield ProgressBar(total=None, show_eta=False, id="verify-progress")
@@ -123,10 +149,25 @@ class FindingsPanel(Vertical):
         self.query_one("#findings-summary", Static).update(summary_text(verification))
         self.findings = list(verification.findings)
         listing = self.query_one(FindingsList)
-        listing.set_options(Option(finding_text(f), str(i)) for i, f in enumerate(self.findings))
+        self._list(self.size.width)
         listing.display = bool(self.findings)
         if self.findings:
             listing.highlighted = 0
+
+    def _list(self, width: int) -> None:
+        """The findings as options, wrapped for ``width`` (the list's scrollbar aside)."""
+        self._width = width
+        listing = self.query_one(FindingsList)
+        highlighted = listing.highlighted
+        listing.set_options(
+            Option(finding_text(f, width - 2 if width else None), str(i))
+            for i, f in enumerate(self.findings)
+        )
+        listing.highlighted = highlighted
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.findings and event.size.width != self._width:
+            self._list(event.size.width)
 
     def fail(self, error: str) -> None:
         self.add_class("-shown")
