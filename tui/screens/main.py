@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
@@ -40,6 +40,7 @@ from tui.model import (
 )
 from tui.notices import Notice
 from tui.reader import Reader
+from tui.screens.main_keys import MAIN_BINDINGS
 from tui.session import LedgerSession
 from tui.widgets.attributions import AttributionsPane
 from tui.widgets.claim_pane import ClaimPane
@@ -51,56 +52,11 @@ from tui.widgets.history import HistoryList
 from tui.widgets.safe import visible
 from tui.widgets.timeline_strip import TimelineStrip
 
-_STEP = Binding.Group("step", compact=True)
-_CLAIM = Binding.Group("claim", compact=True)
-_ENDS = Binding.Group("ends", compact=True)
-
 
 class MainScreen(Screen[None]):
     CSS_PATH = "main.tcss"
     COMMANDS: ClassVar = {LedgerCommands}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("left_square_bracket", "step(-1)", "one event back", id="cursor.back", group=_STEP),
-        Binding(
-            "right_square_bracket", "step(1)", "one event forward", id="cursor.forward", group=_STEP
-        ),
-        Binding(
-            "left_curly_bracket",
-            "claim_step(-1)",
-            "the claim's previous event",
-            id="cursor.claim_back",
-            group=_CLAIM,
-        ),
-        Binding(
-            "right_curly_bracket",
-            "claim_step(1)",
-            "the claim's next event",
-            id="cursor.claim_forward",
-            group=_CLAIM,
-        ),
-        Binding("g", "edge(0)", "first event", id="cursor.first", group=_ENDS),
-        Binding("G", "edge(1)", "last event", id="cursor.last", group=_ENDS),
-        Binding(
-            "t", "jump", "jump", id="cursor.jump", tooltip="jump to a sequence number or a date"
-        ),
-        Binding("slash", "search", "search", id="search", tooltip="search claim text, claimant"),
-        Binding(
-            "f", "filter", "filter", id="filter", tooltip="filter: status, verdict, author, source"
-        ),
-        Binding("v", "verify", "verify", id="verify", tooltip="verify the whole ledger"),
-        Binding("i", "inspect", "inspect", id="inspect", tooltip="inspect the event at the cursor"),
-        Binding(
-            "r",
-            "reload",
-            "reload",
-            id="reload",
-            tooltip="read entries appended since opening",
-            show=False,  # in help and the palette: the footer has no room left
-        ),
-        Binding(
-            "escape", "close", "close", id="close", tooltip="close search or panel, clear filters"
-        ),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = MAIN_BINDINGS
 
     def __init__(
         self,
