@@ -378,6 +378,22 @@ async def test_the_findings_panel_leaves_an_80_by_24_terminal_the_claim_and_its_
     assert "✘ 3 findings in 210 entries" in screen
 
 
+async def test_verifying_clears_the_notices_that_would_cover_its_findings(demo: Path) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        path = demo / "events.jsonl"
+        path.write_bytes(path.read_bytes().replace(b"Doha Agreement", b"Dpha Agreement"))
+        await press(pilot, "r")  # an error notice that stays 30 s: "press v to verify it"
+        told = [n.title for n in app._notifications]
+        await press(pilot, "v")
+        after = [n.title for n in app._notifications]
+        screen = screen_text(app)
+    assert "the log changed other than by appending" in told
+    assert after == []
+    assert "✘ line 122" in screen
+
+
 async def test_r_reads_entries_appended_while_open(demo: Path) -> None:
     app = make_app(demo)
     async with app.run_test(size=SIZE) as pilot:

@@ -507,6 +507,7 @@ class MainScreen(Screen[None]):
         if self.verifying is not None:
             return
         self.verifying = 0.0
+        self.app.clear_notifications()  # they would cover the findings ("press v" is done)
         self.query_one(FindingsPanel).start()
         self._panel_open = True
         self.refresh_bindings()
