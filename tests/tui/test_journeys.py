@@ -606,3 +606,24 @@ async def test_the_history_is_laid_out_again_for_a_resized_terminal(demo: Path) 
     assert shrunk == await rows_at(narrow)  # as a terminal of that size draws it
     assert shrunk != before
     assert grown == before
+
+
+async def test_the_footer_drops_whole_keys_and_never_cuts_a_label(demo: Path) -> None:
+    async def footer_at(width: int) -> str:
+        app = make_app(demo)
+        async with app.run_test(size=(width, 24)) as pilot:
+            await settle(pilot)
+            await pilot.resize_terminal(width + 1, 24)  # and laid out again on a resize
+            await settle(pilot)
+            await pilot.resize_terminal(width, 24)
+            await settle(pilot)
+            return screen_text(app).splitlines()[-1]
+
+    whole = (await footer_at(200)).split("▏")[0].rstrip()
+    for width in (70, 80, 90, 100):
+        keys, kept = (await footer_at(width)).split("▏")
+        shown = keys.rstrip()
+        assert whole.startswith(shown), (width, shown)
+        assert whole[len(shown)] == " ", (width, shown)  # ends where a key ends
+        assert kept.split() == ["?", "help", "q", "quit"]
+    assert len((await footer_at(70)).split("▏")[0].rstrip()) < len(whole)

@@ -3,17 +3,19 @@
 Textual's footer lays its keys out left to right and cuts what does not fit; the
 app's own keys come last, so in an 80-column terminal ``? help`` and ``q quit`` were
 the ones cut. Here they are docked right, where the command palette's key would go,
-and the screen's keys are cut instead (help lists them all).
+and the screen's keys are cut instead (help lists them all): whole keys, each with its
+label, never a key left with a stub of its label.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import HorizontalGroup
 from textual.widget import Widget
-from textual.widgets import Footer
+from textual.widgets import Footer, Label
 
 KEPT: Final = frozenset({"help", "quit"})
 """The actions whose keys are always shown."""
@@ -40,6 +42,31 @@ class KeysFooter(Footer):
         if kept:
             with HorizontalGroup(classes="-kept"):
                 yield from kept
+        self.call_after_refresh(self._fit)
+
+    def on_resize(self, event: events.Resize) -> None:
+        for child in self.children:
+            child.display = True  # laid out whole again, then cut to fit
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """Hide the keys (and a group's keys with its label) that do not fit whole."""
+        children = list(self.children)
+        room = self.region.right - sum(c.outer_size.width for c in children if _kept(c))
+        cut = False
+        for i, child in enumerate(children):
+            if _kept(child):
+                continue
+            if not cut and child.region.right > room:
+                cut = True
+                if isinstance(child, Label) and i and not _kept(children[i - 1]):
+                    children[i - 1].display = False  # a group's keys go with its label
+            if cut:
+                child.display = False
+
+
+def _kept(widget: Widget) -> bool:
+    return widget.has_class("-kept")
 
 
 __all__ = ["KEPT", "KeysFooter"]
