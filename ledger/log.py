@@ -21,7 +21,14 @@ from typing import Final
 
 import msgspec
 
-from ledger.errors import NOT_A_LEDGER, LockBusy, StorageError, TornWrite, io_error
+from ledger.errors import (
+    NOT_A_LEDGER,
+    DecodeError,
+    LockBusy,
+    StorageError,
+    TornWrite,
+    io_error,
+)
 
 READ_CHUNK: Final = 1 << 20
 DEFAULT_LOCK_TIMEOUT: Final = 30.0
@@ -58,6 +65,8 @@ def scan(
                 index += 1
                 pos = nl + 1
             pending = buf[pos:]
+            if len(pending) > RUNAWAY_LINE:
+                raise runaway_line(path, index + 1)
         if pending:
             raise TornWrite(
                 f"the log ends in a partial line of {len(pending)} bytes (a torn write)",
@@ -66,6 +75,24 @@ def scan(
                 line=index + 1,
                 rule="torn-tail",
             )
+
+
+RUNAWAY_LINE: Final = 64 << 20
+"""A line still without its newline after this many bytes ends the read (an entry is at
+most 1 MiB): a file that is not a log of lines (``/dev/zero``, a binary committed in the
+log's place) would otherwise be read without end, each chunk copied again."""
+
+
+def runaway_line(path: Path, line: int | None) -> DecodeError:
+    which = f"line {line}" if line is not None else "a line"
+    return DecodeError(
+        f"{which} runs on for over {RUNAWAY_LINE >> 20} MiB without a newline: "
+        "this is not a log of JSON lines",
+        hint="check that the file named is the ledger's events.jsonl",
+        path=str(path),
+        line=line,
+        rule="line-too-long",
+    )
 
 
 def read_tail(path: Path, offset: int) -> bytes:

@@ -169,6 +169,8 @@ def _blocks(path: Path, start: int, end: int | None = None) -> Iterator[bytes]:
             if cut:
                 yield buf[:cut]
             pending = buf[cut:]
+            if len(pending) > log.RUNAWAY_LINE:
+                raise log.runaway_line(path, None)
 
 
 Visit = Callable[[log.Line, bytes, bool], None]

@@ -9,6 +9,7 @@ and then failed, so that each retry appended it again.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -264,3 +265,50 @@ def test_repair_re_signs_a_checkpoint_left_behind_that_a_since_revoked_key_signe
     assert code == 0, err
     assert "re-signed the checkpoint" in err
     assert book.verify().ok
+
+
+# --- a file that is not a log of lines -------------------------------------------------
+
+
+def test_a_line_that_never_ends_is_one_error_not_an_endless_read(
+    book: Book, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A binary in the log's place, or ``merge /dev/zero``: each chunk was added to the
+    line so far and copied again, without end. (The limit is lowered to keep the test
+    small; it is 64 MiB, far over the 1 MiB an entry may take.)"""
+    from ledger import log
+
+    monkeypatch.setattr(log, "RUNAWAY_LINE", 3 << 20)
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(book.events.read_bytes()[:200] + b"x" * (4 << 20))
+    before = snapshot(book)
+    code, out, err = run(["merge", "--ledger", str(book.root), str(other)], capsys)
+    assert code == 1
+    assert out == ""
+    (line,) = error_lines(err)
+    assert "line 1 runs on for over 3 MiB without a newline" in line
+    assert snapshot(book) == before
+    with book.events.open("ab") as events:
+        events.write(b"\x00" * (4 << 20))
+    lines = len(book.lines())
+    code, out, err = run(["verify", str(book.root), "--format", "json"], capsys)
+    assert code == 1
+    assert f"line {lines + 1} runs on for over 3 MiB" in error_lines(err)[0]
+
+
+def test_a_line_over_the_entry_limit_but_ended_is_a_finding_and_the_rest_is_read(
+    book: Book, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ledger import log
+
+    monkeypatch.setattr(log, "RUNAWAY_LINE", 3 << 20)
+    lines = book.lines()
+    with book.events.open("ab") as events:
+        events.write(b"x" * (2 << 20) + b"\n" + lines[-1] + b"\n")  # a long line, then more
+    code, out, _ = run(["verify", str(book.root), "--format", "json"], capsys)
+    report = json.loads(out)
+    assert code == 1
+    assert report["entries"] == len(lines) + 2
+    assert [f["rule"] for f in report["findings"] if f["line"] == len(lines) + 1] == [
+        "line-too-long"
+    ]
