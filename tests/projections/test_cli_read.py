@@ -453,3 +453,22 @@ def test_a_bug_outside_duckdb_keeps_its_traceback(
     monkeypatch.setattr(Projection, "_write_meta", bug)
     with pytest.raises(ZeroDivisionError):
         main(["show", "--ledger", str(_demo_copy(tmp_path)), "clm_3y3j5kx3hsmz"])
+
+
+def test_ctrl_c_while_the_command_line_is_imported_is_interrupted_too(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.abc
+
+    from ledger.cli import entry
+
+    class Interrupting(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, *_: object) -> None:
+            if name == "ledger.cli.main":
+                raise KeyboardInterrupt  # Ctrl-C in the first tens of milliseconds
+            return None
+
+    monkeypatch.delitem(sys.modules, "ledger.cli.main")
+    monkeypatch.setattr(sys, "meta_path", [Interrupting(), *sys.meta_path])
+    assert entry.main() == 130
+    assert capsys.readouterr().err == "interrupted\n"
