@@ -627,3 +627,14 @@ async def test_the_footer_drops_whole_keys_and_never_cuts_a_label(demo: Path) ->
         assert whole[len(shown)] == " ", (width, shown)  # ends where a key ends
         assert kept.split() == ["?", "help", "q", "quit"]
     assert len((await footer_at(70)).split("▏")[0].rstrip()) < len(whole)
+
+
+async def test_the_jump_box_says_where_the_cursor_is_in_a_narrow_terminal(demo: Path) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        await press(pilot, "t")
+        screen = screen_text(app)
+        await press(pilot, "escape")
+    assert "Jump from #209 to a sequence" in screen  # once in the placeholder, cut off
+    assert "e.g. 42, 2024-06-12 or 2024-06-12T14:00:00Z" in screen

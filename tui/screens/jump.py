@@ -39,14 +39,13 @@ class JumpScreen(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="jump-box"):
+            # The cursor's position in the label, which wraps: a placeholder is cut
+            # at the box's width, and in a narrow terminal it was cut there.
             yield Label(
-                "Jump to a sequence number, a date (the end of that UTC day) or a time "
-                "with its zone"
+                f"Jump from #{self.position} to a sequence number, a date (the end of "
+                "that UTC day) or a time with its zone"
             )
-            yield Input(
-                placeholder=f"e.g. 42, 2024-06-12 or 2024-06-12T14:00:00Z (now #{self.position})",
-                id="jump-input",
-            )
+            yield Input(placeholder="e.g. 42, 2024-06-12 or 2024-06-12T14:00:00Z", id="jump-input")
             yield Label("", id="jump-error")
 
     @on(Input.Submitted)
