@@ -79,8 +79,11 @@ def is_web_url(text: str | None) -> bool:
 
 _PRIVATE_KEY: Final = re.compile(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)"
-    r"|b3BlbnNzaC1rZXktdjE[A-Za-z0-9+/=\r\n]*"  # an OpenSSH private key's body (openssh-key-v1)
-    r"|MC4CAQAwBQYDK2VwBCIE[A-Za-z0-9+/=]*",  # a PKCS#8 Ed25519 private key's DER, in base64
+    # A body without its PEM lines, to the first character no base64 line holds: its
+    # lines may be joined by newlines, spaces, or the two characters "\n" of a repr.
+    # (What follows the key in a message may be hidden with it; never a part of it.)
+    r"|b3BlbnNzaC1rZXktdjE(?:[A-Za-z0-9+/=\s]|\\[rn])*"  # OpenSSH (openssh-key-v1)
+    r"|MC4CAQAwBQYDK2VwBCIE(?:[A-Za-z0-9+/=\s]|\\[rn])*",  # PKCS#8 Ed25519 DER
     re.DOTALL,
 )
 KEY_NOT_SHOWN: Final = "⟨private key, not shown⟩"

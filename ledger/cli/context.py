@@ -136,24 +136,8 @@ class Context(msgspec.Struct):
     def append(
         self, build: Callable[[Snapshot], Sequence[Draft]], at: str | None
     ) -> list[Appended]:
-        """Sign with :meth:`key` and append what ``build`` drafts from the folded log.
-
-        Refused, with nothing written, when the text of an entry holds a private key (a
-        key pasted where a claim or note belongs): the ledger would publish it for good.
-        """
-
-        def checked(snap: Snapshot) -> Sequence[Draft]:
-            drafts = build(snap)
-            for draft in drafts:
-                if holds_private_key(msgspec.json.encode(draft.body).decode()):
-                    raise UsageError(
-                        f"the {draft.kind} entry holds a private key, which the ledger would "
-                        "publish for good; nothing was written",
-                        hint="check what was pasted into the command's arguments",
-                    )
-            return drafts
-
-        return self.ledger().append(checked, self.key(), at=at, on_wait=self.waiting)
+        """Sign with :meth:`key` and append what ``build`` drafts from the folded log."""
+        return self.ledger().append(build, self.key(), at=at, on_wait=self.waiting)
 
     def waiting(self) -> None:
         """Told once when another writer holds the ledger's lock."""

@@ -8,13 +8,14 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from ledger import __version__
 from ledger.cli.context import Context
 from ledger.cli.options import Parser, common_parser
-from ledger.errors import EXIT_IO, EXIT_USAGE, LedgerError
-from ledger.text import hide_private_keys, one_line
+from ledger.errors import EXIT_IO, EXIT_USAGE, LedgerError, UsageError
+from ledger.text import hide_private_keys, holds_private_key, one_line
 
 EXIT_CODES = """\
 exit codes:
@@ -105,6 +106,7 @@ def _run(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(words)
     ctx = Context(args)
     try:
+        refuse_private_keys(args)
         code: int = args.func(ctx, args)
         ctx.out.flush()  # here, where a full disk is one error line, not at exit
     except LedgerError as exc:
@@ -139,6 +141,20 @@ def _run(argv: Sequence[str] | None) -> int:
         )
         return EXIT_IO
     return code
+
+
+def refuse_private_keys(args: argparse.Namespace) -> None:
+    """Refuse any argument that holds a private key (``"$(cat KEY)"`` where a name or
+    text belongs), before the command runs: a claim, note or reason would publish it in
+    the ledger for good, and an error quoting the value would print it."""
+    for name, value in vars(args).items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str | Path) and holds_private_key(str(item)):
+                raise UsageError(
+                    f"the value given for {name.replace('_', '-')} holds a private key; "
+                    "nothing was done",
+                    hint="a key belongs in a file (mode 0600), named with --key",
+                )
 
 
 def interrupted(exc: BaseException) -> bool:

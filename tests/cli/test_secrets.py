@@ -30,33 +30,45 @@ def secrets_of(key_file: Path) -> dict[str, str]:
     private = load_ssh_private_key(openssh.encode(), None)
     pem = private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode().strip()
     der = private.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+    body = openssh.splitlines()[1:-1]
     return {
         "openssh": openssh,
         "pkcs8": pem,
-        "openssh body": "".join(openssh.splitlines()[1:-1]),
+        "openssh body": "".join(body),
+        "openssh body's lines": "\n".join(body),  # quoted by repr: '\\n' between them
+        "openssh body, spaced": " ".join(body),  # as an unquoted $(...) gives it
         "pkcs8 base64": base64.b64encode(der).decode(),
     }
 
 
 def assert_not_shown(result: Result, secret: str) -> None:
-    body = "".join(secret.strip().splitlines()[1:-1]) or secret
     printed = result.out + result.err
     assert "Traceback" not in printed
-    for piece in (body[i : i + 16] for i in range(0, len(body) - 16, 8)):
-        assert piece not in printed, (piece, printed)
+    for line in secret.split():
+        if line.startswith("-----") or line in ("BEGIN", "END", "OPENSSH", "PRIVATE", "KEY-----"):
+            continue
+        for piece in (line[i : i + 16] for i in range(0, max(len(line) - 16, 1), 8)):
+            assert piece not in printed, (piece, printed)
 
 
 @pytest.mark.parametrize(
-    "form", ["openssh", "pkcs8", "openssh body", "pkcs8 base64"]
+    "form",
+    ["openssh", "pkcs8", "openssh body", "openssh body's lines", "openssh body, spaced",
+     "pkcs8 base64"],
 )  # fmt: skip
 def test_the_text_of_every_form_of_private_key_is_recognised_and_hidden(
     keys: Keys, form: str
 ) -> None:
     secret = secrets_of(keys.reviewer)[form]
-    message = f"key file {secret} not found; check the path"
-    assert holds_private_key(message)
-    hidden = hide_private_keys(message)
-    assert hidden == f"key file {KEY_NOT_SHOWN} not found; check the path"
+    for message in (f"key file {secret} not found; check the path",
+                    f"no claim matches {secret!r}; check the id"):  # fmt: skip
+        assert holds_private_key(message)
+        hidden = hide_private_keys(message)
+        assert KEY_NOT_SHOWN in hidden
+        assert hidden.endswith("; check the path" if "file" in message else "; check the id")
+        for line in secret.split():
+            if not line.startswith("-----") and len(line) > 16:
+                assert line[:16] not in hidden, (line, hidden)
     public = keys.reviewer.with_name("reviewer.key.pub").read_text()
     assert not holds_private_key(public)  # a public key line is not hidden
     assert not holds_private_key("SHA256:cMucLRnf0Rb9q+dECBCiDDTHvlRgzRmoRNqGWsUagbE")
@@ -103,22 +115,29 @@ def test_factledger_key_holding_the_key_itself_is_refused_with_a_hint(
     assert files(ledger_dir) == before
 
 
-def test_an_entry_whose_text_holds_a_private_key_is_refused_before_it_is_published(
-    run: Run, keys: Keys, ledger_dir: Path
+def test_text_holding_a_private_key_is_refused_before_anything_is_written(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
 ) -> None:
-    secrets = secrets_of(keys.reviewer)
+    """A key pasted as a claim, a note or a reason: the ledger would publish it for good."""
     before = files(ledger_dir)
-    for form, secret in secrets.items():
-        result = run("claim", "add", f"The key: {secret}", "--key", keys.reviewer)
-        assert result.code == 2, (form, result)
-        assert "the claim.asserted entry holds a private key" in result.err
-        assert "nothing was written" in result.err
-        assert_not_shown(result, secret)
-        grant = run("key", "revoke", "Rui", "--reason", "retired", "--note", secret,
-                    "--key", keys.owner)  # fmt: skip
-        assert grant.code == 2, (form, grant)
-        assert_not_shown(grant, secret)
+    owner, reviewer = str(keys.owner), str(keys.reviewer)
+    event = log_json(run)[-1]["id"]
+    for form, secret in secrets_of(keys.reviewer).items():
+        for argv, name in [
+            (("claim", "add", f"The key: {secret}", "--key", reviewer), "text"),
+            (("key", "revoke", "Rui", "--reason", "retired", "--note", secret, "--key", owner),
+             "note"),
+            (("redact", event, "--reason", secret, "--key", owner), "reason"),
+            (("init", str(tmp_path / "new"), "--origin", "example.org/n", "--key", owner,
+              "--description", secret), "description"),
+        ]:  # fmt: skip
+            result = run(*argv)
+            assert result.code == 2, (form, argv[0], result)
+            assert f"the value given for {name} holds a private key" in result.err
+            assert "nothing was done" in result.err
+            assert_not_shown(result, secret)
     assert files(ledger_dir) == before
-    kept = run("claim", "add", "A key fingerprint is public: SHA256:abc", "--key", keys.reviewer)
+    assert not (tmp_path / "new").exists()
+    kept = run("claim", "add", "A key fingerprint is public: SHA256:abc", "--key", reviewer)
     assert kept.code == 0
     assert log_json(run)[-1]["entry"]["kind"] == "claim.asserted"
