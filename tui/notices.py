@@ -25,14 +25,16 @@ class Notice(NamedTuple):
 def verification_stands(
     refresh: Refresh | None, verification: Verification | None, beside: bytes | None
 ) -> bool:
-    """After ``r``: whether the last verification still holds, i.e. the log is as it
-    was read and the checkpoint and ``ledger.toml`` are as they were verified."""
+    """After ``r``: whether the last verification still holds: the log is as the screen
+    read it, the verifier read as many entries, and the checkpoint and ``ledger.toml``
+    are as they were verified."""
     return (
         refresh is not None
         and refresh.action == "unchanged"
         and verification is not None
         and verification.beside is not None
         and verification.beside == beside
+        and verification.report.entries == refresh.size  # it read the log the screen shows
     )
 
 
@@ -41,15 +43,15 @@ def after_reload(
 ) -> Notice | None:
     """After ``r``: how many entries were appended, or, loudly, that the log changed
     other than by appending; or that nothing did, and whether the last verification
-    ``stands`` or was ``forgot`` (the checkpoint or ``ledger.toml`` changed)."""
+    ``stands`` or was ``forgot`` (it read other files than are there now)."""
     if refresh is None:
         return None
     if refresh.action == "unchanged":
         if forgot:
             return Notice(
                 "nothing appended",
-                "the log is as it was read, but the checkpoint or ledger.toml changed "
-                "since it was verified: press v to verify it again",
+                "the log is as it was read, but what was verified is not what is there "
+                "now (the log, the checkpoint or ledger.toml): press v to verify it again",
                 "warning",
             )
         verified = "; the last verification stands" if stands else ""
