@@ -357,7 +357,7 @@ def test_a_history_row_keeps_its_badge_on_its_first_line_in_a_narrow_pane(
     verification = Verification.of(report)
     lines = {
         width: step_text(attributed, 209, "reviewer", verification, width).plain.split("\n")
-        for width in (54, 44, 38, 30, 24, 18)
+        for width in (54, 44, 38, 30, 24, 18, 16)
     }
     rows = {width: three[0] for width, three in lines.items()}
     assert rows[54] == f"  #{attributed.event.seq:<6}2024-07-16 09:05  source.attributed     ✔"

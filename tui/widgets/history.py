@@ -60,7 +60,7 @@ def step_text(
     who.append_text(signer(step.event, role))
     who.truncate(width, overflow="ellipsis")
     what = Text("        ")
-    what.append(shorten(describe_step(step), max(width - 8, 10)), style=DIM)
+    what.append(shorten(describe_step(step), max(width - 8, 1)), style=DIM)
     out = Text("\n").join([top, who, what])
     if future:
         out.stylize(FUTURE)  # not happened yet at the cursor
