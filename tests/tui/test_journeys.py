@@ -636,5 +636,5 @@ async def test_the_jump_box_says_where_the_cursor_is_in_a_narrow_terminal(demo: 
         await press(pilot, "t")
         screen = screen_text(app)
         await press(pilot, "escape")
-    assert "Jump from #209 to a sequence" in screen  # once in the placeholder, cut off
+    assert "Jump from #209 to a sequence" in screen  # in the label, which wraps
     assert "e.g. 42, 2024-06-12 or 2024-06-12T14:00:00Z" in screen
