@@ -95,6 +95,7 @@ class MainScreen(Screen[None]):
         """Entries already read, by position (bounded): a step back needs no query."""
         self._crossing: tuple[int, int] | None = None
         self._synced: int | None = None
+        self._footer = KeysFooter(compact=True, show_command_palette=False)
         """The position the claims list and claim pane show (or are being read for)."""
 
     def compose(self) -> ComposeResult:
@@ -110,7 +111,7 @@ class MainScreen(Screen[None]):
         yield Input(
             placeholder="search claim text or claimant; enter keeps it, esc clears", id="search"
         )
-        yield KeysFooter(compact=True, show_command_palette=False)
+        yield self._footer
         yield self.session
 
     @property
@@ -121,7 +122,8 @@ class MainScreen(Screen[None]):
     def busy(self) -> bool:
         """A read for the current position or selection is still on its way."""
         opening = self.info is None and self.error is None
-        return opening or self.session.busy or self._crossing is not None
+        fitting = not self._footer.fitted
+        return opening or fitting or self.session.busy or self._crossing is not None
 
     async def settled(self) -> None:
         """Return once every read in flight has landed and the screen was repainted.
@@ -154,6 +156,9 @@ class MainScreen(Screen[None]):
     # --- what the workers found -----------------------------------------------------------
 
     def on_landed(self, message: msg.Landed) -> None:
+        self._check_settled()
+
+    def on_keys_footer_fitted(self, message: KeysFooter.Fitted) -> None:
         self._check_settled()
 
     def on_failed(self, message: msg.Failed) -> None:

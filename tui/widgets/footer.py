@@ -14,6 +14,8 @@ from typing import Final
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import HorizontalGroup
+from textual.message import Message
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Label
 
@@ -31,7 +33,21 @@ class KeysFooter(Footer):
     }
     """
 
+    class Fitted(Message):
+        """The keys that do not fit whole are hidden (the screen is settled again)."""
+
+    fitted = False
+    """Whether the keys shown are those that fit; a recompose or a resize lays them all
+    out first, for a frame, and :meth:`_fit` cuts them after it."""
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        self.fitted = False  # a recompose is on its way
+        super().bindings_changed(screen)
+        if not (self.is_attached and screen is self.screen and screen.app.app_focus):
+            self.call_after_refresh(self._fit)  # none is: the keys stay as they are
+
     def compose(self) -> ComposeResult:
+        self.fitted = False
         kept: list[Widget] = []
         for widget in super().compose():
             # a key (FooterKey is not public API: known by the action it runs)
@@ -45,6 +61,7 @@ class KeysFooter(Footer):
         self.call_after_refresh(self._fit)
 
     def on_resize(self, event: events.Resize) -> None:
+        self.fitted = False
         for child in self.children:
             child.display = True  # laid out whole again, then cut to fit
         self.call_after_refresh(self._fit)
@@ -63,6 +80,8 @@ class KeysFooter(Footer):
                     children[i - 1].display = False  # a group's keys go with its label
             if cut:
                 child.display = False
+        self.fitted = True
+        self.post_message(self.Fitted())
 
 
 def _kept(widget: Widget) -> bool:
