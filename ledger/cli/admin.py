@@ -17,7 +17,6 @@ from ledger.events import KeyGrantedBody, KeyRevokedBody
 from ledger.ids import resolve
 from ledger.keys import PublicKey, SigningKey, parse_public_key, save_signing_key
 from ledger.ledger import Draft, Ledger, Snapshot, new_salt
-from ledger.text import holds_private_key
 from ledger.trust import is_test_key
 
 Sub = Any  # argparse's _SubParsersAction is private; typed loosely on purpose
@@ -197,12 +196,6 @@ def cmd_init(ctx: Context, args: argparse.Namespace) -> int:
 
 def _public_key_arg(text: str) -> str:
     """PUBKEY's OpenSSH line: the content of the file it names, or the argument itself."""
-    if holds_private_key(text):
-        raise UsageError(
-            "PUBKEY is a private key: grant its public key, which the key's holder gets with "
-            "'factledger key pub KEYFILE'",
-            hint="never hand a private key to an admin",
-        )
     file = Path(text)
     if not file.is_file() and (text.lstrip().startswith("ssh-") or " " in text.strip()):
         return text.strip()  # a key line (parse_public_key names what is wrong with it)

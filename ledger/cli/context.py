@@ -16,7 +16,6 @@ from typing import Any, TextIO
 import msgspec
 
 from ledger.cli.keyfile import load_key
-from ledger.cli.options import KEY_NOT_A_NAME
 from ledger.errors import PassphraseNeeded, UsageError
 from ledger.keys import SigningKey, key_file_is_private, load_signing_key
 from ledger.ledger import Appended, Draft, Ledger, Snapshot, open_ledger
@@ -71,9 +70,11 @@ class Context(msgspec.Struct):
                 "this command signs an entry and needs a key",
                 hint="pass --key FILE or set FACTLEDGER_KEY",
             )
-        if holds_private_key(str(name)):
-            where = "--key" if getattr(self.args, "key", None) else "$FACTLEDGER_KEY"
-            raise UsageError(f"{where} {KEY_NOT_A_NAME}")
+        if holds_private_key(str(name)):  # an argument holding one was refused by main
+            raise UsageError(
+                "$FACTLEDGER_KEY holds a private key itself, not the name of a file: keep "
+                "the key in a file (mode 0600) and give that file's name"
+            )
         path = Path(name)
         env = os.environ.get("FACTLEDGER_PASSPHRASE")
         passphrase = env.encode() if env is not None else None

@@ -153,7 +153,8 @@ def refuse_private_keys(args: argparse.Namespace) -> None:
                 raise UsageError(
                     f"the value given for {name.replace('_', '-')} holds a private key; "
                     "nothing was done",
-                    hint="a key belongs in a file (mode 0600), named with --key",
+                    hint="keep a private key in a file (mode 0600) and give that file's "
+                    "name; 'factledger key pub FILE' prints its public key",
                 )
 
 

@@ -11,12 +11,7 @@ from pathlib import Path
 
 from ledger.ledger import format_time
 from ledger.snapshot import parse_time
-from ledger.text import holds_private_key, is_web_url
-
-KEY_NOT_A_NAME = (
-    "holds a private key itself, not the name of a file: keep the key in a file "
-    "(mode 0600) and give that file's name"
-)
+from ledger.text import is_web_url
 
 
 class Parser(argparse.ArgumentParser):
@@ -152,8 +147,6 @@ def path(text: str) -> Path:
     taken as the current directory."""
     if not text.strip():
         raise argparse.ArgumentTypeError("is an empty path")
-    if holds_private_key(text):
-        raise argparse.ArgumentTypeError(KEY_NOT_A_NAME)
     return Path(text)
 
 
