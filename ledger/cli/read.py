@@ -284,7 +284,7 @@ def query(ctx: Context, args: argparse.Namespace) -> int:
             raise UsageError("give SQL or --schema, not both")
         from ledger.projections import schema_sql
 
-        print(schema_sql(), end="")
+        ctx.out.write(schema_sql())
         return 0
     if args.sql is None:
         raise UsageError(

@@ -230,19 +230,23 @@ class Projection:
             raise LedgerError("a read-only projection cannot be refreshed")
         with self._lock:
             try:
-                try:
-                    return self._refresh(full_check)
-                except duckdb.Error as exc:
-                    if self.path is None or is_write_failure(exc) or not is_damage(exc):
-                        raise
-                    self._recreate()
-                    return self._rebuild(f"the cache was unreadable ({first_line(exc)})")
+                return self._refresh_mending(full_check)
             except duckdb.Error as exc:
                 if self.path is None or not is_write_failure(exc):
                     raise
                 return self._in_memory(exc)
             finally:
                 self._forget()
+
+    def _refresh_mending(self, full_check: bool) -> Refresh:
+        """:meth:`_refresh`, or a rebuild into a new file when the cache file is damaged."""
+        try:
+            return self._refresh(full_check)
+        except duckdb.Error as exc:
+            if self.path is None or is_write_failure(exc) or not is_damage(exc):
+                raise
+            self._recreate()
+            return self._rebuild(f"the cache was unreadable ({first_line(exc)})")
 
     def _in_memory(self, exc: duckdb.Error) -> Refresh:
         """Go on in memory when the cache file cannot be written (a full disk), as when
