@@ -16,6 +16,7 @@ import pytest
 from ledger.cli.main import main
 from tests.cli.support import Terminal
 from tests.projections.test_queries import Desk, build_desk
+from tests.tui.conftest import DEMO, copy_ledger
 
 
 @pytest.fixture(scope="module")
@@ -288,13 +289,9 @@ def test_query_streams_a_result_larger_than_its_memory(desk: Desk, tmp_path: Pat
 
 # --- a long build says how far it is, on a terminal's stderr only -----------------
 
-DEMO = Path(__file__).parents[2] / "fixtures" / "ledgers" / "firstpost-2024-al-qaeda-taliban"
-
 
 def _demo_copy(tmp_path: Path) -> Path:
-    root = tmp_path / "demo"
-    shutil.copytree(DEMO, root, ignore=shutil.ignore_patterns(".cache"))
-    return root
+    return copy_ledger(DEMO, tmp_path / "demo")
 
 
 def test_a_long_build_tells_how_far_it_is_on_a_terminal_and_clears_the_line(

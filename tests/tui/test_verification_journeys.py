@@ -34,6 +34,15 @@ from tui.widgets.findings import FindingsPanel
 KEYS = Path(__file__).parents[2] / "fixtures" / "keys"
 
 
+def edit_in_place(root: Path) -> None:
+    """Tamper with the demo's log without moving an offset: "Doha" becomes "Dpha" in the
+    showcase's correction (#121), byte for byte the same length."""
+    path = root / "events.jsonl"
+    data = path.read_bytes()
+    assert data.count(b"Doha Agreement") >= 1
+    path.write_bytes(data.replace(b"Doha Agreement", b"Dpha Agreement"))
+
+
 def revoke_as_compromised(root: Path, label: str) -> None:
     """The owner (Inés) revokes a demo key as compromised, all its entries void."""
     key = load_signing_key(KEYS / f"demo-{label}.key", None).public.fingerprint
@@ -227,10 +236,7 @@ async def test_r_notices_a_line_edited_in_place_at_the_same_length(demo: Path) -
         await select(pilot, SHOWCASE)
         pane = app.screen.query_one(ClaimPane)
         assert "Doha Agreement" in str(pane._shown)
-        path = demo / "events.jsonl"
-        data = path.read_bytes()
-        assert data.count(b"Doha Agreement") >= 1
-        path.write_bytes(data.replace(b"Doha Agreement", b"Dpha Agreement"))
+        edit_in_place(demo)
         await press(pilot, "r")
         shown = str(pane._shown)
         told = [(n.title, n.message, n.severity) for n in app._notifications]
@@ -259,8 +265,7 @@ async def test_the_inspector_says_when_the_log_was_rewritten_under_the_screen(de
         await settle(pilot)
         before = screen_text(app)
         await press(pilot, "escape")
-        path = demo / "events.jsonl"
-        path.write_bytes(path.read_bytes().replace(b"Doha Agreement", b"Dpha Agreement"))
+        edit_in_place(demo)
         await press(pilot, "i")
         await settle(pilot)
         rewritten = screen_text(app)
@@ -299,8 +304,7 @@ async def test_r_on_a_rewritten_log_says_how_far_the_reread_is_then_clears_it(
             return leaf_hash(data)
 
         monkeypatch.setattr(_scan, "leaf_hash", held)
-        path = demo / "events.jsonl"
-        path.write_bytes(path.read_bytes().replace(b"Doha Agreement", b"Dpha Agreement"))
+        edit_in_place(demo)
         try:
             app.post_message(key_event("r"))
             for _ in range(3000):  # up to 30 s, for a loaded machine
@@ -382,8 +386,7 @@ async def test_verifying_clears_the_notices_that_would_cover_its_findings(demo: 
     app = make_app(demo)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        path = demo / "events.jsonl"
-        path.write_bytes(path.read_bytes().replace(b"Doha Agreement", b"Dpha Agreement"))
+        edit_in_place(demo)
         await press(pilot, "r")  # an error notice that stays 30 s: "press v to verify it"
         told = [n.title for n in app._notifications]
         await press(pilot, "v")
