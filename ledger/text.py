@@ -99,3 +99,22 @@ def hide_private_keys(text: str) -> str:
     """``text`` with any private key in it replaced by :data:`KEY_NOT_SHOWN`: every
     message the command line prints goes through it, since many quote what was typed."""
     return _PRIVATE_KEY.sub(KEY_NOT_SHOWN, text)
+
+
+LONG_WORD: Final = 200
+"""A word longer than this is cut in a message: a run of characters without a space,
+a quote or a semicolon (so that the quotes and the rest of the sentence stay)."""
+_LONG: Final = re.compile(rf"[^\s'\";]{{{LONG_WORD + 1},}}")
+
+
+def _cut(match: re.Match[str]) -> str:
+    word = match.group()
+    return f"{word[: LONG_WORD // 2]}…⟨{len(word) - LONG_WORD // 2} more characters⟩"
+
+
+def message(text: str) -> str:
+    """One line of a message the command line prints (an error, a warning, a note): any
+    private key hidden, every character shown as data (:func:`one_line`), and a word
+    longer than :data:`LONG_WORD` cut to its start, so that a pasted document given as
+    an id says which argument it was in one line, not in screens of it."""
+    return _LONG.sub(_cut, one_line(hide_private_keys(text)))

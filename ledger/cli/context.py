@@ -19,7 +19,7 @@ from ledger.cli.keyfile import load_key
 from ledger.errors import PassphraseNeeded, UsageError
 from ledger.keys import SigningKey, key_file_is_private, load_signing_key
 from ledger.ledger import Appended, Draft, Ledger, Snapshot, open_ledger
-from ledger.text import hide_private_keys, holds_private_key, one_line
+from ledger.text import holds_private_key, message, one_line
 
 
 class Context(msgspec.Struct):
@@ -146,10 +146,10 @@ class Context(msgspec.Struct):
         self.err.flush()
 
     def warn(self, text: str) -> None:
-        self.err.write(f"warning: {one_line(hide_private_keys(text))}\n")
+        self.err.write(f"warning: {message(text)}\n")
 
     def info(self, text: str) -> None:
-        self.err.write(one_line(hide_private_keys(text)) + "\n")
+        self.err.write(message(text) + "\n")
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from ledger import __version__
 from ledger.cli.context import Context
 from ledger.cli.options import Parser, common_parser
 from ledger.errors import EXIT_IO, EXIT_USAGE, LedgerError, UsageError
-from ledger.text import hide_private_keys, holds_private_key, one_line
+from ledger.text import holds_private_key, message
 
 EXIT_CODES = """\
 exit codes:
@@ -34,8 +34,8 @@ environment:
 class _Parser(Parser):
     """Usage errors are one line, like every other error, with where to look for help."""
 
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"error: {hide_private_keys(message)}; see '{self.prog} --help'\n")
+    def error(self, text: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message(text)}; see '{self.prog} --help'\n")
 
 
 GROUPS: dict[str, str] = {
@@ -110,7 +110,7 @@ def _run(argv: Sequence[str] | None) -> int:
         code: int = args.func(ctx, args)
         ctx.out.flush()  # here, where a full disk is one error line, not at exit
     except LedgerError as exc:
-        ctx.err.write(f"error: {one_line(hide_private_keys(exc.one_line()))}\n")
+        ctx.err.write(f"error: {message(exc.one_line())}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         ctx.err.write("interrupted\n")
@@ -122,10 +122,10 @@ def _run(argv: Sequence[str] | None) -> int:
         return 0
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
-        ctx.err.write(f"error: {hide_private_keys(f'{where}{exc.strerror or exc}')}\n")
+        ctx.err.write(f"error: {message(f'{where}{exc.strerror or exc}')}\n")
         return EXIT_IO
     except UnicodeError as exc:
-        ctx.err.write(f"error: text that is not valid UTF-8: {hide_private_keys(str(exc))}\n")
+        ctx.err.write(f"error: text that is not valid UTF-8: {message(str(exc))}\n")
         return EXIT_USAGE
     except Exception as exc:
         if interrupted(exc):
@@ -135,7 +135,7 @@ def _run(argv: Sequence[str] | None) -> int:
             raise  # a bug: its traceback is what a report needs
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         ctx.err.write(
-            f"error: the projections' database failed: {one_line(hide_private_keys(first))}; "
+            f"error: the projections' database failed: {message(first)}; "
             "run the command again, and if it fails again delete the ledger's .cache "
             "directory (it is rebuilt from the log)\n"
         )

@@ -1233,3 +1233,32 @@ def test_readers_of_the_projections_say_the_log_ends_in_a_torn_write(
         ], argv
     assert run("repair").code == 0
     assert "warning" not in run("show", claim).err
+
+
+def test_a_document_given_as_an_id_is_named_in_a_line_not_screens_of_it(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    """A pasted document (or a shell expansion gone wrong) given as an id was echoed in
+    full: 5,000 characters of one error line. It is cut to its start, and says so."""
+    add_claim(run, keys)
+    pasted = "Paragraph-" * 500
+    for argv in (("show", pasted), ("log", "--bogus", pasted)):
+        line = run(*argv).one_error_line()
+        assert len(line) < 400, argv
+        assert "Paragraph-Paragraph-" in line, argv
+        assert f"…⟨{len(pasted) - 100} more characters⟩" in line, argv
+    # An id of full length is never cut: it is what the user checks against the log.
+    missing = "clm_" + "7" * 26
+    assert f"'{missing}'" in run("show", missing).one_error_line()
+
+
+def test_a_usage_error_shows_terminal_escapes_in_what_was_typed_as_data(run: Run) -> None:
+    """The argument parser's one line quoted an unknown argument as it was, so an escape
+    in it (a copied coloured prompt, say) drove the terminal; every other error line
+    showed it as ⟨U+001B⟩."""
+    result = run("log", "--bogus", "\x1b[2J\x1b]0;owned\x07")
+    assert result.code == 2
+    line = result.one_error_line()
+    assert "\x1b" not in line
+    assert "\x07" not in line
+    assert "⟨U+001B⟩[2J" in line
