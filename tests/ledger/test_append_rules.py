@@ -395,6 +395,26 @@ def test_append_refuses_withdrawing_another_sources_attribution(book: Book) -> N
     book.refuses([withdraw(CLAIM, SECOND_SOURCE)], REVIEWER, RuleViolation, "reference")
 
 
+def test_attributing_a_source_again_is_accepted_and_one_withdrawal_ends_it(book: Book) -> None:
+    """docs/format.md §5: a second attribution of the same source is accepted, and the
+    source stays attributed once: the first withdrawal ends it, a second is refused."""
+    book.add([attribute(CLAIM, SOURCE)], REVIEWER)
+    book.add([attribute(CLAIM, SOURCE)], REVIEWER)
+    book.add([withdraw(CLAIM, SOURCE)], REVIEWER)
+    book.refuses([withdraw(CLAIM, SOURCE)], REVIEWER, RuleViolation, "reference")
+
+
+def test_after_a_redacted_attribution_any_withdrawal_on_the_claim_is_accepted(
+    book: Book,
+) -> None:
+    """Which source a redacted ``source.attributed`` named is unknown, so the rule can
+    no longer tell a withdrawal of it from one of a source never attributed."""
+    book.refuses([withdraw(CLAIM, SECOND_SOURCE)], REVIEWER, RuleViolation, "reference")
+    book.add([attribute(CLAIM, SOURCE)], REVIEWER)
+    book.ledger.redact(book.head(CLAIM), "erasure", OWNER, at=next(book.times), now=fixed_now)
+    book.add([withdraw(CLAIM, SECOND_SOURCE)], REVIEWER)
+
+
 # --- verdicts ----------------------------------------------------------------------
 
 
