@@ -21,7 +21,7 @@ from typing import Final, Literal
 import msgspec
 from msgspec import UNSET
 
-from ledger.codec import b64decode_canonical, canonical
+from ledger.codec import MAX_LINE_BYTES, b64decode_canonical, canonical
 from ledger.errors import DecodeError, UsageError
 from ledger.events import (
     BODY_TYPES,
@@ -288,6 +288,16 @@ def prepare(
         raise DecodeError(
             f"the {kind} entry does not match the schema: {exc}", rule="schema"
         ) from None
+    # The line is the header with the body in place of its hash and the signature added
+    # (finish): a line a verifier would refuse is never signed, let alone written.
+    size = len(header_bytes) + len(body_bytes) + _LINE_OVER_PARTS
+    if size > MAX_LINE_BYTES:
+        raise UsageError(
+            f"the {kind} entry would be a line of {size:,} bytes, over the "
+            f"{MAX_LINE_BYTES:,}-byte limit every verifier holds a line to",
+            hint="shorten its text, or cite a long document as a source instead of quoting it",
+            rule="line-too-long",
+        )
     return Prepared(
         kind,
         subject,
@@ -299,6 +309,11 @@ def prepare(
         body_bytes,
         SIGNING_PREFIX + header_bytes,
     )
+
+
+_LINE_OVER_PARTS: Final = len(',"sig":""') + 88 + len('"body":') - len('"body_hash":""') - 64
+"""A line's length less its header's and its body's: the signature member (88 base64
+characters) added, ``"body":`` in place of the ``body_hash`` member."""
 
 
 def finish(draft: Prepared, signature: bytes) -> Sealed:

@@ -22,7 +22,7 @@ import pytest
 
 from ledger import rules
 from ledger.entry import event_id, seal
-from ledger.errors import LedgerError, RuleViolation, StaleParent, UnknownKey
+from ledger.errors import LedgerError, RuleViolation, StaleParent, UnknownKey, UsageError
 from ledger.events import (
     AttributionWithdrawnBody,
     ClaimAssertedBody,
@@ -413,6 +413,38 @@ def test_after_a_redacted_attribution_any_withdrawal_on_the_claim_is_accepted(
     book.add([attribute(CLAIM, SOURCE)], REVIEWER)
     book.ledger.redact(book.head(CLAIM), "erasure", OWNER, at=next(book.times), now=fixed_now)
     book.add([withdraw(CLAIM, SECOND_SOURCE)], REVIEWER)
+
+
+def correction_of_length(claim: str, line_bytes: int, book: Book) -> Draft:
+    """A correction of ``claim`` whose line, sealed now, is ``line_bytes`` long."""
+    from ledger.codec import encode_entry
+    from ledger.entry import seal_line
+
+    def line_of(reason: str) -> int:
+        body = ClaimCorrectedBody(salt=salt(), text="T.", correction="typo", reason=reason)
+        sealed = seal_line(kind="claim.corrected", subject=claim, parent=book.head(claim),
+                           at="2024-06-01T00:00:00Z", body=body, key=REVIEWER)  # fmt: skip
+        assert len(sealed.line) == len(encode_entry(sealed.entry))
+        return len(sealed.line)
+
+    reason = "r" * (line_bytes - line_of(""))
+    body = ClaimCorrectedBody(salt=salt(), text="T.", correction="typo", reason=reason)
+    return Draft("claim.corrected", claim, body)
+
+
+def test_append_refuses_an_entry_whose_line_a_verifier_would_refuse_as_too_long(
+    book: Book,
+) -> None:
+    """A claim with long topics was signed and written as a 1.2 MB line: the checkpoint
+    signed over it, and every reader and verify refused the ledger from then on."""
+    from ledger.codec import MAX_LINE_BYTES, decode_entry
+
+    book.refuses([correction_of_length(CLAIM, MAX_LINE_BYTES + 1, book)], REVIEWER,
+                 UsageError, "line-too-long")  # fmt: skip
+    book.add([correction_of_length(CLAIM, MAX_LINE_BYTES, book)], REVIEWER)
+    last = book.ledger.events_path.read_bytes().splitlines()[-1]
+    assert len(last) == MAX_LINE_BYTES  # the longest line a verifier accepts
+    assert decode_entry(last).kind == "claim.corrected"
 
 
 # --- verdicts ----------------------------------------------------------------------
