@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.cli.context import Context
-from ledger.cli.options import nonempty, path, signing_parser, timestamp
+from ledger.cli.options import nonempty, path, person_name, signing_parser, timestamp
 from ledger.cli.output import print_appended
 from ledger.errors import BadKey, StorageError, UsageError
 from ledger.events import KeyGrantedBody, KeyRevokedBody
@@ -39,7 +39,11 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         "--key", required=True, metavar="KEYFILE", type=path, help="the owner's private key"
     )
     p.add_argument("--description", default="", help="one line saying what the ledger holds")
-    p.add_argument("--owner-name", help="the owner's display name (default: the key's comment)")
+    p.add_argument(
+        "--owner-name",
+        type=person_name,
+        help="the owner's display name (default: the key's comment)",
+    )
     p.add_argument("--at", type=timestamp, metavar="TIME", help="genesis time (default: now)")
     p.add_argument(
         "--unsafe-allow-test-keys",
@@ -83,7 +87,7 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
         "verdicts and status) or admin (also keys and redactions).",
     )
     p.add_argument("pubkey", metavar="PUBKEY", type=nonempty)
-    p.add_argument("--name", required=True, type=nonempty, help="the person's display name")
+    p.add_argument("--name", required=True, type=person_name, help="the person's display name")
     p.add_argument("--role", required=True, choices=["admin", "editor", "reviewer"])
     p.add_argument(
         "--unsafe-allow-test-keys",
@@ -273,16 +277,28 @@ def _keep_an_admin(snap: Snapshot, fingerprint: str, change: str) -> None:
 
 
 def _key_fingerprint(snap: Snapshot, text: str) -> str:
-    by_name = sorted(fp for fp, k in snap.state.keys.items() if k.name == text)
-    if len(by_name) == 1:
-        return by_name[0]
-    if by_name:
-        raise UsageError(
-            f"{text!r} names {len(by_name)} keys ({', '.join(by_name)})",
-            hint="give the fingerprint (or a unique prefix of it) instead",
-        )
+    """The key ``text`` names: by its display name or its fingerprint (or a unique
+    prefix of it, with or without ``SHA256:``). Text that could mean two keys, as a name
+    of one and a fingerprint prefix of another, is refused rather than one chosen."""
+    keys = snap.state.keys
     prefix = text if text.startswith("SHA256:") else f"SHA256:{text}"
-    return resolve(prefix, snap.state.keys, "key")
+    by_name = sorted(fp for fp, k in keys.items() if k.name == text)
+    by_print = sorted(fp for fp in keys if fp.startswith(prefix))
+    if prefix in keys:
+        by_print = [prefix]
+    found = sorted({*by_name, *by_print})
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise UsageError(
+            f"no key is named {text!r} or has a fingerprint starting with it",
+            hint="list the keys with 'factledger query \"SELECT name, fingerprint FROM keys_now\"'",
+        )
+    shown = ", ".join(f"{keys[fp].name} ({fp})" for fp in found[:5])
+    raise UsageError(
+        f"{text!r} could mean {len(found)} keys: {shown}",
+        hint="give the whole fingerprint",
+    )
 
 
 def cmd_key_revoke(ctx: Context, args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ledger.ledger import format_time
 from ledger.snapshot import parse_time
-from ledger.text import is_web_url
+from ledger.text import is_hidden, is_web_url
 
 
 class Parser(argparse.ArgumentParser):
@@ -139,6 +139,23 @@ def utf8_text(text: str) -> str:
 def nonempty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def person_name(text: str) -> str:
+    """A key's display name (``key grant --name``, ``init --owner-name``): one line,
+    without hidden characters or outer spaces, and not spelled like a fingerprint, which
+    ``key revoke`` would take it for."""
+    nonempty(text)
+    utf8_text(text)
+    if text != text.strip() or any(c in "\t\n" or is_hidden(c) for c in text):
+        raise argparse.ArgumentTypeError(
+            "must be one line without outer spaces, controls or invisible characters"
+        )
+    if text.upper().startswith("SHA256:"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} reads as a key fingerprint; a name must not ('key revoke' takes either)"
+        )
     return text
 
 

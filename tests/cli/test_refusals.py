@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.keys import SigningKey, save_signing_key
+from ledger.keys import SigningKey, parse_public_key, save_signing_key
 from tests.cli.support import (
     EVENT_ID,
     Keys,
@@ -820,8 +820,49 @@ def test_revoking_by_a_name_two_keys_share_lists_them(
     result = run("key", "revoke", "Edna", "--reason", "retired", "--key", keys.owner)
     assert result.code == 2
     line = result.one_error_line()
-    assert "'Edna' names 2 keys" in line
+    assert "'Edna' could mean 2 keys" in line
     assert SigningKey.from_seed(b"\x08" * 32).public.fingerprint in line
+
+
+def test_a_name_of_one_key_that_starts_another_keys_fingerprint_revokes_neither(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    """'key revoke' takes a name or a fingerprint prefix, and looked names up first: a
+    key granted under the name of another key's fingerprint prefix was revoked in that
+    key's place, which no later entry can undo."""
+    other = tmp_path / "keys" / "other.key"
+    save_signing_key(SigningKey.from_seed(b"\x0a" * 32, "other@example.org"), other, None)
+    editor_print = parse_public_key(Path(f"{keys.editor}.pub").read_text().strip()).fingerprint
+    stem = editor_print.removeprefix("SHA256:")[:4]
+    refused = run("key", "grant", f"{other}.pub", "--name", f"SHA256:{stem}", "--role",
+                  "reviewer", "--key", keys.owner)  # fmt: skip
+    assert refused.code == 2
+    assert "reads as a key fingerprint" in refused.one_error_line()
+    assert run("key", "grant", f"{other}.pub", "--name", stem, "--role", "reviewer",
+               "--key", keys.owner).code == 0  # fmt: skip
+    before = files(ledger_dir)
+    result = run("key", "revoke", stem, "--reason", "retired", "--key", keys.owner)
+    assert result.code == 2
+    line = result.one_error_line()
+    assert f"{stem!r} could mean 2 keys" in line
+    assert editor_print in line
+    assert files(ledger_dir) == before
+    missing = run("key", "revoke", "nobody", "--reason", "retired", "--key", keys.owner)
+    assert "no key is named 'nobody' or has a fingerprint starting with it" in (
+        missing.one_error_line()
+    )
+
+
+@pytest.mark.parametrize("name", ["Rui\nkey.revoked", " Rui", "Rui\u202e"])
+def test_a_key_name_on_more_than_one_line_or_with_hidden_characters_is_refused(
+    run: Run, keys: Keys, ledger_dir: Path, name: str
+) -> None:
+    before = files(ledger_dir)
+    result = run("key", "grant", f"{keys.reviewer}.pub", "--name", name, "--role", "reviewer",
+                 "--key", keys.owner)  # fmt: skip
+    assert result.code == 2
+    assert "one line without outer spaces" in result.one_error_line()
+    assert files(ledger_dir) == before
 
 
 def test_a_role_refusal_reads_as_english(run: Run, keys: Keys, ledger_dir: Path) -> None:
@@ -915,11 +956,22 @@ def test_a_newline_in_a_claim_cannot_forge_rows_of_show_or_history(
 def test_a_newline_in_a_key_name_keeps_log_and_verify_one_line_per_row(
     run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
 ) -> None:
+    """'key grant' refuses such a name; another tool, or a merged branch, may still
+    have written one, so the readers must show it on one line."""
+    from ledger.events import KeyGrantedBody
+    from ledger.keys import load_signing_key
+    from ledger.ledger import Draft, Ledger, new_salt
+
     eve = tmp_path / "keys" / "eve.key"
-    save_signing_key(SigningKey.from_seed(b"\x0e" * 32, "eve@example.org"), eve, None)
+    eve_key = SigningKey.from_seed(b"\x0e" * 32, "eve@example.org")
+    save_signing_key(eve_key, eve, None)
     name = "Eve\n    99  2024-01-01T00:00:00Z  owner  verdict.issued"
     assert run("key", "grant", f"{eve}.pub", "--name", name, "--role", "reviewer",
-               "--key", keys.owner).code == 0  # fmt: skip
+               "--key", keys.owner).code == 2  # fmt: skip
+    body = KeyGrantedBody(salt=new_salt(os.urandom), key=eve_key.public.openssh_line(),
+                          name=name, role="reviewer")  # fmt: skip
+    grant = Draft("key.granted", eve_key.public.fingerprint, body)
+    Ledger.open(ledger_dir).append([grant], load_signing_key(keys.owner, None))
     lines = run("log").out.splitlines()
     assert len(lines) == len(run("log", "--json").out.splitlines())
     assert not any(line.lstrip().startswith("99  ") for line in lines)
