@@ -133,6 +133,9 @@ class StaleParent(RuleViolation):
 class TornWrite(LedgerError):
     """The log ends in a partial line without its newline."""
 
+    whole_entry = False
+    """The partial line is a whole valid entry that lacks only its newline."""
+
 
 class InconsistentTree(LedgerError):
     """A Merkle proof or checkpoint does not match the log (RFC 9162 §2.1)."""

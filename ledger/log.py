@@ -68,13 +68,58 @@ def scan(
             if len(pending) > RUNAWAY_LINE:
                 raise runaway_line(path, index + 1)
         if pending:
-            raise TornWrite(
-                f"the log ends in a partial line of {len(pending)} bytes (a torn write)",
-                hint="run 'factledger repair' to move the partial tail aside",
+            whole = is_whole_entry(pending)
+            torn = TornWrite(
+                describe_tail(len(pending), whole),
+                hint=f"run 'factledger repair' to {repair_of_tail(whole)}",
                 path=str(path),
                 line=index + 1,
                 rule="torn-tail",
             )
+            torn.whole_entry = whole
+            raise torn
+
+
+def is_whole_entry(tail: bytes) -> bool:
+    """Whether ``tail``, the bytes after the log's last newline, is a whole valid entry:
+    a write that lost only its newline (an editor that strips it, a copy cut one byte
+    short), which ``repair`` completes rather than moves aside."""
+    from ledger.codec import decode_entry  # here: only a log that ends badly needs it
+    from ledger.errors import LedgerError
+
+    try:
+        decode_entry(tail)
+    except LedgerError:
+        return False
+    return True
+
+
+def ends_in_whole_entry(path: Path, torn: int) -> bool:
+    """:func:`is_whole_entry` of the last ``torn`` bytes of the log at ``path``."""
+    from ledger.codec import MAX_LINE_BYTES
+
+    if torn > MAX_LINE_BYTES:
+        return False
+    return is_whole_entry(read_tail(path, _size(path) - torn))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError as exc:
+        raise io_error("read it", path, exc, missing=NOT_A_LEDGER) from None
+
+
+def describe_tail(size: int, whole: bool) -> str:
+    """What a log ending in ``size`` bytes without a newline has at its end."""
+    if whole:
+        return f"the log's last line, a whole entry of {size} bytes, lacks its newline"
+    return f"the log ends in a partial line of {size} bytes (a torn write)"
+
+
+def repair_of_tail(whole: bool) -> str:
+    """What ``factledger repair`` does to such a tail."""
+    return "add the newline back" if whole else "move the partial tail aside"
 
 
 RUNAWAY_LINE: Final = 64 << 20

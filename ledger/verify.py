@@ -120,7 +120,9 @@ def verify(
     report.void = list(run.state.void)
     report.findings.extend(run.findings)
     report.findings.extend(findings.check_state(run.state, run.file))
-    findings.check_checkpoint(checkpoint, findings.ledger_keys(run.state), report)
+    findings.check_checkpoint(
+        checkpoint, findings.ledger_keys(run.state), report, unterminated=run.unterminated
+    )
     if since is not None and old is not None:
         findings.check_since(since, old, run.edge_at, run.keys_at, run.file, report)
     report.findings.sort(key=lambda f: (f.line is None, f.line or 0))
@@ -139,6 +141,7 @@ def _lines(path: Path, run: _Run, offset: int = 0, index: int = 0) -> Iterator[l
     try:
         yield from log.scan(path, start_offset=offset, start_index=index)
     except TornWrite as exc:
+        run.unterminated = exc.whole_entry
         run.findings.append(
             Finding("torn-tail", exc.message, line=exc.line, hint=exc.hint, file=run.file)
         )
@@ -171,6 +174,8 @@ class _Run:
         self.edge_at: dict[int, bytes] = {}
         self.watch: set[int] = set()
         self.findings: list[Finding] = []
+        self.unterminated = False
+        """The log ends in a whole entry without its newline (not counted in the size)."""
         self.skip_below = skip_signatures_below or 0
         self.keys_at: dict[int, list[PublicKey]] = {}
         self.signatures = Signatures(workers)

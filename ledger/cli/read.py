@@ -115,11 +115,12 @@ def _open(ctx: Context, *, read_only: bool = False) -> Projection:
     with ledger.reading(), build_progress(ctx.err) as tell:
         projection = open_projection(ledger, read_only=read_only, on_build=tell)
         torn = log.partial_tail(ledger.events_path)  # no writer is mid-append now
+        whole = bool(torn) and log.ends_in_whole_entry(ledger.events_path, torn)
     if torn:
         # as the projections do, the whole entries are read; log and verify refuse
         ctx.warn(
-            f"{ledger.events_path}: the log ends in a partial line of {torn} bytes (a torn "
-            "write), left out of what is shown; run 'factledger repair' to move it aside"
+            f"{ledger.events_path}: {log.describe_tail(torn, whole)}, left out of what is "
+            f"shown; run 'factledger repair' to {log.repair_of_tail(whole)}"
         )
     if projection.path is None and projection.note and projection.note != "asked for":
         ctx.warn(f"projection kept in memory: {projection.note}")

@@ -1281,10 +1281,20 @@ def test_readers_of_the_projections_say_the_log_ends_in_a_torn_write(
         assert result.code == 0, (argv, result.err)
         assert result.err.splitlines() == [
             f"warning: {log_path}: the log ends in a partial line of 22 bytes (a torn write), "
-            "left out of what is shown; run 'factledger repair' to move it aside"
+            "left out of what is shown; run 'factledger repair' to move the partial tail aside"
         ], argv
     assert run("repair").code == 0
     assert "warning" not in run("show", claim).err
+    # A whole entry that lost only its newline is no torn write, and repair keeps it.
+    whole = log_path.read_bytes()
+    log_path.write_bytes(whole[:-1])
+    last = len(whole.splitlines()[-1])
+    assert run("query", "SELECT count(*) FROM events").err.splitlines() == [
+        f"warning: {log_path}: the log's last line, a whole entry of {last} bytes, lacks its "
+        "newline, left out of what is shown; run 'factledger repair' to add the newline back"
+    ]
+    assert run("repair").code == 0
+    assert log_path.read_bytes() == whole
 
 
 def test_a_document_given_as_an_id_is_named_in_a_line_not_screens_of_it(

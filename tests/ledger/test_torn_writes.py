@@ -157,7 +157,14 @@ def test_every_truncation_is_reported_and_repaired_without_losing_a_complete_ent
             ledger.load()
         assert caught.value.line == complete + 1, cut
         assert caught.value.hint is not None
-        assert "repair" in caught.value.hint, cut
+        lost_only_its_newline = original[cut] == ord("\n")
+        assert caught.value.whole_entry == lost_only_its_newline, cut
+        if lost_only_its_newline:  # not called a torn write: repair keeps it whole
+            assert "a whole entry" in caught.value.message, cut
+            assert caught.value.hint == "run 'factledger repair' to add the newline back", cut
+        else:
+            assert "partial line" in caught.value.message, cut
+            assert caught.value.hint == "run 'factledger repair' to move the partial tail aside"
 
         backup = ledger.repair()
         after = ledger.events_path.read_bytes()
@@ -270,3 +277,24 @@ def test_partial_tail_counts_the_bytes_after_the_last_newline(
     path.write_bytes(content)
     monkeypatch.setattr(log, "READ_CHUNK", 3)  # a partial line longer than a block
     assert log.partial_tail(path) == torn
+
+
+def test_verify_calls_a_last_entry_without_its_newline_that_and_not_a_truncation(
+    ledger: Ledger,
+) -> None:
+    """The checkpoint counts the entry whose newline is missing; the log's whole lines
+    do not. verify said the log was truncated and to restore entries from git, though
+    nothing was lost and repair only adds the newline."""
+    from ledger.verify import verify
+
+    data = ledger.events_path.read_bytes()
+    ledger.events_path.write_bytes(data[:-1])
+    report = verify(ledger.root, config=ledger.config, workers=1)
+    assert [(f.rule, f.line) for f in report.findings] == [("torn-tail", 4)]
+    assert "lacks its newline" in report.findings[0].message
+    assert ledger.repair() is None
+    assert verify(ledger.root, config=ledger.config, workers=1).ok
+    # A cut inside the entry is still both: a torn write, and a log shorter than its checkpoint.
+    ledger.events_path.write_bytes(data[:-2])
+    cut = verify(ledger.root, config=ledger.config, workers=1)
+    assert [f.rule for f in cut.findings] == ["torn-tail", "checkpoint"]
