@@ -10,7 +10,7 @@ against an earlier checkpoint.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
 from ledger import merkle, rules
@@ -177,6 +177,25 @@ def ledger_keys(state: rules.LedgerState) -> list[PublicKey]:
         for k in state.keys.values()
         if k.revoked is None or (k.revoked == "retired" and k.revoked_seq == last)
     ]
+
+
+def test_key_grants(grants: list[tuple[str, Finding]], state: rules.LedgerState) -> list[Finding]:
+    """The grants of published demo/test keys, as the whole log leaves them: an error,
+    unless the key now stands revoked as compromised with no ``void_after``, so that all
+    it signed is void and it signs nothing more; then a notice that it was let in."""
+    out = []
+    for fingerprint, grant in grants:
+        key = state.keys.get(fingerprint)
+        if key is not None and key.revoked == "compromised" and key.void_after is None:
+            grant = replace(
+                grant,
+                message=grant.message + "; it was revoked as compromised since, and all "
+                "it signed is void",
+                hint=None,
+                severity="notice",
+            )
+        out.append(grant)
+    return out
 
 
 def check_checkpoint(

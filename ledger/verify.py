@@ -119,6 +119,7 @@ def verify(
     report.entries, report.root = run.state.size, merkle.edge_root(run.edge)
     report.void = list(run.state.void)
     report.findings.extend(run.findings)
+    report.findings.extend(findings.test_key_grants(run.test_grants, run.state))
     report.findings.extend(findings.check_state(run.state, run.file))
     findings.check_checkpoint(
         checkpoint, findings.ledger_keys(run.state), report, unterminated=run.unterminated
@@ -175,6 +176,8 @@ class _Run:
         self.watch: set[int] = set()
         self.findings: list[Finding] = []
         self.unterminated = False
+        self.test_grants: list[tuple[str, Finding]] = []
+        """Grants of published demo/test keys, judged once the whole log is read."""
         """The log ends in a whole entry without its newline (not counted in the size)."""
         self.skip_below = skip_signatures_below or 0
         self.keys_at: dict[int, list[PublicKey]] = {}
@@ -214,16 +217,20 @@ class _Run:
             self.state.size += 1
             return merkle.leaf_hash(line.data)
         if entry.kind == "key.granted" and is_test_key(entry.subject) and not self.allow_test_keys:
-            self.findings.append(
-                Finding(
-                    "key-grant",
-                    f"this grants a published demo/test key ({entry.subject}), which anyone "
-                    "can sign with",
-                    lineno,
-                    eid,
-                    hint="revoke it as compromised; for the bundled demo pass "
-                    "--unsafe-allow-test-keys",
-                    file=self.file,
+            # judged at the end: a revocation later in the log may have contained it
+            self.test_grants.append(
+                (
+                    entry.subject,
+                    Finding(
+                        "key-grant",
+                        f"this grants a published demo/test key ({entry.subject}), which anyone "
+                        "can sign with",
+                        lineno,
+                        eid,
+                        hint="revoke it as compromised without --void-after, which voids all it "
+                        "signed; for the bundled demo pass --unsafe-allow-test-keys",
+                        file=self.file,
+                    ),
                 )
             )
         for problem in rules.violations(self.state, entry, eid, now=self.now, skew=self.skew):

@@ -810,6 +810,35 @@ def test_a_published_demo_key_is_neither_granted_nor_an_owner_and_verify_reports
     assert run("verify", "--unsafe-allow-test-keys").code == 0
 
 
+def test_a_published_key_let_in_is_contained_only_by_voiding_all_it_signed(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    """The key-grant finding's hint said to revoke the key as compromised, and after
+    that verify still failed, for ever. A revocation that voids everything the key
+    signed (no --void-after) contains it: the grant is then a notice. Retiring it, or
+    voiding only part of what it signed, leaves entries anyone could have signed."""
+    lines = {}
+    for label in ("ravi", "lena", "hana"):
+        assert run("key", "grant", DEMO_KEYS / f"demo-{label}.key.pub", "--name", label,
+                   "--role", "reviewer", "--key", keys.owner,
+                   "--unsafe-allow-test-keys").code == 0  # fmt: skip
+        lines[label] = len(run("log").out.splitlines())
+    checked = run("verify", "--format", "json")
+    hint = json.loads(checked.out)["findings"][0]["hint"]
+    assert "revoke it as compromised without --void-after" in hint
+    assert run("claim", "add", "Signed by lena.", "--key", DEMO_KEYS / "demo-lena.key").code == 0
+    mark = json.loads(run("log", "--json").out.splitlines()[-1])["id"]  # lena's claim
+    assert run("key", "revoke", "ravi", "--reason", "retired", "--key", keys.owner).code == 0
+    assert run("key", "revoke", "lena", "--reason", "compromised", "--void-after", mark,
+               "--key", keys.owner).code == 0  # fmt: skip
+    assert run("key", "revoke", "hana", "--reason", "compromised", "--key", keys.owner).code == 0
+    checked = run("verify", "--format", "json")
+    assert checked.code == 1
+    grants = {f["line"]: f["severity"] for f in json.loads(checked.out)["findings"]
+              if f["rule"] == "key-grant"}  # fmt: skip
+    assert grants == {lines["ravi"]: "error", lines["lena"]: "error", lines["hana"]: "notice"}
+
+
 def test_revoking_by_a_name_two_keys_share_lists_them(
     run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
 ) -> None:
