@@ -78,7 +78,7 @@ class Reader:
     ) -> Reader:
         """Open (building or catching up) the ledger's projection, unless one is given."""
         if projection is None:
-            projection = open_projection(ledger)
+            projection = open_projection(ledger, long_lived=True)
         return cls(ledger, projection, unsafe_allow_test_keys=unsafe_allow_test_keys)
 
     def close(self) -> None:

@@ -84,7 +84,7 @@ def open_tui(ledger: Ledger, *, unsafe_allow_test_keys: bool = False) -> None:
     sys.stderr.write("opening the ledger (a large one's first opening builds its projection)\n")
     ledger.on_fold = None  # nothing may write to the terminal under the UI,
     with build_progress(sys.stderr) as tell:
-        projection = open_projection(ledger, on_build=tell)
+        projection = open_projection(ledger, on_build=tell, long_lived=True)
     projection.on_build = None  # not even a rebuild there (after 'r')
     with projection:
         run(ledger, projection=projection, unsafe_allow_test_keys=unsafe_allow_test_keys)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -209,8 +210,74 @@ def quiet_connect(database: str, **options: Any) -> duckdb.DuckDBPyConnection:
     return con
 
 
+LOCK_WAIT = 3.0
+"""How long a process waits for another to let go of the cache file (DuckDB lets one
+process at a time open it): a command-line read holds it for well under a second, and
+a terminal UI for as long as it is open, so waiting longer would only delay the fallback."""
+_HOLDER: Final = re.compile(r"\(PID (\d+)\)")
+
+
+def _marker(path: Path) -> Path:
+    return path.with_name(path.name + ".holder")
+
+
+def _held_by(path: Path) -> str | None:
+    """The process id a long-lived holder of the cache file wrote beside it, if any."""
+    try:
+        return _marker(path).read_text(encoding="ascii").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def mark_held(path: Path) -> Path | None:
+    """Say beside the cache file that this process holds it for long (a terminal UI),
+    so that others fall back at once instead of waiting :data:`LOCK_WAIT` for it."""
+    marker = _marker(path)
+    try:
+        marker.write_text(f"{os.getpid()}\n", encoding="ascii")
+    except OSError:
+        return None
+    return marker
+
+
+def unmark_held(path: Path) -> None:
+    """Undo :func:`mark_held` for the cache file ``path``, if this process marked it."""
+    if _held_by(path) == str(os.getpid()):
+        with contextlib.suppress(OSError):
+            _marker(path).unlink()
+
+
+class Held(Exception):
+    """Another process holds the cache file (DuckDB lets one process at a time open it)."""
+
+
+def open_file(path: Path, **options: Any) -> duckdb.DuckDBPyConnection:
+    """Connect to the cache file, waiting up to :data:`LOCK_WAIT` seconds for another
+    process to let go of it, or not at all when that process said it holds it for long
+    (:func:`mark_held`). Raises :class:`Held` saying which, or DuckDB's own error."""
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            return quiet_connect(str(path), **options)
+        except duckdb.Error as exc:
+            message = first_line(exc)
+            if "lock" not in message.lower():
+                raise
+            found = _HOLDER.search(message)
+            pid = found.group(1) if found else None
+            if pid is not None and pid == _held_by(path):
+                raise Held(f"a terminal UI (PID {pid}) has {path} open") from None
+            if time.monotonic() >= deadline:
+                by = f" (PID {pid})" if pid else ""
+                raise Held(
+                    f"another process{by} has had {path} open for over {LOCK_WAIT:g} s"
+                ) from None
+            time.sleep(0.05)
+
+
 def connect(cache_dir: Path) -> tuple[duckdb.DuckDBPyConnection, Path | None, str | None]:
-    """Open (or create) the cache file; fall back to memory when it cannot be written."""
+    """Open (or create) the cache file (:func:`open_file`); fall back to memory when it
+    cannot be written or another process holds it."""
     path = cache_dir / CACHE_NAME
     try:
         cache_dir.mkdir(exist_ok=True)
@@ -220,11 +287,12 @@ def connect(cache_dir: Path) -> tuple[duckdb.DuckDBPyConnection, Path | None, st
         return quiet_connect(":memory:"), None, f"cache directory not writable ({exc})"
     for attempt in (1, 2):
         try:
-            return quiet_connect(str(path)), path, None
+            return open_file(path), path, None
+        except Held as held:
+            return quiet_connect(":memory:"), None, str(held)
         except duckdb.Error as exc:
-            message = first_line(exc)
-            if "lock" in message.lower() or attempt == 2:
-                return quiet_connect(":memory:"), None, message
+            if attempt == 2:
+                return quiet_connect(":memory:"), None, first_line(exc)
             # Not a DuckDB file, or a damaged one: it is only a cache.
             for stale in (path, path.with_name(path.name + ".wal")):
                 with contextlib.suppress(OSError):

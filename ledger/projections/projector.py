@@ -44,16 +44,20 @@ from ledger.ledger import Ledger
 from ledger.projections import _scan
 from ledger.projections._loader import (
     CACHE_NAME,
+    Held,
     Reapply,
     connect,
     first_line,
     is_damage,
     is_write_failure,
+    mark_held,
+    open_file,
     quiet_connect,
     stage_checked,
     stage_file,
     stage_lines,
     stat_file,
+    unmark_held,
 )
 from ledger.projections._scan import Pieces, Scan, Tell, read_range
 
@@ -180,6 +184,7 @@ class Projection:
         self._memo: dict[str, tuple[int, object]] = {}
         self._memo_lock = threading.Lock()
         self._generation = 0
+        self._marked = False
         self.on_build: Tell | None = None
         """Told how far a rebuild's or catch-up's pass over the log is, and ``(end, end)``
         when DuckDB is left to write the tables (a rebuild of a million entries takes
@@ -191,6 +196,9 @@ class Projection:
 
     def close(self) -> None:
         self._con.close()
+        if self._marked and self.path is not None:
+            unmark_held(self.path)
+            self._marked = False
 
     def memo(self, key: str, load: Callable[[], T]) -> T:
         """``load()``, kept until the next refresh or rebuild (for small tables read often).
@@ -497,13 +505,13 @@ class Projection:
         if self.path is not None:
             self._con.close()
             try:
-                self._con = quiet_connect(
-                    str(self.path), read_only=True, config={"enable_external_access": False}
+                self._con = open_file(
+                    self.path, read_only=True, config={"enable_external_access": False}
                 )
-            except duckdb.Error as exc:
+            except (Held, duckdb.Error) as exc:
+                why = str(exc) if isinstance(exc, Held) else first_line(exc)
                 raise StorageError(
-                    f"could not reopen {self.path} read-only: {first_line(exc)}",
-                    hint="another factledger process may hold the cache; retry",
+                    f"could not reopen {self.path} read-only: {why}", hint="retry"
                 ) from None
         else:
             self._con.execute("SET enable_external_access = false")
@@ -525,11 +533,15 @@ def open_projection(
     read_only: bool = False,
     in_memory: bool = False,
     on_build: Tell | None = None,
+    long_lived: bool = False,
 ) -> Projection:
     """Open the ledger's projections, caught up with its log unless ``refresh`` is false.
 
     ``read_only`` refuses writes and file access (for arbitrary SQL); ``in_memory``
-    skips the cache file; ``on_build`` becomes :attr:`Projection.on_build`.
+    skips the cache file; ``on_build`` becomes :attr:`Projection.on_build`. DuckDB lets
+    one process at a time open the cache file: another waits for it a little, then
+    reads a projection of its own in memory; ``long_lived`` (a terminal UI, open for
+    hours) says so beside the file, so that others do not wait for it.
     """
     note: str | None = "asked for"
     path: Path | None = None
@@ -539,6 +551,8 @@ def open_projection(
         con, path, note = connect(ledger.cache_dir)
     projection = Projection(con, ledger.events_path, path, note)
     projection.on_build = on_build
+    if long_lived and path is not None:
+        projection._marked = mark_held(path) is not None
     try:
         if refresh:
             projection.refresh(full_check=full_check)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,14 @@ import pytest
 from ledger.entry import event_id
 from ledger.errors import DecodeError
 from ledger.ledger import Ledger
-from ledger.projections import CACHE_NAME, SCHEMA_VERSION, Projection, open_projection, queries
+from ledger.projections import (
+    CACHE_NAME,
+    SCHEMA_VERSION,
+    Projection,
+    _loader,
+    open_projection,
+    queries,
+)
 from tests.projections.conftest import VECTORS, Builder, project
 
 HOLD = (
@@ -267,27 +277,75 @@ def test_a_cache_that_cannot_be_written_falls_back_to_memory_with_the_reason(
     assert dump(again) == expected
 
 
-def test_a_cache_locked_by_another_process_falls_back_to_memory(
-    builder: Builder, open_proj: list[Projection]
-) -> None:
-    small(builder)
-    open_projection(builder.ledger).close()
-    cache = builder.ledger.cache_dir / CACHE_NAME
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD.format(path=str(cache))],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+HOLD_PROJECTION = (
+    "import sys; from pathlib import Path; from ledger.ledger import Ledger; from "
+    "ledger.projections import open_projection; "
+    "p = open_projection(Ledger.open(Path(sys.argv[1])), long_lived=True); "
+    "print('held', flush=True); sys.stdin.read(); p.close()"
+)
+
+
+@contextlib.contextmanager
+def held(*argv: str) -> Iterator[subprocess.Popen[str]]:
+    """A process that holds the cache file (as another command or a terminal UI does)
+    until its standard input is closed."""
+    holder = subprocess.Popen([sys.executable, "-c", *argv], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        if holder.stdin is not None and not holder.stdin.closed:
+            holder.stdin.close()
+        holder.wait(timeout=10)
+        assert holder.stdout is not None
+        holder.stdout.close()
+
+
+def test_a_cache_held_by_another_process_is_waited_for_then_read_in_memory(
+    builder: Builder, open_proj: list[Projection], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Readers fell back to a projection in memory at once, with DuckDB's raw lock
+    error as the reason: ten reads at once each rebuilt the whole log (30 s at a
+    million entries). A reader now waits a little for the file."""
+    small(builder)
+    open_projection(builder.ledger).close()
+    cache = builder.ledger.cache_dir / CACHE_NAME
+    monkeypatch.setattr(_loader, "LOCK_WAIT", 0.3)
+    with held(HOLD.format(path=str(cache))) as holder:
         projection = project(builder.ledger, open_proj)
         assert projection.path is None
-        assert "lock" in (projection.note or "").lower()
+        assert projection.note == (
+            f"another process (PID {holder.pid}) has had {cache} open for over 0.3 s"
+        )
         assert queries.size(projection) == 7
-    finally:
-        holder.communicate(timeout=10)
+    # Let go of while the reader waits, the file is read.
+    monkeypatch.setattr(_loader, "LOCK_WAIT", 30.0)
+    with held(HOLD.format(path=str(cache))) as holder:
+        threading.Timer(0.5, holder.stdin.close if holder.stdin else None).start()
+        projection = project(builder.ledger, open_proj)
+        assert projection.path == cache
+        assert projection.note is None
+        assert queries.size(projection) == 7
+
+
+def test_a_terminal_ui_holding_the_cache_is_not_waited_for(
+    builder: Builder, open_proj: list[Projection], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A terminal UI holds the file as long as it is open: waiting for it would only
+    delay every command by the whole wait. It says so beside the file."""
+    small(builder)
+    cache = builder.ledger.cache_dir / CACHE_NAME
+    monkeypatch.setattr(_loader, "LOCK_WAIT", 600.0)  # a wait would fail the test's timeout
+    with held(HOLD_PROJECTION, str(builder.ledger.root)) as holder:
+        assert (cache.parent / f"{CACHE_NAME}.holder").read_text() == f"{holder.pid}\n"
+        projection = project(builder.ledger, open_proj)
+        assert projection.path is None
+        assert projection.note == f"a terminal UI (PID {holder.pid}) has {cache} open"
+        assert queries.size(projection) == 7
+    assert not (cache.parent / f"{CACHE_NAME}.holder").exists()  # closed, it says so too
+    assert project(builder.ledger, open_proj).path == cache
 
 
 def test_a_torn_final_line_is_left_out_until_it_is_whole(

@@ -573,3 +573,26 @@ def test_a_reader_loading_while_a_writer_updates_the_state_cache_sees_one_state(
         assert snapshot.size == len(book.ids())
     finally:
         snapshot.close()
+
+
+def test_readers_at_the_same_moment_wait_for_the_projection_file_not_fail(
+    tmp_path: Path,
+) -> None:
+    """DuckDB lets one process at a time open the projection file. Readers started
+    together each fell back to a rebuild in memory, printing DuckDB's lock error, and
+    a `query` that reopens the file read-only failed with it (exit 3). Each now waits
+    for the file, briefly, and every one answers from it."""
+    demo = Path(__file__).resolve().parents[2] / "fixtures" / "ledgers"
+    root = tmp_path / "demo"
+    shutil.copytree(demo / "firstpost-2024-al-qaeda-taliban", root)
+    assert run_factledger("query", "SELECT 1", cwd=root).returncode == 0  # builds the cache
+    argvs = [("query", "SELECT count(*) FROM events"), ("show", "clm_gideosdvlpte")] * 5
+    readers = [
+        subprocess.Popen([*factledger_command(), *argv], cwd=root, env=clean_env(),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for argv in argvs
+    ]  # fmt: skip
+    answers = [reader.communicate(timeout=120) for reader in readers]
+    assert [reader.returncode for reader in readers] == [0] * len(argvs)
+    assert [err for _, err in answers] == [""] * len(argvs)
+    assert {out for out, _ in answers[0::2]} == {"count_star()\n------------\n210\n(1 row)\n"}
