@@ -168,7 +168,14 @@ def _seq_at(cur: Cur, bound: str, head: int, typed: str) -> int:
     if row is None or row[0] is None:
         return head
     if int(row[0]) == 0:
-        raise UsageError(f"nothing was recorded on or before {typed}")
+        first = fetch_one(cur, 'SELECT "at" FROM events WHERE seq = 0', [])
+        raise UsageError(
+            f"the log is empty as of {typed}: its first entry (#0) is stated at "
+            f"{first[0] if first else 'a later time'}, and a date reads the log up to the "
+            "first entry stated after it",
+            hint="an entry backdated with --at is seen from its position in the log on: "
+            "give that position (--as-of N; 'factledger log' lists them)",
+        )
     return int(row[0]) - 1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -123,8 +124,16 @@ def test_a_backdated_entry_does_not_make_every_later_date_mean_the_end_of_the_lo
         assert head == b.appended[-1].seq
         assert queries.position(proj, "2024-04-02") == asserted  # not the backdated end
         assert queries.position(proj, "2024-04-03") == head
-        with pytest.raises(UsageError, match="nothing was recorded"):
+        with pytest.raises(UsageError) as caught:
             queries.position(proj, "2001-06-01")  # the log began later
+    # It said "nothing was recorded on or before 2001-06-01", untrue of the claim stated
+    # in 2001: it says where the log begins, and how to see the backdated entry.
+    genesis = json.loads(b.ledger.events_path.read_bytes().splitlines()[0])
+    assert caught.value.message.startswith(
+        f"the log is empty as of 2001-06-01: its first entry (#0) is stated at {genesis['at']}"
+    )
+    assert caught.value.hint is not None
+    assert "--as-of N" in caught.value.hint
 
 
 def test_claims_list_filters_and_pages(desk: Desk, proj: Projection) -> None:
