@@ -116,16 +116,32 @@ def require_current_key(state: rules.LedgerState, key: SigningKey) -> None:
         )
 
 
-def _refuse_compromising(state: rules.LedgerState, key: SigningKey) -> None:
+def _refuse_compromising(
+    state: rules.LedgerState, key: SigningKey, batch: Sequence[Appended]
+) -> None:
     """A batch may not leave its own signer revoked as compromised: the checkpoint that
     key would sign over it is one no verifier accepts (a thief's key signs nothing)."""
     signer = state.keys.get(key.public.fingerprint)
-    if signer is not None and signer.revoked == "compromised":
+    if signer is None or signer.revoked != "compromised":
+        return
+    revoked = [a.entry.subject for a in batch if a.entry.kind == "key.revoked"]
+    if signer.fingerprint in revoked or not revoked:
         raise UsageError(
             f"this would revoke {signer.name}'s key, which signs it, as compromised: the "
             "checkpoint it signed over the revocation could not be trusted",
             hint="revoke it with another admin's key (--key FILE); nothing was written",
         )
+    # Revoked in turn: the key it revokes admitted the signer in the window it voids.
+    target = state.keys.get(revoked[-1])
+    name = target.name if target is not None else revoked[-1]
+    raise UsageError(
+        f"revoking {name}'s key as compromised would also revoke {signer.name}'s key, which "
+        f"signs this: {name} admitted it in the window the revocation voids (after "
+        "--void-after, or ever without it), and the checkpoint it signed could not be trusted",
+        hint=f"give --void-after the last entry of {name}'s you still trust, one after that "
+        f"grant, or sign with an admin key {name} did not admit in that window; nothing "
+        "was written",
+    )
 
 
 class Refused(RuleViolation):
@@ -191,7 +207,7 @@ class Writer:
                 sealed, lines = _Sealing(
                     self.snapshot, key, at or format_time(wall), wall, pool
                 ).run(drafts)
-            _refuse_compromising(self.snapshot.state, key)
+            _refuse_compromising(self.snapshot.state, key, sealed)
         except BaseException as exc:
             self._undo(exc)  # the fold advanced past the refused batch's first drafts
             raise

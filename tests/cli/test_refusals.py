@@ -781,6 +781,31 @@ def test_an_admin_revoking_its_own_key_as_compromised_is_sent_to_another_admin(
     assert run("verify").code == 0  # an admin retiring itself signs its last checkpoint
 
 
+def test_revoking_the_admin_who_admitted_the_signer_says_so_and_how_to_keep_it(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    """Revoking the owner as compromised with Ada's key also revokes Ada's (the owner
+    admitted her in the voided window). It said 'this would revoke Ada's key … revoke it
+    with another admin's key', though Ada's key was that other key."""
+    ada = tmp_path / "keys" / "ada.key"
+    save_signing_key(SigningKey.from_seed(b"\x09" * 32, "ada@example.org"), ada, None)
+    assert run("key", "grant", f"{ada}.pub", "--name", "Ada", "--role", "admin",
+               "--key", keys.owner).code == 0  # fmt: skip
+    assert run("claim", "note", add_claim(run, keys), "checked", "--key", keys.owner).code == 0
+    trusted = json.loads(run("log", "--json").out.splitlines()[-1])["id"]  # the owner's note
+    owner = json.loads(run("log", "--json").out.splitlines()[0])["entry"]["author"]
+    before = files(ledger_dir)
+    result = run("key", "revoke", owner, "--reason", "compromised", "--key", str(ada))
+    assert result.code == 2
+    line = result.one_error_line()
+    assert "would also revoke Ada's key, which signs this" in line
+    assert "give --void-after the last entry" in line
+    assert "revoke it with another admin's key" not in line
+    assert files(ledger_dir) == before
+    assert run("key", "revoke", owner, "--reason", "compromised", "--void-after", trusted,
+               "--key", str(ada)).code == 0  # fmt: skip
+
+
 DEMO_KEYS = Path(__file__).parents[2] / "fixtures" / "keys"
 
 
