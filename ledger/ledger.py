@@ -305,12 +305,15 @@ class Ledger:
         except OSError:
             return b""
 
-    def reading(self) -> contextlib.AbstractContextManager[None]:
+    def reading(
+        self, *, on_wait: Callable[[], None] | None = None
+    ) -> contextlib.AbstractContextManager[None]:
         """A shared lock for a reader that must see the log and checkpoint as one state.
 
         Never call it while holding the writer's lock (the two would wait on each other).
+        ``on_wait`` is called once if a writer holds it.
         """
-        return log.shared(self.lock_path)
+        return log.shared(self.lock_path, on_wait=on_wait)
 
     def save_cache(self, snap: Snapshot) -> None:
         """Keep ``snap``'s state in ``.cache/`` for the next writer (call under the lock)."""
@@ -367,12 +370,14 @@ class Ledger:
         at: str | None = None,
         now: Clock = utc_now,
         rng: Rng = os.urandom,
+        on_wait: Callable[[], None] | None = None,
     ) -> Appended:
         """Append ``entry.redacted`` and rewrite the target line to its header form.
 
         Both happen in one atomic replacement of the log (temp file, fsync, rename).
+        ``on_wait`` is called once if another writer holds the lock.
         """
-        with log.locked(self.lock_path):
+        with log.locked(self.lock_path, on_wait=on_wait):
             snap = self._load_extending_checkpoint()
             info = snap.state.events.get(target)
             if info is None:
@@ -465,7 +470,9 @@ class Ledger:
             log.write_atomic(self.events_path, bytes(data))
         return rewritten
 
-    def resign_checkpoint(self, key: SigningKey) -> bool:
+    def resign_checkpoint(
+        self, key: SigningKey, *, on_wait: Callable[[], None] | None = None
+    ) -> bool:
         """Re-sign a checkpoint that a crash left behind the log; True if it was behind.
 
         Only when the signed checkpoint is a prefix of the log — the root of the log's
@@ -473,7 +480,7 @@ class Ledger:
         its fsync and the checkpoint's rename leaves. Anything else is not a crash:
         :class:`InconsistentTree`, and nothing is written.
         """
-        with log.locked(self.lock_path):
+        with log.locked(self.lock_path, on_wait=on_wait):
             snap = self.load()
             try:
                 # The old checkpoint may be signed by a key revoked since: it was the
@@ -508,14 +515,15 @@ class Ledger:
                     break
         return merkle.edge_root(edge)
 
-    def repair(self) -> Path | None:
+    def repair(self, *, on_wait: Callable[[], None] | None = None) -> Path | None:
         """Move a torn tail aside into a backup file; return it, or None if the log is whole.
 
         A tail that is a complete, valid entry missing only its newline is kept:
         the newline is added instead. Complete lines are never touched. Temporary
-        checkpoint files a killed writer left behind are removed.
+        checkpoint files a killed writer left behind are removed. ``on_wait`` is called
+        once if another writer holds the lock.
         """
-        with log.locked(self.lock_path):
+        with log.locked(self.lock_path, on_wait=on_wait):
             for stale in self.root.glob(f".{CHECKPOINT_NAME}.*.tmp"):
                 with contextlib.suppress(OSError):
                     stale.unlink()

@@ -358,12 +358,18 @@ def _unlock(fd: int, owner: int) -> None:
 
 
 @contextlib.contextmanager
-def shared(lock_path: Path, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
+def shared(
+    lock_path: Path,
+    *,
+    timeout: float = DEFAULT_LOCK_TIMEOUT,
+    on_wait: Callable[[], None] | None = None,
+) -> Iterator[None]:
     """Hold a shared ``flock`` for a reader: writers (exclusive) wait, readers do not.
 
     A reader under it never sees a half-written line, nor a checkpoint newer than
     the log it read. Best effort where the lock file cannot be opened (a read-only
-    checkout has no writers to wait for).
+    checkout has no writers to wait for). ``on_wait`` is called once if a writer
+    holds it.
     """
     try:
         fd = os.open(lock_path, os.O_RDONLY)  # flock needs no write access
@@ -379,11 +385,15 @@ def shared(lock_path: Path, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterato
     owner = os.getpid()
     try:
         deadline = time.monotonic() + timeout
+        waited = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if not waited and on_wait is not None:
+                    on_wait()
+                waited = True
                 if time.monotonic() >= deadline:
                     raise LockBusy(
                         f"a writer has held {lock_path} for over {timeout:.0f}s",

@@ -94,6 +94,7 @@ def merge_file(
     key: SigningKey | Callable[[], SigningKey],
     *,
     skip_conflicts: bool = False,
+    on_wait: Callable[[], None] | None = None,
 ) -> Merged:
     """Append the new entries of ``other`` after ours; the checkpoint is re-signed by ``key``.
 
@@ -101,22 +102,23 @@ def merge_file(
     for a passphrase, which is not done while the ledger is locked): a dry run under the
     lock first finds out whether any entry will be left once conflicts are left out,
     and raises a refusal before any prompt. Nothing is written unless every entry
-    appended passes the rules at its new position.
+    appended passes the rules at its new position. ``on_wait`` is called if another
+    writer holds the lock.
     """
     theirs = read_other(other)
-    with ledger.reading():
+    with ledger.reading(on_wait=on_wait):
         ours = [event_id(entry) for _, entry in ledger.entries()]
     _same_ledger(ours, theirs, other)
     if not new_entries(ours, theirs):
         return Merged()
     if callable(key):  # what a merge would do, found out before asking for the key
-        with ledger.writer() as writer:
+        with ledger.writer(on_wait=on_wait) as writer:
             fits, left_out = _fit(ledger, theirs, other, skip_conflicts, writer.check_signed)
         if not fits:  # every new entry is left out: nothing to sign
             return Merged(skipped=sorted(left_out, key=lambda s: s.line))
     signing = key() if callable(key) else key
     merged = Merged()
-    with ledger.writer() as writer:
+    with ledger.writer(on_wait=on_wait) as writer:
 
         def append(entries: list[Entry]) -> None:
             merged.appended = writer.append_signed(entries, signing)

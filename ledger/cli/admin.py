@@ -320,7 +320,7 @@ def cmd_key_revoke(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_redact(ctx: Context, args: argparse.Namespace) -> int:
     ledger = ctx.ledger()
     target = resolve(args.event, ledger.load().state.events, "event")
-    done = ledger.redact(target, args.reason, ctx.key(), at=args.at)
+    done = ledger.redact(target, args.reason, ctx.key(), at=args.at, on_wait=ctx.waiting)
     print_appended(ctx, [done])
     return 0
 
@@ -328,7 +328,7 @@ def cmd_redact(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_repair(ctx: Context, args: argparse.Namespace) -> int:
     ledger = ctx.ledger()
     before = ledger.events_path.stat().st_size if ledger.events_path.exists() else 0
-    backup = ledger.repair()
+    backup = ledger.repair(on_wait=ctx.waiting)
     if backup is not None:
         ctx.info(f"moved the torn tail to {backup}")
     elif ledger.events_path.stat().st_size != before:
@@ -336,7 +336,7 @@ def cmd_repair(ctx: Context, args: argparse.Namespace) -> int:
     else:
         ctx.info("the log ends in a whole line")
     wants_key = bool(args.key or os.environ.get("FACTLEDGER_KEY"))
-    if wants_key and ledger.resign_checkpoint(ctx.key()):
+    if wants_key and ledger.resign_checkpoint(ctx.key(), on_wait=ctx.waiting):
         ctx.info("re-signed the checkpoint a crash had left behind the log")
     ctx.info("run 'factledger verify' next")
     return 0

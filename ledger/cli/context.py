@@ -27,6 +27,7 @@ class Context(msgspec.Struct):
     out: TextIO = msgspec.field(default_factory=lambda: sys.stdout)
     err: TextIO = msgspec.field(default_factory=lambda: sys.stderr)
     _ledger: Ledger | None = None
+    _waited: bool = False
 
     def ledger(self) -> Ledger:
         """The ledger named by --ledger, $FACTLEDGER_DIR, or the nearest one upward."""
@@ -141,7 +142,11 @@ class Context(msgspec.Struct):
         return self.ledger().append(build, self.key(), at=at, on_wait=self.waiting)
 
     def waiting(self) -> None:
-        """Told once when another writer holds the ledger's lock."""
+        """Told when a writer holds the ledger's lock; says so once per command (a merge
+        may wait as a reader, then as a writer)."""
+        if self._waited:
+            return
+        self._waited = True
         self.err.write("waiting for another writer to finish…\n")
         self.err.flush()
 

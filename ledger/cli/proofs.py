@@ -172,7 +172,9 @@ def cmd_merge(ctx: Context, args: argparse.Namespace) -> int:
 
     other = Path(args.other)
     # a key only if needed
-    merged = merge_file(ctx.ledger(), other, ctx.key, skip_conflicts=args.skip_conflicts)
+    merged = merge_file(
+        ctx.ledger(), other, ctx.key, skip_conflicts=args.skip_conflicts, on_wait=ctx.waiting
+    )
     if not merged.appended and not merged.skipped:
         ctx.info("nothing to merge: the other file has no entries ours lacks")
     print_appended(ctx, merged.appended, many=True)

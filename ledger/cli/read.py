@@ -112,7 +112,7 @@ def _open(ctx: Context, *, read_only: bool = False) -> Projection:
 
     ledger = ctx.ledger()
     # catch up with the log as one state, not mid-append
-    with ledger.reading(), build_progress(ctx.err) as tell:
+    with ledger.reading(on_wait=ctx.waiting), build_progress(ctx.err) as tell:
         projection = open_projection(ledger, read_only=read_only, on_build=tell)
         torn = log.partial_tail(ledger.events_path)  # no writer is mid-append now
         whole = bool(torn) and log.ends_in_whole_entry(ledger.events_path, torn)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -113,12 +114,43 @@ def test_ledger_append_does_not_call_on_wait_when_the_lock_is_free(book: Book) -
     assert calls == []
 
 
-def test_a_writer_queued_behind_another_says_on_stderr_that_it_waits(book: Book) -> None:
-    """The CLI never passes ``on_wait``: today a queued writer is silent until it is through
-    (or, after 30 s, fails). It should print "waiting for another writer…" on stderr."""
+def redact_args(book: Book, tmp_path: Path) -> list[str]:
+    note = run_factledger(*note_args(book)).stdout.strip()
+    return ["redact", note, "--reason", "erasure", "--key", str(book.key_path),
+            "--ledger", str(book.root)]  # fmt: skip
+
+
+def merge_args(book: Book, tmp_path: Path) -> list[str]:
+    branch = tmp_path / "branch"
+    shutil.copytree(book.root, branch, ignore=shutil.ignore_patterns(".cache", "*.lock"))
+    on_branch = ["claim", "note", book.claim, "on a branch", "--key", str(book.key_path),
+                 "--ledger", str(branch)]  # fmt: skip
+    assert run_factledger(*on_branch).returncode == 0
+    return ["merge", str(branch / "events.jsonl"), "--key", str(book.key_path),
+            "--ledger", str(book.root)]  # fmt: skip
+
+
+WAITERS = {
+    "append": lambda book, tmp_path: note_args(book),
+    "redact": redact_args,
+    "merge": merge_args,
+    "repair": lambda book, tmp_path: ["repair", "--ledger", str(book.root)],
+    "show": lambda book, tmp_path: ["show", book.claim, "--ledger", str(book.root)],  # reads
+}
+
+
+@pytest.mark.parametrize("writer", WAITERS.values(), ids=WAITERS.keys())
+def test_a_writer_queued_behind_another_says_on_stderr_that_it_waits(
+    book: Book, tmp_path: Path, writer: Callable[[Book, Path], list[str]]
+) -> None:
+    """The CLI never passed ``on_wait``: a queued writer was silent until it was through
+    (or, after 30 s, failed). It prints "waiting for another writer…" on stderr, once;
+    redact, repair, merge and the projections' readers were still silent after appends
+    said so."""
+    argv = writer(book, tmp_path)
     with HeldLock(book) as held:
         proc = subprocess.Popen(
-            [*factledger_command(), *note_args(book)],
+            [*factledger_command(), *argv],
             env=clean_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -127,10 +159,9 @@ def test_a_writer_queued_behind_another_says_on_stderr_that_it_waits(book: Book)
         wait_until_open(proc.pid, held.path)
         time.sleep(0.3)
         held.release()
-        out, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
-    assert len(out.split()) == 1
-    assert "waiting for another writer" in err
+    assert err.count("waiting for another writer") == 1, err
 
 
 def test_a_writer_that_cannot_get_the_lock_in_time_exits_3_with_one_line(
