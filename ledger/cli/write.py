@@ -107,7 +107,9 @@ def _claim_add(verbs: Sub, sign: Parents, sign_expect: Parents) -> None:
     p.add_argument("--appears-in", metavar="SOURCE", help="the source where the claim was made")
     p.add_argument("--quote", help="a short verbatim fragment (with --appears-in)")
     p.add_argument("--locator", help="where in the source, e.g. 'para 4' (with --appears-in)")
-    p.add_argument("--topic", action="append", default=[], help="a topic (repeatable)")
+    p.add_argument(
+        "--topic", action="append", default=[], type=nonempty, help="a topic (repeatable)"
+    )
     p.set_defaults(func=cmd_claim_add)
 
 
@@ -296,6 +298,9 @@ def cmd_claim_add(ctx: Context, args: argparse.Namespace) -> int:
     given = [args.quote is not None, args.locator is not None]
     if any(given) and args.appears_in is None:
         raise UsageError("--quote and --locator describe --appears-in SOURCE; pass it too")
+    twice = sorted({t for t in args.topic if args.topic.count(t) > 1})
+    if twice:
+        raise UsageError(f"--topic {twice[0]!r} is given twice", hint="give each topic once")
 
     def build(snap: Snapshot) -> Draft:
         appearance = None
