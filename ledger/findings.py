@@ -284,8 +284,9 @@ def open_since(since: Since, policy: LedgerConfig, report: Report) -> Checkpoint
         old = parse_body(body + "\n", origin=policy.origin)
     except (UnicodeDecodeError, NoteError, DecodeError) as exc:
         message = getattr(exc, "message", str(exc))
+        what = "another ledger's" if message.startswith("checkpoint is for origin") else "not a"
         report.findings.append(
-            Finding("since", f"{since.label} is not a checkpoint: {message}", file=since.file)
+            Finding("since", f"{since.label} is {what} checkpoint: {message}", file=since.file)
         )
         return None
     report.since = old

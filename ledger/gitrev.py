@@ -52,9 +52,21 @@ class Revision:
             if rev == "HEAD" and not _git(self.root, "rev-list", "-n", "1", "--all").stdout.strip():
                 self.born = False
                 return
+            shallow = _git(self.root, "rev-parse", "--is-shallow-repository")
+            if shallow.stdout.strip() == b"true":
+                raise StorageError(
+                    f"git revision {rev!r} is not in this clone, which is shallow",
+                    hint=_fetch_hint(rev),
+                )
+            if "~" in rev or "^" in rev:  # counted back from a commit this clone has
+                raise StorageError(
+                    f"git revision {rev!r} is not in this repository's history",
+                    hint="check the revision: 'git log --oneline' lists the commits",
+                )
+            branch = rev.removeprefix("origin/")
             raise StorageError(
-                f"git revision {rev!r} is not in this clone (a shallow checkout?)",
-                hint=_fetch_hint(rev),
+                f"git revision {rev!r} is not in this repository",
+                hint=f"check the revision, or fetch it: 'git fetch --no-tags origin {branch}'",
             )
 
     def show(self, path: str) -> bytes | None:

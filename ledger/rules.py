@@ -259,7 +259,8 @@ def _authority(state: LedgerState, entry: Entry) -> Iterator[RuleViolation]:
         yield UnknownKey(
             f"signed by unknown key {entry.author}",
             rule="unknown-key",
-            hint="grant it with 'factledger key grant' or check --trust-root",
+            hint="only keys the ledger granted may sign: an admin grants one with "
+            "'factledger key grant' before it signs",
         )
         return
     if key.revoked is not None:

@@ -304,8 +304,9 @@ def query(ctx: Context, args: argparse.Namespace) -> int:
             raise UsageError(f"give exactly one SQL statement, not {len(statements)}")
         kind = statements[0].type.name
         if kind not in _READ_ONLY_KINDS:
+            word = (statements[0].query.split() or [kind])[0].upper()
             raise UsageError(
-                f"query is read-only: a {kind} statement is refused",
+                f"query is read-only: {word} statements are refused",
                 hint="the projections are rebuilt from the log; change the ledger with its verbs",
             )
         try:

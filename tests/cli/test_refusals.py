@@ -1378,3 +1378,46 @@ def test_a_usage_error_shows_terminal_escapes_in_what_was_typed_as_data(run: Run
     assert "\x1b" not in line
     assert "\x07" not in line
     assert "⟨U+001B⟩[2J" in line
+
+
+def test_a_topic_given_empty_or_twice_is_refused_and_nothing_written(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    """Both were recorded (topics ``["", "a", "a"]``), though an empty text is refused."""
+    before = files(ledger_dir)
+    for topics, says in ((["", "a"], "must not be empty"), (["a", "b", "a"], "'a' is given twice")):
+        argv = [part for t in topics for part in ("--topic", t)]
+        result = run("claim", "add", "Text.", *argv, "--key", keys.reviewer)
+        assert result.code == 2, topics
+        assert says in result.one_error_line(), topics
+    assert files(ledger_dir) == before
+    assert run("claim", "add", "Text.", "--topic", "a", "--topic", "b",
+               "--key", keys.reviewer).code == 0  # fmt: skip
+
+
+@pytest.mark.parametrize("sql", ["ATTACH 'x.db' AS x", "install httpfs", "  DELETE FROM claims"])
+def test_query_names_the_statement_it_refuses_as_typed(
+    run: Run, keys: Keys, ledger_dir: Path, sql: str
+) -> None:
+    """It said "a ATTACH statement", and called INSTALL a LOAD statement (DuckDB's type)."""
+    add_claim(run, keys)
+    result = run("query", sql)
+    assert result.code == 2
+    word = sql.split()[0].upper()
+    assert f"query is read-only: {word} statements are refused" in result.one_error_line()
+
+
+def test_since_another_ledgers_checkpoint_says_whose_it_is(
+    run: Run, keys: Keys, ledger_dir: Path, tmp_path: Path
+) -> None:
+    """It said the file "is not a checkpoint", of a checkpoint of another ledger."""
+    other = tmp_path / "other"
+    assert run("init", other, "--origin", "example.org/other", "--key", keys.owner).code == 0
+    checked = run("verify", "--since", other / "checkpoint", "--format", "json")
+    assert checked.code == 1
+    (finding,) = json.loads(checked.out)["findings"]
+    assert finding["rule"] == "since"
+    assert finding["message"].startswith(
+        f"checkpoint {other / 'checkpoint'} is another ledger's checkpoint: checkpoint is for "
+        "origin 'example.org/other'"
+    )

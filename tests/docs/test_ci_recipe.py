@@ -111,8 +111,22 @@ def test_without_the_fetch_a_shallow_clone_cannot_check_and_says_how_to_fetch(
     run(["git", "clone", "-q", "--depth=1", f"file://{origin}", str(clone)], tmp_path, env)
     done = run(["factledger", "verify", "claims", "--since", f"git:{base}"], clone, env)
     assert done.returncode == 3
+    assert f"git revision '{base}' is not in this clone, which is shallow" in done.stderr
     assert "git fetch" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_revision_missing_from_a_full_clone_is_not_blamed_on_a_shallow_one(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """It said "(a shallow checkout?)" and to fetch more history, in a clone that has
+    all of it: the revision is wrong, not missing."""
+    origin, _ = make_origin(tmp_path, env)
+    done = run(["factledger", "verify", "claims", "--since", "git:HEAD~50"], origin, env)
+    assert done.returncode == 3
+    assert "git revision 'HEAD~50' is not in this repository's history" in done.stderr
+    assert "shallow" not in done.stderr
+    assert "git fetch" not in done.stderr
 
 
 def test_documented_commands_fail_a_change_that_rewrites_history(
