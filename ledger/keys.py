@@ -333,7 +333,7 @@ def _read_key_file(path: Path) -> bytes:
     except OSError as e:
         raise StorageError(
             f"cannot read key file {path}: {e.strerror}",
-            hint="check the path given with --key or $FACTLEDGER_KEY",
+            hint="check the key file's path (a private key is a file, not a directory)",
         ) from None
     if len(data) > _MAX_KEY_FILE:
         raise BadKey(f"{path} is too large to be a key file", hint=_NEW_KEY_HINT)

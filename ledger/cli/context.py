@@ -63,12 +63,13 @@ class Context(msgspec.Struct):
             )
         self.err.flush()
 
-    def key(self) -> SigningKey:
-        """The signing key from --key or $FACTLEDGER_KEY (passphrase: env or prompt)."""
+    def key(self, signs: str = "signs an entry") -> SigningKey:
+        """The signing key from --key or $FACTLEDGER_KEY (passphrase: env or prompt);
+        ``signs`` says what it signs, should there be none."""
         name = getattr(self.args, "key", None) or os.environ.get("FACTLEDGER_KEY")
         if not name:
             raise UsageError(
-                "this command signs an entry and needs a key",
+                f"this command {signs} and needs a key",
                 hint="pass --key FILE or set FACTLEDGER_KEY",
             )
         if holds_private_key(str(name)):  # an argument holding one was refused by main

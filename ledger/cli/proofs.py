@@ -173,7 +173,11 @@ def cmd_merge(ctx: Context, args: argparse.Namespace) -> int:
     other = Path(args.other)
     # a key only if needed
     merged = merge_file(
-        ctx.ledger(), other, ctx.key, skip_conflicts=args.skip_conflicts, on_wait=ctx.waiting
+        ctx.ledger(),
+        other,
+        lambda: ctx.key("re-signs the checkpoint over what it appends"),
+        skip_conflicts=args.skip_conflicts,
+        on_wait=ctx.waiting,
     )
     if not merged.appended and not merged.skipped:
         ctx.info("nothing to merge: the other file has no entries ours lacks")

@@ -570,6 +570,11 @@ def test_a_merge_with_nothing_to_merge_needs_no_key(run: Run, ledger_dir: Path) 
 def test_a_merge_of_a_clean_branch_still_lands_every_entry_once(
     run: Run, keys: Keys, ledger_dir: Path, theirs: Path
 ) -> None:
+    keyless = run("merge", theirs)  # it said it "signs an entry": it signs no entry
+    assert keyless.code == 2
+    assert "this command re-signs the checkpoint over what it appends and needs a key" in (
+        keyless.one_error_line()
+    )
     result = run("merge", theirs, "--key", keys.reviewer)
     assert result.code == 0, result.err
     assert len(result.out.split()) == 2
