@@ -135,6 +135,8 @@ class TornWrite(LedgerError):
 
     whole_entry = False
     """The partial line is a whole valid entry that lacks only its newline."""
+    tail = b""
+    """That entry's line, when it is one."""
 
 
 class InconsistentTree(LedgerError):

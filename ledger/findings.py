@@ -199,13 +199,19 @@ def test_key_grants(grants: list[tuple[str, Finding]], state: rules.LedgerState)
 
 
 def check_checkpoint(
-    note: bytes | None, keys: list[PublicKey], report: Report, *, unterminated: bool = False
+    note: bytes | None,
+    keys: list[PublicKey],
+    report: Report,
+    *,
+    root_with_tail: bytes | None = None,
 ) -> None:
     """The checkpoint ``note`` (None: there is none) against the log ``report`` describes.
 
-    ``unterminated``: the log ends in a whole entry that lacks only its newline, which
-    ``report.entries`` does not count; a checkpoint that counts it is not a sign of
-    truncation (the torn-tail finding says how to add the newline back).
+    ``root_with_tail``: the log ends in a whole entry that lacks only its newline, which
+    ``report.entries`` does not count, and this is the root with it. A checkpoint that
+    counts it and has that root signed the entry as it is: no truncation, nothing but
+    the newline lost (the torn-tail finding says how to add it back). With another root,
+    the log differs from what was signed, as for a whole log.
     """
     if note is None:
         report.findings.append(
@@ -225,7 +231,17 @@ def check_checkpoint(
         )
         return
     report.checkpoint = cp
-    if unterminated and cp.size == report.entries + 1:
+    if root_with_tail is not None and cp.size == report.entries + 1:
+        if cp.root != root_with_tail:
+            report.findings.append(
+                Finding(
+                    "checkpoint",
+                    "the log's Merkle root, with its last line, differs from the signed "
+                    "checkpoint's root",
+                    hint="an entry was changed, reordered or replaced",
+                    file=CHECKPOINT_NAME,
+                )
+            )
         return
     if cp.size > report.entries:
         report.findings.append(

@@ -77,6 +77,8 @@ def scan(
                 rule="torn-tail",
             )
             torn.whole_entry = whole
+            if whole:
+                torn.tail = pending
             raise torn
 
 

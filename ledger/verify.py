@@ -122,7 +122,7 @@ def verify(
     report.findings.extend(findings.test_key_grants(run.test_grants, run.state))
     report.findings.extend(findings.check_state(run.state, run.file))
     findings.check_checkpoint(
-        checkpoint, findings.ledger_keys(run.state), report, unterminated=run.unterminated
+        checkpoint, findings.ledger_keys(run.state), report, root_with_tail=run.root_with_tail
     )
     if since is not None and old is not None:
         findings.check_since(since, old, run.edge_at, run.keys_at, run.file, report)
@@ -142,7 +142,9 @@ def _lines(path: Path, run: _Run, offset: int = 0, index: int = 0) -> Iterator[l
     try:
         yield from log.scan(path, start_offset=offset, start_index=index)
     except TornWrite as exc:
-        run.unterminated = exc.whole_entry
+        if exc.whole_entry:  # what the root would be with it: a checkpoint may count it
+            leaf = merkle.leaf_hash(prefix.raw_leaf(exc.tail))
+            run.root_with_tail = merkle.edge_root(merkle.append_leaf(run.edge, leaf))
         run.findings.append(
             Finding("torn-tail", exc.message, line=exc.line, hint=exc.hint, file=run.file)
         )
@@ -175,10 +177,11 @@ class _Run:
         self.edge_at: dict[int, bytes] = {}
         self.watch: set[int] = set()
         self.findings: list[Finding] = []
-        self.unterminated = False
+        self.root_with_tail: bytes | None = None
+        """The log ends in a whole entry without its newline, which the size does not
+        count: the Merkle root with that entry as one more leaf."""
         self.test_grants: list[tuple[str, Finding]] = []
         """Grants of published demo/test keys, judged once the whole log is read."""
-        """The log ends in a whole entry without its newline (not counted in the size)."""
         self.skip_below = skip_signatures_below or 0
         self.keys_at: dict[int, list[PublicKey]] = {}
         self.signatures = Signatures(workers)

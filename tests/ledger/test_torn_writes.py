@@ -298,3 +298,18 @@ def test_verify_calls_a_last_entry_without_its_newline_that_and_not_a_truncation
     ledger.events_path.write_bytes(data[:-2])
     cut = verify(ledger.root, config=ledger.config, workers=1)
     assert [f.rule for f in cut.findings] == ["torn-tail", "checkpoint"]
+    # A missing newline hides no tampering: the checkpoint's root is checked with the last
+    # line as its leaf (found by review: lines swapped, or the last one altered, then its
+    # newline dropped, were reported as nothing but the missing newline).
+    lines = data.splitlines(keepends=True)
+    swapped = lines[0] + lines[2] + lines[1] + lines[3]
+    altered = data.replace(b'"reason":"transcript"', b'"reason":"transcrip7"')
+    assert altered != data
+    for tampered in (swapped, altered):
+        ledger.events_path.write_bytes(tampered[:-1])
+        report = verify(ledger.root, config=ledger.config, workers=1)
+        said = [(f.rule, f.message) for f in report.findings]
+        differs = (
+            "the log's Merkle root, with its last line, differs from the signed checkpoint's root"
+        )
+        assert ("checkpoint", differs) in said
