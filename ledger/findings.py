@@ -179,14 +179,26 @@ def ledger_keys(state: rules.LedgerState) -> list[PublicKey]:
     ]
 
 
-def test_key_grants(grants: list[tuple[str, Finding]], state: rules.LedgerState) -> list[Finding]:
+def test_key_grants(
+    grants: list[tuple[str, Finding]], state: rules.LedgerState, redactors: set[str]
+) -> list[Finding]:
     """The grants of published demo/test keys, as the whole log leaves them: an error,
     unless the key now stands revoked as compromised with no ``void_after``, so that all
-    it signed is void and it signs nothing more; then a notice that it was let in."""
+    it signed is void and it signs nothing more; then a notice that it was let in. A key
+    that redacted an entry (one of ``redactors``) stays an error: voiding the redaction
+    does not bring back the body it erased."""
     out = []
     for fingerprint, grant in grants:
         key = state.keys.get(fingerprint)
-        if key is not None and key.revoked == "compromised" and key.void_after is None:
+        if fingerprint in redactors:
+            grant = replace(
+                grant,
+                message=grant.message + "; it redacted an entry, whose body no revocation "
+                "brings back",
+                hint="the erased body is in git history only, so this stays a finding; "
+                "pass --unsafe-allow-test-keys only for the bundled demo",
+            )
+        elif key is not None and key.revoked == "compromised" and key.void_after is None:
             grant = replace(
                 grant,
                 message=grant.message + "; it was revoked as compromised since, and all "

@@ -119,7 +119,7 @@ def verify(
     report.entries, report.root = run.state.size, merkle.edge_root(run.edge)
     report.void = list(run.state.void)
     report.findings.extend(run.findings)
-    report.findings.extend(findings.test_key_grants(run.test_grants, run.state))
+    report.findings.extend(findings.test_key_grants(run.test_grants, run.state, run.redactors))
     report.findings.extend(findings.check_state(run.state, run.file))
     findings.check_checkpoint(
         checkpoint, findings.ledger_keys(run.state), report, root_with_tail=run.root_with_tail
@@ -182,6 +182,8 @@ class _Run:
         count: the Merkle root with that entry as one more leaf."""
         self.test_grants: list[tuple[str, Finding]] = []
         """Grants of published demo/test keys, judged once the whole log is read."""
+        self.redactors: set[str] = set()
+        """Every key that signed an ``entry.redacted``."""
         self.skip_below = skip_signatures_below or 0
         self.keys_at: dict[int, list[PublicKey]] = {}
         self.signatures = Signatures(workers)
@@ -219,6 +221,8 @@ class _Run:
             # The line still occupies its leaf: hash its bytes so sizes stay aligned.
             self.state.size += 1
             return merkle.leaf_hash(line.data)
+        if entry.kind == "entry.redacted":
+            self.redactors.add(entry.author)
         if entry.kind == "key.granted" and is_test_key(entry.subject) and not self.allow_test_keys:
             # judged at the end: a revocation later in the log may have contained it
             self.test_grants.append(

@@ -846,13 +846,20 @@ def test_a_published_key_let_in_is_contained_only_by_voiding_all_it_signed(
     """The key-grant finding's hint said to revoke the key as compromised, and after
     that verify still failed, for ever. A revocation that voids everything the key
     signed (no --void-after) contains it: the grant is then a notice. Retiring it, or
-    voiding only part of what it signed, leaves entries anyone could have signed."""
+    voiding only part of what it signed, leaves entries anyone could have signed; and a
+    redaction's erasure is not undone by voiding it (found by review)."""
     lines = {}
-    for label in ("ravi", "lena", "hana"):
+    for label, role in (("ravi", "reviewer"), ("lena", "reviewer"), ("hana", "reviewer"),
+                        ("kofi", "admin")):  # fmt: skip
         assert run("key", "grant", DEMO_KEYS / f"demo-{label}.key.pub", "--name", label,
-                   "--role", "reviewer", "--key", keys.owner,
+                   "--role", role, "--key", keys.owner,
                    "--unsafe-allow-test-keys").code == 0  # fmt: skip
         lines[label] = len(run("log").out.splitlines())
+    add_claim(run, keys, "Erased by kofi.")
+    erased_id = json.loads(run("log", "--json").out.splitlines()[-1])["id"]
+    assert run("redact", erased_id, "--reason", "planted erasure",
+               "--key", DEMO_KEYS / "demo-kofi.key").code == 0  # fmt: skip
+    assert run("key", "revoke", "kofi", "--reason", "compromised", "--key", keys.owner).code == 0
     checked = run("verify", "--format", "json")
     hint = json.loads(checked.out)["findings"][0]["hint"]
     assert "revoke it as compromised without --void-after" in hint
@@ -864,9 +871,12 @@ def test_a_published_key_let_in_is_contained_only_by_voiding_all_it_signed(
     assert run("key", "revoke", "hana", "--reason", "compromised", "--key", keys.owner).code == 0
     checked = run("verify", "--format", "json")
     assert checked.code == 1
-    grants = {f["line"]: f["severity"] for f in json.loads(checked.out)["findings"]
-              if f["rule"] == "key-grant"}  # fmt: skip
-    assert grants == {lines["ravi"]: "error", lines["lena"]: "error", lines["hana"]: "notice"}
+    found = [f for f in json.loads(checked.out)["findings"] if f["rule"] == "key-grant"]
+    grants = {f["line"]: f["severity"] for f in found}
+    assert grants == {lines["ravi"]: "error", lines["lena"]: "error", lines["hana"]: "notice",
+                      lines["kofi"]: "error"}  # fmt: skip
+    (kofi,) = [f for f in found if f["line"] == lines["kofi"]]
+    assert "it redacted an entry, whose body no revocation brings back" in kofi["message"]
 
 
 def test_revoking_by_a_name_two_keys_share_lists_them(
