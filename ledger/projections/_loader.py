@@ -217,6 +217,11 @@ a terminal UI for as long as it is open, so waiting longer would only delay the 
 _HOLDER: Final = re.compile(r"\(PID (\d+)\)")
 
 
+def _is_lock_conflict(message: str) -> bool:
+    """DuckDB's error for a file another process holds (not, say, a damaged "block")."""
+    return "Could not set lock on file" in message or "Conflicting lock" in message
+
+
 def _marker(path: Path) -> Path:
     return path.with_name(path.name + ".holder")
 
@@ -261,7 +266,7 @@ def open_file(path: Path, **options: Any) -> duckdb.DuckDBPyConnection:
             return quiet_connect(str(path), **options)
         except duckdb.Error as exc:
             message = first_line(exc)
-            if "lock" not in message.lower():
+            if not _is_lock_conflict(message):
                 raise
             found = _HOLDER.search(message)
             pid = found.group(1) if found else None

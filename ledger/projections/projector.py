@@ -184,7 +184,8 @@ class Projection:
         self._memo: dict[str, tuple[int, object]] = {}
         self._memo_lock = threading.Lock()
         self._generation = 0
-        self._marked = False
+        self._marked: Path | None = None
+        """The cache file this process said it holds for long (:func:`mark_held`)."""
         self.on_build: Tell | None = None
         """Told how far a rebuild's or catch-up's pass over the log is, and ``(end, end)``
         when DuckDB is left to write the tables (a rebuild of a million entries takes
@@ -195,10 +196,15 @@ class Projection:
         return self._con.cursor()
 
     def close(self) -> None:
+        # The marker goes first: once the file is let go of, another terminal UI may
+        # open it and write its own, which this one must not remove.
+        self._unmark()
         self._con.close()
-        if self._marked and self.path is not None:
-            unmark_held(self.path)
-            self._marked = False
+
+    def _unmark(self) -> None:
+        if self._marked is not None:
+            unmark_held(self._marked)
+            self._marked = None
 
     def memo(self, key: str, load: Callable[[], T]) -> T:
         """``load()``, kept until the next refresh or rebuild (for small tables read often).
@@ -261,6 +267,7 @@ class Projection:
         its directory is read-only; the file keeps what it last committed."""
         assert self.path is not None
         self.note = f"could not write {self.path} ({first_line(exc)})"
+        self._unmark()
         with contextlib.suppress(duckdb.Error):
             self._con.close()
         self._con, self.path = quiet_connect(":memory:"), None
@@ -552,7 +559,7 @@ def open_projection(
     projection = Projection(con, ledger.events_path, path, note)
     projection.on_build = on_build
     if long_lived and path is not None:
-        projection._marked = mark_held(path) is not None
+        projection._marked = path if mark_held(path) else None
     try:
         if refresh:
             projection.refresh(full_check=full_check)

@@ -203,6 +203,27 @@ def test_a_corrupt_cache_file_is_rebuilt(builder: Builder, open_proj: list[Proje
     assert queries.claim_state(projection, ids["clm"]).verdict is not None
 
 
+def test_a_cache_damaged_in_a_block_is_rebuilt_not_waited_for_as_if_locked(
+    builder: Builder, open_proj: list[Projection], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB says "Corrupt database file … in block …": the word "lock" is in "block",
+    and such a cache was waited for as if another process held it, then read in memory
+    with a false reason, on every read from then on (found by review)."""
+    small(builder)
+    open_projection(builder.ledger).close()
+    cache = builder.ledger.cache_dir / CACHE_NAME
+    with cache.open("r+b") as handle:
+        handle.seek(4096)
+        handle.write(os.urandom(4096))
+    with pytest.raises(duckdb.Error, match="block"):
+        duckdb.connect(str(cache)).execute("SELECT count(*) FROM events").fetchall()
+    monkeypatch.setattr(_loader, "LOCK_WAIT", 600.0)  # a wait would fail the test's timeout
+    projection = project(builder.ledger, open_proj)
+    assert projection.path == cache
+    assert projection.note is None
+    assert queries.size(projection) == 7
+
+
 def test_a_cache_from_another_schema_version_is_rebuilt(
     builder: Builder, open_proj: list[Projection]
 ) -> None:
@@ -265,8 +286,10 @@ def test_a_cache_that_cannot_be_written_falls_back_to_memory_with_the_reason(
             raise duckdb.TransactionException(FULL_DISK)
 
     monkeypatch.setattr(Projection, "_write_meta", full_disk)
-    projection = project(builder.ledger, open_proj)
+    projection = project(builder.ledger, open_proj, long_lived=True)  # as a terminal UI
     assert projection.path is None
+    # It no longer holds the file, so it no longer says it does (others would not wait).
+    assert not (builder.ledger.cache_dir / f"{CACHE_NAME}.holder").exists()
     assert projection.note is not None
     assert projection.note.endswith(f"({FULL_DISK})")
     assert dump(projection) == expected
