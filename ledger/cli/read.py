@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 Handler = Callable[[Context, argparse.Namespace], int]
 _READ_ONLY_KINDS = ("SELECT", "EXPLAIN")
+_KIND_NAMES = {"LOAD": "INSTALL and LOAD", "RELATION": "relation"}
+"""DuckDB's statement types as a user types them, where the two differ."""
 
 
 def register(
@@ -304,9 +306,9 @@ def query(ctx: Context, args: argparse.Namespace) -> int:
             raise UsageError(f"give exactly one SQL statement, not {len(statements)}")
         kind = statements[0].type.name
         if kind not in _READ_ONLY_KINDS:
-            word = (statements[0].query.split() or [kind])[0].upper()
+            name = _KIND_NAMES.get(kind, kind.replace("_", " "))
             raise UsageError(
-                f"query is read-only: {word} statements are refused",
+                f"query is read-only: {name} statements are refused",
                 hint="the projections are rebuilt from the log; change the ledger with its verbs",
             )
         try:

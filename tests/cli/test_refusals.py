@@ -1410,16 +1410,24 @@ def test_a_topic_given_empty_or_twice_is_refused_and_nothing_written(
                "--key", keys.reviewer).code == 0  # fmt: skip
 
 
-@pytest.mark.parametrize("sql", ["ATTACH 'x.db' AS x", "install httpfs", "  DELETE FROM claims"])
+REFUSED_SQL = {
+    "ATTACH 'x.db' AS x": "ATTACH",
+    "install httpfs": "INSTALL and LOAD",
+    "  /* a comment */ DELETE FROM claims": "DELETE",
+    "WITH t AS (SELECT 1) DELETE FROM claims": "DELETE",
+    "COPY claims TO 'out.csv'": "COPY",
+}
+
+
+@pytest.mark.parametrize(("sql", "name"), REFUSED_SQL.items(), ids=REFUSED_SQL.values())
 def test_query_names_the_statement_it_refuses_as_typed(
-    run: Run, keys: Keys, ledger_dir: Path, sql: str
+    run: Run, keys: Keys, ledger_dir: Path, sql: str, name: str
 ) -> None:
     """It said "a ATTACH statement", and called INSTALL a LOAD statement (DuckDB's type)."""
     add_claim(run, keys)
     result = run("query", sql)
     assert result.code == 2
-    word = sql.split()[0].upper()
-    assert f"query is read-only: {word} statements are refused" in result.one_error_line()
+    assert f"query is read-only: {name} statements are refused" in result.one_error_line()
 
 
 def test_since_another_ledgers_checkpoint_says_whose_it_is(
