@@ -282,10 +282,10 @@ def _key_fingerprint(snap: Snapshot, text: str) -> str:
     of one and a fingerprint prefix of another, is refused rather than one chosen."""
     keys = snap.state.keys
     prefix = text if text.startswith("SHA256:") else f"SHA256:{text}"
+    if prefix in keys:  # a whole fingerprint names its key, whatever a name says
+        return prefix
     by_name = sorted(fp for fp, k in keys.items() if k.name == text)
     by_print = sorted(fp for fp in keys if fp.startswith(prefix))
-    if prefix in keys:
-        by_print = [prefix]
     found = sorted({*by_name, *by_print})
     if len(found) == 1:
         return found[0]

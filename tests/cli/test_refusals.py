@@ -922,6 +922,27 @@ def test_a_name_of_one_key_that_starts_another_keys_fingerprint_revokes_neither(
     )
 
 
+def test_a_whole_fingerprint_names_its_key_even_when_another_key_is_named_so(
+    run: Run, keys: Keys, ledger_dir: Path
+) -> None:
+    """'key grant' refuses such a name, but another tool or a merged branch may have
+    written one: the whole fingerprint was then refused as ambiguous, with a hint to
+    give the whole fingerprint (found by review)."""
+    from ledger.events import KeyGrantedBody
+    from ledger.keys import load_signing_key
+    from ledger.ledger import Draft, Ledger, new_salt
+
+    editor = parse_public_key(Path(f"{keys.editor}.pub").read_text().strip()).fingerprint
+    other = SigningKey.from_seed(b"\x0b" * 32, "other@example.org").public
+    body = KeyGrantedBody(salt=new_salt(os.urandom), key=other.openssh_line(), name=editor,
+                          role="reviewer")  # fmt: skip
+    grant = Draft("key.granted", other.fingerprint, body)
+    Ledger.open(ledger_dir).append([grant], load_signing_key(keys.owner, None))
+    done = run("key", "revoke", editor, "--reason", "retired", "--key", keys.owner, "--json")
+    assert done.code == 0, done.err
+    assert json.loads(done.out)["entry"]["subject"] == editor
+
+
 @pytest.mark.parametrize("name", ["Rui\nkey.revoked", " Rui", "Rui\u202e"])
 def test_a_key_name_on_more_than_one_line_or_with_hidden_characters_is_refused(
     run: Run, keys: Keys, ledger_dir: Path, name: str
