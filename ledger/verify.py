@@ -59,11 +59,13 @@ def verify(
     workers: int | None = None,
     progress: Progress | None = None,
     unsafe_allow_test_keys: bool = False,
+    on_wait: Callable[[], None] | None = None,
 ) -> Report:
     """Verify the ledger in ``root`` whose policy is ``config``.
 
     ``trust_root`` overrides the pinned owner fingerprint; with ``since`` the
-    policy and trust root come from that earlier state. Raises only when the
+    policy and trust root come from that earlier state. ``on_wait`` is called once if a
+    writer holds the lock (the log is read under a shared one). Raises only when the
     log cannot be read at all (:class:`StorageError`); everything else is a finding.
     """
     started = time.monotonic()
@@ -97,7 +99,7 @@ def verify(
 
     # Writers hold the lock exclusively: under a shared lock the log and the checkpoint
     # are read as one state, never mid-append.
-    with log.shared(root / LOCK_NAME), paused_gc():
+    with log.shared(root / LOCK_NAME, on_wait=on_wait), paused_gc():
         run = _since_fast(path, old, new_run(1), total, progress) if old else None
         if run is None:
             with statecache.scratch_path(total >= SPILL_MIN_BYTES) as scratch:

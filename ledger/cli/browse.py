@@ -30,7 +30,7 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
 
 def cmd_log(ctx: Context, args: argparse.Namespace) -> int:
     ledger = ctx.ledger()
-    with ledger.reading():
+    with ledger.reading(on_wait=ctx.waiting):
         return _log(ctx, args, ledger)
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ledger.findings import Report, Since
 
 from ledger import gitrev
@@ -140,13 +142,19 @@ def _verify(ctx: Context, args: argparse.Namespace) -> int:
     if args.unsafe_allow_test_keys:
         ctx.warn("--unsafe-allow-test-keys: a published demo/test key is accepted as trust root")
     progress = _progress(ctx) if sys.stderr.isatty() and args.fmt == "text" else None
-    report = _run(ledger, args, since, progress)
+    report = _run(ledger, args, since, progress, ctx.waiting)
     if progress is not None:
         ctx.err.write("\r\x1b[K")
     return _print(ctx, ledger, args, report)
 
 
-def _run(ledger: Ledger, args: argparse.Namespace, since: Since | None, progress: Any) -> Report:
+def _run(
+    ledger: Ledger,
+    args: argparse.Namespace,
+    since: Since | None,
+    progress: Any,
+    on_wait: Callable[[], None],
+) -> Report:
     from ledger.verify import verify
 
     return verify(
@@ -159,6 +167,7 @@ def _run(ledger: Ledger, args: argparse.Namespace, since: Since | None, progress
         workers=args.workers,
         progress=progress,
         unsafe_allow_test_keys=args.unsafe_allow_test_keys,
+        on_wait=on_wait,
     )
 
 

@@ -86,7 +86,7 @@ def register(sub: Sub, parents: list[argparse.ArgumentParser]) -> None:
 
 def cmd_prove(ctx: Context, args: argparse.Namespace) -> int:
     ledger = ctx.ledger()
-    with ledger.reading():  # the log and the checkpoint as one state
+    with ledger.reading(on_wait=ctx.waiting):  # the log and the checkpoint as one state
         text = _prove(ledger, args.target)
     if write_output(ctx, ledger, args.output, text):
         ctx.info(f"wrote {args.output}")

@@ -139,7 +139,7 @@ def _void_ranges(ctx: Context, projection: Projection) -> list[VoidRange]:
         return []
     ledger = ctx.ledger()
     try:
-        with ledger.reading():
+        with ledger.reading(on_wait=ctx.waiting):
             snap = ledger.load()
     except LedgerError as exc:  # said as what it stops, keeping the file, line and rule
         exc.message = (

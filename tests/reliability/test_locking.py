@@ -136,6 +136,8 @@ WAITERS = {
     "merge": merge_args,
     "repair": lambda book, tmp_path: ["repair", "--ledger", str(book.root)],
     "show": lambda book, tmp_path: ["show", book.claim, "--ledger", str(book.root)],  # reads
+    "verify": lambda book, tmp_path: ["verify", str(book.root)],
+    "log": lambda book, tmp_path: ["log", "--ledger", str(book.root)],
 }
 
 
