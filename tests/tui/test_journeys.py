@@ -629,6 +629,36 @@ async def test_the_footer_drops_whole_keys_and_never_cuts_a_label(demo: Path) ->
     assert len((await footer_at(70)).split("▏")[0].rstrip()) < len(whole)
 
 
+async def test_the_footer_fitted_before_its_keys_are_laid_out_fits_them_once_they_are(
+    demo: Path,
+) -> None:
+    """At start-up the footer could measure its keys just after a recompose, before
+    their layout (every region still empty): nothing was cut, and the key under help
+    and quit showed a stub of its label ("f filter v v▏? help") until a resize."""
+    from unittest import mock
+
+    from textual.geometry import Region
+    from textual.widget import Widget
+
+    from tui.widgets.footer import KeysFooter
+
+    app = make_app(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        footer = app.screen.query_one(KeysFooter)
+        for child in footer.children:
+            child.display = True  # as a recompose leaves them
+        unlaid = mock.PropertyMock(return_value=Region())
+        with mock.patch.object(Widget, "region", new_callable=lambda: unlaid):
+            footer._fit()  # measured before the layout: every region empty
+        await settle(pilot)
+        kept = next(c for c in footer.children if c.has_class("-kept"))
+        shown = [c for c in footer.children if c.display and c is not kept]
+        assert shown
+        assert all(c.region.right <= kept.region.x for c in shown)
+        assert screen_text(app).splitlines()[-1].split("▏")[0].rstrip().endswith("f filter")
+
+
 async def test_the_jump_box_says_where_the_cursor_is_in_a_narrow_terminal(demo: Path) -> None:
     app = make_app(demo)
     async with app.run_test(size=(60, 20)) as pilot:

@@ -66,9 +66,14 @@ class KeysFooter(Footer):
             child.display = True  # laid out whole again, then cut to fit
         self.call_after_refresh(self._fit)
 
-    def _fit(self) -> None:
+    def _fit(self, tries: int = 20) -> None:
         """Hide the keys (and a group's keys with its label) that do not fit whole."""
         children = list(self.children)
+        if tries and any(c.display and not c.region.width for c in children):
+            # Recomposed, not laid out yet (all at 0): measured now, nothing would be cut,
+            # and a key overlapped by help and quit would show a stub of its label.
+            self.call_after_refresh(self._fit, tries - 1)
+            return
         room = self.region.right - sum(c.outer_size.width for c in children if _kept(c))
         cut = False
         for i, child in enumerate(children):
