@@ -73,6 +73,46 @@ async def test_verification_finds_the_flipped_byte_and_enter_lands_on_it(tampere
     assert "#23    2024-06-03 13:35  claim.asserted        ✔" in landed
 
 
+async def test_enter_on_a_finding_keeps_the_findings_focused_for_the_next_one(
+    tampered: Path,
+) -> None:
+    """Enter moved focus to the history, so ↓ Enter next went to a history event, not
+    to the next finding (found by a sweep)."""
+    app = make_app(tampered)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        await press(pilot, "v")
+        panel = app.screen.query_one(FindingsPanel)
+        lines = [f.line for f in panel.findings if f.line is not None]
+        assert len(lines) >= 2
+        await press(pilot, "enter")
+        assert main.position == lines[0] - 1
+        await press(pilot, "down")
+        await press(pilot, "enter")
+        assert main.position == lines[1] - 1
+        assert app.focused is app.screen.query_one("#findings-list")
+
+
+async def test_r_closing_the_findings_panel_gives_focus_back_to_the_claims(
+    demo: Path,
+) -> None:
+    """r after an append forgets the verification and closes its panel: focus went
+    with it, and ↓ did nothing until Tab (found by a sweep)."""
+    from tui.widgets.claims_table import ClaimsTable
+
+    app = make_app(demo, unsafe=False)  # the demo's published keys are findings then
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "v")
+        assert app.focused is app.screen.query_one("#findings-list")
+        revoke_as_compromised(demo, "hana")  # an append from elsewhere
+        await press(pilot, "r")
+        await settle(pilot)
+        assert not app.screen.query_one(FindingsPanel).shown
+        assert isinstance(app.focused, ClaimsTable)
+
+
 async def test_text_an_entry_with_a_finding_set_is_not_shown_as_its_signers_unmarked(
     tampered: Path,
 ) -> None:

@@ -198,7 +198,10 @@ class MainScreen(Screen[None]):
             self.claim_view = None
             self.table.reset()
             self.table.set_verification(None)
-            self.query_one(FindingsPanel).hide()
+            panel = self.query_one(FindingsPanel)
+            if self.focused is None or panel in self.focused.ancestors_with_self:
+                self.table.focus()  # the panel closes: focus must not go with it
+            panel.hide()
             self._panel_open = False
             self.tell(notices.after_reload(message.refresh, forgot=forgot))
         elif message.reloaded:
@@ -307,8 +310,7 @@ class MainScreen(Screen[None]):
             self.tell(notices.no_entry(message.finding))
         else:
             self._follow_subject = True
-            self.go(position, force=True)
-            self.query_one(HistoryList).focus()
+            self.go(position, force=True)  # the findings keep focus: ↓ Enter, the next one
 
     # --- moving the cursor ----------------------------------------------------------------
 
