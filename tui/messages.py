@@ -27,10 +27,14 @@ class LedgerOpened(Message):
         reloaded: bool = False,
         refresh: Refresh | None = None,
         beside: bytes | None = None,
+        torn: tuple[int, bool] = (0, False),
     ) -> None:
         super().__init__()
         self.reader = reader
         self.info = info
+        self.torn = torn
+        """Bytes after the log's last newline, left out, and whether they are a whole
+        entry that lacks only its newline (``ledger.log``)."""
         self.reloaded = reloaded
         """A reload (``r``) of a ledger already open: keep the cursor where it is."""
         self.refresh = refresh

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
+from ledger import log
 from ledger.findings import Finding
 from ledger.projections import Refresh
 from tui.model import Verification
@@ -35,6 +36,20 @@ def verification_stands(
         and verification.beside is not None
         and verification.beside == beside
         and verification.report.entries == refresh.size  # it read the log the screen shows
+    )
+
+
+def partial_tail(torn: tuple[int, bool]) -> Notice | None:
+    """The log ends without a newline: what is left out, and what to do about it."""
+    size, whole = torn
+    if not size:
+        return None
+    return Notice(
+        "the log ends in a partial line",
+        f"{log.describe_tail(size, whole)}, left out of what is shown: a write still in "
+        f"progress shows on the next r; if it stays, run 'factledger repair' to "
+        f"{log.repair_of_tail(whole)}",
+        "warning",
     )
 
 

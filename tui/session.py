@@ -19,6 +19,7 @@ from textual import work
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from ledger import log
 from ledger.ledger import Ledger
 from ledger.projections import Projection
 from tui import jobs
@@ -85,7 +86,12 @@ class LedgerSession(Widget):
             unsafe_allow_test_keys=self.unsafe_allow_test_keys,
         )
         self.reader = reader
-        self.post_message(msg.LedgerOpened(reader, reader.info()))
+        self.post_message(msg.LedgerOpened(reader, reader.info(), torn=self._torn()))
+
+    def _torn(self) -> tuple[int, bool]:
+        path = self.ledger.events_path
+        torn = log.partial_tail(path)
+        return torn, bool(torn) and log.ends_in_whole_entry(path, torn)
 
     @work(thread=True, exclusive=True, group="open", exit_on_error=False)
     def reload_ledger(self) -> None:
@@ -102,8 +108,9 @@ class LedgerSession(Widget):
             reader.projection.on_build = None
         beside = beside_log(self.ledger.root)
         info = reader.info()
+        torn = self._torn()
         self.post_message(
-            msg.LedgerOpened(reader, info, reloaded=True, refresh=done, beside=beside)
+            msg.LedgerOpened(reader, info, reloaded=True, refresh=done, beside=beside, torn=torn)
         )
 
     @work(thread=True, exclusive=True, group="event", exit_on_error=False)

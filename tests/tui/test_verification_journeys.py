@@ -553,3 +553,29 @@ async def test_enter_on_a_torn_tail_says_there_is_no_entry_and_stays(demo: Path)
         assert main.position == here
         told = [n.message for n in app._notifications]
     assert any("line 211 of events.jsonl is no entry of the log" in m for m in told)
+
+
+async def test_r_and_opening_say_the_log_ends_in_a_partial_line(demo: Path) -> None:
+    """r after a partial line was appended said "nothing appended / the log is as it
+    was read", and kept the verification, though v then found the torn tail; opening
+    such a log said nothing of the line it left out (found by a sweep)."""
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = main_of(app)
+        await press(pilot, "v", "escape")
+        assert main.verification is not None
+        with (demo / "events.jsonl").open("ab") as log_file:
+            log_file.write(b'{"at":"2024-07-25T10:00:00Z","auth')
+        await press(pilot, "r")
+        await settle(pilot)
+        told = {n.title: n.message for n in app._notifications}
+        assert main.verification is None  # v would find the partial line: not verified
+    assert told["the log ends in a partial line"].startswith(
+        "the log ends in a partial line of 34 bytes (a torn write), left out of what is shown"
+    )
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        opened = [n.title for n in app._notifications]
+    assert "the log ends in a partial line" in opened

@@ -191,6 +191,7 @@ class MainScreen(Screen[None]):
         at_head = self.info is None or self.position == self.info.head
         self.reader, self.info = message.reader, message.info
         stands = notices.verification_stands(message.refresh, self.verification, message.beside)
+        stands = stands and not message.torn[0]  # v would now find the partial line
         if message.reloaded and not stands:
             # The log may have changed under us: what was read and verified is stale.
             forgot, self.verification = self.verification is not None, None
@@ -206,6 +207,7 @@ class MainScreen(Screen[None]):
             self.tell(notices.after_reload(message.refresh, forgot=forgot))
         elif message.reloaded:
             self.tell(notices.after_reload(message.refresh, stands=True))
+        self.tell(notices.partial_tail(message.torn))
         if not message.reloaded or at_head or self.position > message.info.head:
             self.position = message.info.head
         self.table.scale = message.info.scale
